@@ -1,0 +1,167 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import {
+  boolean, decimal, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, words,
+  type Kind
+} from './kinds.ts'
+
+/** How a value must be hidden when it is shown: all of it, or the password inside a URL. */
+export const Sensitivity = {
+  SECRET: 'secret',
+  URL_CREDENTIALS: 'url-credentials'
+} as const
+export type SensitivityValue = (typeof Sensitivity)[keyof typeof Sensitivity]
+
+interface SettingBase<T> {
+  /** Environment names, the preferred one first; the others are the seeds' spellings. */
+  readonly env: readonly [string, ...string[]]
+  /** Command-line flag, without the leading dashes. */
+  readonly flag?: string
+  readonly kind: Kind<T>
+  readonly group: string
+  readonly doc: string
+  readonly sensitive?: SensitivityValue
+}
+
+export interface RequiredSetting<T> extends SettingBase<T> {
+  readonly required: true
+  /** The default as raw text, parsed by `kind` like any other value, or computed at load time. */
+  readonly default: string | ((env: Readonly<Record<string, string | undefined>>) => string)
+  /** How the default reads in the reference, where it is computed. */
+  readonly defaultDoc?: string
+}
+
+export interface OptionalSetting<T> extends SettingBase<T> {
+  readonly required: false
+  /** What it means to leave the setting unset. */
+  readonly unsetDoc: string
+}
+
+export type Setting<T> = RequiredSetting<T> | OptionalSetting<T>
+
+function setting<T> (s: Omit<RequiredSetting<T>, 'required'>): RequiredSetting<T> {
+  return { ...s, required: true }
+}
+
+function optional<T> (s: Omit<OptionalSetting<T>, 'required'>): OptionalSetting<T> {
+  return { ...s, required: false }
+}
+
+const xdg = (env: Readonly<Record<string, string | undefined>>, name: string, fallback: string): string =>
+  (env[name] !== undefined && env[name] !== '') ? env[name] : join(env.HOME ?? homedir(), fallback)
+
+/**
+ * The one schema of churnflow's configuration. The `Config` type, validation, `.env.example`
+ * and the README's configuration table are all derived from it.
+ */
+export const configSchema = {
+  // Kafka
+  kafkaBrokers: setting({
+    env: ['KAFKA_BROKER', 'KAFKA_BOOTSTRAP_SERVERS'],
+    flag: 'broker',
+    kind: hostPortList(),
+    default: '127.0.0.1:9092',
+    group: 'Kafka',
+    doc: 'Bootstrap brokers. The default is where `churnflow kafka start` runs its local broker.'
+  }),
+  kafkaClientId: setting({ env: ['KAFKA_CLIENT_ID'], kind: text(), default: 'churnflow', group: 'Kafka', doc: 'Client id sent to the brokers.' }),
+  userEventsTopic: setting({ env: ['KAFKA_TOPIC'], flag: 'topic', kind: topicName(), default: 'user-events', group: 'Kafka', doc: 'User behaviour events (seeds 000, 002, 003).' }),
+  customerEventsTopic: setting({ env: ['KAFKA_TOPIC_CUSTOMER_EVENTS'], kind: topicName(), default: 'customer-events', group: 'Kafka', doc: 'Customer events (seed 001).' }),
+  transactionsTopic: setting({ env: ['KAFKA_TOPIC_TRANSACTIONS'], kind: topicName(), default: 'transactions', group: 'Kafka', doc: 'Payment transactions for the fraud pipeline (seed 004).' }),
+  predictionsTopic: setting({ env: ['KAFKA_TOPIC_CHURN_PREDICTIONS'], kind: topicName(), default: 'churn-predictions', group: 'Kafka', doc: 'One record per churn prediction.' }),
+  alertsTopic: setting({ env: ['KAFKA_TOPIC_CHURN_ALERTS'], kind: topicName(), default: 'churn-alerts', group: 'Kafka', doc: 'Critical events and high-risk crossings.' }),
+  errorTopic: optional({ env: ['KAFKA_ERROR_TOPIC'], kind: topicName(), group: 'Kafka', doc: 'Dead-letter topic for poison records.', unsetDoc: '`<source topic>-failed`' }),
+  groupId: setting({ env: ['KAFKA_GROUP_ID', 'KAFKA_CONSUMER_GROUP'], flag: 'group', kind: text(), default: 'churn-consumer-group', group: 'Kafka', doc: 'Consumer group of the processors.' }),
+  partitions: setting({ env: ['KAFKA_PARTITIONS'], flag: 'partitions', kind: integer(1, 10000), default: '3', group: 'Kafka', doc: 'Partitions of the topics churnflow creates.' }),
+  replicationFactor: setting({ env: ['KAFKA_REPLICATION_FACTOR'], flag: 'replication-factor', kind: replicationFactor(), default: 'auto', group: 'Kafka', doc: 'Replication of the topics churnflow creates; `auto` is 3, or the broker count when smaller.' }),
+  compression: setting({ env: ['KAFKA_COMPRESSION'], flag: 'compression', kind: oneOf(['none', 'gzip', 'snappy', 'lz4', 'zstd']), default: 'lz4', group: 'Kafka', doc: 'Compression of produced records.' }),
+  saslMechanism: optional({ env: ['KAFKA_SASL_MECHANISM'], kind: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']), group: 'Kafka', doc: 'SASL mechanism.', unsetDoc: 'no SASL' }),
+  saslUsername: optional({ env: ['KAFKA_SASL_USERNAME'], kind: text(), group: 'Kafka', doc: 'SASL user name.', unsetDoc: 'none' }),
+  saslPassword: optional({ env: ['KAFKA_SASL_PASSWORD'], kind: text(), group: 'Kafka', doc: 'SASL password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
+  kafkaTls: setting({ env: ['KAFKA_TLS'], kind: boolean(), default: 'false', group: 'Kafka', doc: 'Connect to the brokers over TLS.' }),
+
+  // Scoring API
+  scoringApiUrl: optional({
+    env: ['FLASK_API_URL', 'API_URL', 'ML_API_URL'],
+    flag: 'api-url',
+    kind: url(['http:', 'https:']),
+    group: 'Scoring API',
+    doc: 'Score through this scoring API instead of in process (seed 000 FLASK_API_URL, seed 001 API_URL, seed 004 ML_API_URL).',
+    unsetDoc: 'score in process'
+  }),
+  apiHost: setting({ env: ['API_HOST'], flag: 'host', kind: text(), default: '127.0.0.1', group: 'Scoring API', doc: 'Address `churnflow api` listens on.' }),
+  apiPort: setting({ env: ['API_PORT'], flag: 'port', kind: integer(1, 65535), default: '5000', group: 'Scoring API', doc: 'Port `churnflow api` listens on (the seeds\' Flask port).' }),
+  apiKey: optional({ env: ['API_KEY'], kind: text(), group: 'Scoring API', doc: 'When set, every route but /health needs this key in the x-api-key header.', unsetDoc: 'no key', sensitive: Sensitivity.SECRET }),
+  apiTimeout: setting({ env: ['API_TIMEOUT'], kind: decimal(0, 600), default: '10', group: 'Scoring API', doc: 'Seconds to wait for the scoring API (seed 000: 10).' }),
+
+  // SQL
+  databaseUrl: optional({
+    env: ['DATABASE_URL'],
+    flag: 'database-url',
+    kind: url(['mysql:', 'mariadb:', 'postgres:', 'postgresql:', 'sqlite:']),
+    group: 'SQL',
+    doc: 'Where predictions are stored: mysql://, mariadb://, postgres:// or sqlite:. Takes precedence over DB_HOST.',
+    unsetDoc: 'MySQL at DB_HOST when that is set, else SQLite in the state directory',
+    sensitive: Sensitivity.URL_CREDENTIALS
+  }),
+  dbHost: optional({ env: ['DB_HOST'], kind: text(), group: 'SQL', doc: 'MySQL/MariaDB host (seed 000).', unsetDoc: 'not MySQL' }),
+  dbPort: setting({ env: ['DB_PORT'], kind: integer(1, 65535), default: '3306', group: 'SQL', doc: 'MySQL/MariaDB port.' }),
+  dbUser: setting({ env: ['DB_USER'], kind: text(), default: 'root', group: 'SQL', doc: 'MySQL/MariaDB user.' }),
+  dbPassword: setting({ env: ['DB_PASSWORD'], kind: text({ allowEmpty: true }), default: '', group: 'SQL', doc: 'MySQL/MariaDB password.', sensitive: Sensitivity.SECRET }),
+  dbName: setting({ env: ['DB_NAME'], kind: text(), default: 'churn_db', group: 'SQL', doc: 'MySQL/MariaDB database.' }),
+
+  // Redis
+  redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, snapshotted to the state directory' }),
+  redisPort: setting({ env: ['REDIS_PORT'], kind: integer(1, 65535), default: '6379', group: 'Redis', doc: 'Redis port.' }),
+  redisPassword: optional({ env: ['REDIS_PASSWORD'], kind: text(), group: 'Redis', doc: 'Redis password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
+
+  // Processing
+  producerInterval: setting({ env: ['PRODUCER_INTERVAL'], flag: 'interval', kind: decimal(0, 86400), default: '3', group: 'Processing', doc: 'Seconds between simulated events at interval pace (seeds 002, 003).' }),
+  batchSize: setting({ env: ['BATCH_SIZE'], flag: 'batch-size', kind: integer(1, 100000), default: '500', group: 'Processing', doc: 'Most records a processor handles in one batch.' }),
+  maxRetries: setting({ env: ['MAX_RETRIES'], kind: integer(0, 100), default: '3', group: 'Processing', doc: 'Retries of a failed call to a dependency before its circuit opens.' }),
+  retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (seed 004).' }),
+  opsPort: setting({ env: ['OPS_PORT'], flag: 'ops-port', kind: integer(0, 65535), default: '3000', group: 'Processing', doc: 'Port of the ops endpoints (/health, /metrics, /stats); 0 picks a free one.' }),
+
+  // Local runtime
+  stateDir: setting({
+    env: ['CHURNFLOW_STATE_DIR'],
+    flag: 'state-dir',
+    kind: text(),
+    default: env => xdg(env, 'XDG_STATE_HOME', join('.local', 'state')) + '/churnflow',
+    defaultDoc: '`$XDG_STATE_HOME/churnflow` (`~/.local/state/churnflow`)',
+    group: 'Local runtime',
+    doc: 'Where the local Kafka\'s data, the SQLite file and profile snapshots live.'
+  }),
+  cacheDir: setting({
+    env: ['CHURNFLOW_CACHE_DIR'],
+    kind: text(),
+    default: env => xdg(env, 'XDG_CACHE_HOME', '.cache') + '/churnflow',
+    defaultDoc: '`$XDG_CACHE_HOME/churnflow` (`~/.cache/churnflow`)',
+    group: 'Local runtime',
+    doc: 'Where the Apache Kafka jars downloaded from Maven Central are kept.'
+  }),
+  kafkaHeapOpts: setting({ env: ['KAFKA_HEAP_OPTS'], kind: words(), default: '-Xms256m -Xmx512m', group: 'Local runtime', doc: 'JVM heap of each local Kafka node (as in Kafka\'s own scripts).' }),
+  logLevel: setting({
+    env: ['LOG_LEVEL'],
+    flag: 'log-level',
+    kind: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { warning: 'warn', critical: 'fatal' }),
+    default: 'info',
+    group: 'Logging',
+    doc: 'Log level; the seeds\' DEBUG, INFO, WARNING, ERROR and CRITICAL work too.'
+  }),
+  logFormat: setting({ env: ['LOG_FORMAT'], flag: 'log-format', kind: oneOf(['text', 'json']), default: 'text', group: 'Logging', doc: '`text` reads like the seeds\' logs; `json` is one JSON object a line.' })
+} as const
+
+export type ConfigSchema = typeof configSchema
+export type ConfigKey = keyof ConfigSchema
+
+type ValueOf<S> = S extends RequiredSetting<infer T> ? T : S extends OptionalSetting<infer T> ? T | undefined : never
+
+/** The resolved configuration, derived from the schema so the two cannot drift. */
+export type Config = { readonly [K in ConfigKey]: ValueOf<ConfigSchema[K]> }
+
+export const configKeys = Object.keys(configSchema) as ConfigKey[]
+
+export function settingOf (key: ConfigKey): Setting<unknown> {
+  return configSchema[key] as Setting<unknown>
+}

@@ -1,0 +1,4 @@
+export {
+  baseClientOptions, createAdmin, createConsumer, createProducer, describeCluster,
+  type ChurnflowProducerOptions, type ClusterInfo, type KafkaConnection
+} from './clients.ts'

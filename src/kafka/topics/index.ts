@@ -1,0 +1,1 @@
+export { churnflowTopics, deadLetterTopic, ensureTopics, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'

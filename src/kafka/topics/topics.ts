@@ -1,0 +1,61 @@
+import type { Admin } from '@platformatic/kafka'
+import type { Config } from '../../config/index.ts'
+import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+
+export interface TopicSpec {
+  readonly name: string
+  readonly partitions: number
+  readonly replicas: number
+}
+
+export type TopicsConfig = Pick<Config,
+  'userEventsTopic' | 'customerEventsTopic' | 'transactionsTopic' | 'predictionsTopic' | 'alertsTopic' |
+  'errorTopic' | 'partitions' | 'replicationFactor'>
+
+/** The dead-letter topic of a source topic: KAFKA_ERROR_TOPIC when set, else `<topic>-failed`. */
+export function deadLetterTopic (config: Pick<Config, 'errorTopic'>, source: string): string {
+  return config.errorTopic ?? `${source}-failed`
+}
+
+/** churnflow's topics (DESIGN.md "Streams") with the configured partitions and replication. */
+export function churnflowTopics (config: TopicsConfig, brokerCount: number): TopicSpec[] {
+  const replicas = config.replicationFactor === 'auto' ? Math.max(1, Math.min(3, brokerCount)) : config.replicationFactor
+  const sources = [config.userEventsTopic, config.customerEventsTopic, config.transactionsTopic]
+  const names = [...sources, config.predictionsTopic, config.alertsTopic, ...sources.map(s => deadLetterTopic(config, s))]
+  return [...new Set(names)].map(name => ({ name, partitions: config.partitions, replicas }))
+}
+
+export interface EnsureTopicsResult {
+  /** Topics this call created. */
+  readonly created: readonly TopicSpec[]
+  /** Topics that were there already (or that another client created meanwhile), with their partitions. */
+  readonly existing: readonly { name: string, partitions: number }[]
+}
+
+/**
+ * Creates the topics that are missing and leaves the others alone, so running it twice, or from
+ * two processes at once, is harmless.
+ */
+export async function ensureTopics (admin: Admin, specs: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
+  const present = new Set(await admin.listTopics())
+  const created: TopicSpec[] = []
+  for (const spec of specs.filter(s => !present.has(s.name))) {
+    try {
+      await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas })
+      created.push(spec)
+    } catch (error) {
+      // Someone else may have created it between our list and our create; that is success.
+      if (!(await admin.listTopics()).includes(spec.name)) {
+        throw new ChurnflowError(ErrorCodes.TOPIC_CREATE_FAILED,
+          `topic ${spec.name} (${spec.partitions} partitions, replication ${spec.replicas}) could not be created: ${(error as Error).message}`,
+          { cause: error, retriable: true })
+      }
+    }
+  }
+  const createdNames = new Set(created.map(s => s.name))
+  const existingNames = specs.map(s => s.name).filter(name => !createdNames.has(name))
+  // A copy: @platformatic/kafka's metadata() sorts the array it is given, in place.
+  const metadata = existingNames.length > 0 ? await admin.metadata({ topics: [...existingNames] }) : undefined
+  const existing = existingNames.map(name => ({ name, partitions: metadata?.topics.get(name)?.partitionsCount ?? 0 }))
+  return { created, existing }
+}

@@ -1,0 +1,1 @@
+export { createLogger, formatTextLine, type Logger, type LoggerOptions } from './logger.ts'

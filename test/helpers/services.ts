@@ -1,0 +1,117 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { loadConfig, type Config } from '../../src/config/index.ts'
+import { createAdmin, createConsumer, describeCluster } from '../../src/kafka/client/index.ts'
+import { MessagesStreamModes } from '@platformatic/kafka'
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+export const binPath = fileURLToPath(new URL('../../bin/churnflow.js', import.meta.url))
+
+const ci = process.env.CI === 'true'
+
+/**
+ * A test that needs a service it cannot have fails under CI=true; elsewhere it is skipped with
+ * a line nobody can miss.
+ */
+export function unavailable (t: TestContext, what: string): void {
+  if (ci) assert.fail(`${what} is required under CI=true but is not available`)
+  process.stderr.write(`\n!!! SKIPPED "${t.name}": ${what} is not available\n`)
+  t.skip(`${what} is not available`)
+}
+
+/** A name no other test or run uses. */
+export function uniqueName (prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
+}
+
+/** The configuration tests use to reach the run's Kafka, or undefined (after skipping) when there is none. */
+export async function kafkaConfig (t: TestContext, env: Record<string, string> = {}): Promise<Config | undefined> {
+  const broker = process.env.CHURNFLOW_TEST_KAFKA
+  if (broker === undefined) {
+    unavailable(t, 'the test Kafka broker')
+    return undefined
+  }
+  const { config } = loadConfig({ env: { KAFKA_BROKER: broker, ...env }, envFile: false })
+  try {
+    await describeCluster(config, 5000)
+  } catch {
+    unavailable(t, `Kafka at ${broker}`)
+    return undefined
+  }
+  return config
+}
+
+export function hasCommand (name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0
+}
+
+export interface RunResult { code: number | null, stdout: string, stderr: string }
+
+/** Runs a command to its end, with input on stdin when given. */
+export function run (command: string, args: readonly string[], options: { env?: Record<string, string | undefined>, input?: string, timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 60_000)
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8') })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+    child.on('error', reject)
+    child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** Runs the churnflow CLI with exactly this environment (plus PATH and HOME). */
+export function cli (args: readonly string[], env: Record<string, string | undefined> = {}, timeoutMs?: number): Promise<RunResult> {
+  return run(process.execPath, [binPath, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    ...(timeoutMs === undefined ? {} : { timeoutMs })
+  })
+}
+
+export interface ConsumedRecord { key: string, value: string, partition: number, offset: bigint, headers: Map<string, string> }
+
+/** Reads `count` records of a topic from the beginning with churnflow's client. */
+export async function consumeFromStart (config: Config, topic: string, count: number, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
+  const consumer = createConsumer(config, uniqueName('test-reader'))
+  const records: ConsumedRecord[] = []
+  const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false, maxWaitTime: 200 })
+  const timer = setTimeout(() => { stream.destroy(new Error(`only ${records.length} of ${count} records arrived in ${timeoutMs} ms`)) }, timeoutMs)
+  try {
+    for await (const message of stream) {
+      const headers = new Map<string, string>()
+      for (const [k, v] of message.headers) headers.set(k.toString('utf8'), v.toString('utf8'))
+      records.push({ key: message.key?.toString('utf8') ?? '', value: message.value?.toString('utf8') ?? '', partition: message.partition, offset: message.offset, headers })
+      if (records.length >= count) break
+    }
+  } finally {
+    clearTimeout(timer)
+    await stream.close().catch(() => undefined)
+    await consumer.close(true).catch(() => undefined)
+  }
+  return records
+}
+
+export async function createTopic (config: Config, topic: string, partitions: number, replicas = 1): Promise<void> {
+  const admin = createAdmin(config)
+  try {
+    await admin.createTopics({ topics: [topic], partitions, replicas })
+  } finally {
+    await admin.close()
+  }
+}
+
+export async function deleteTopics (config: Config, topics: string[]): Promise<void> {
+  const admin = createAdmin(config)
+  try {
+    await admin.deleteTopics({ topics })
+  } catch {
+    // best effort cleanup
+  } finally {
+    await admin.close()
+  }
+}
