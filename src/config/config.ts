@@ -174,7 +174,10 @@ export function describeConfig (loaded: LoadedConfig): string[] {
     const value = loaded.config[key]
     const shown = value === undefined ? '' : redact(setting, setting.kind.format?.(value) ?? String(value))
     const source = loaded.sources[key]
-    return `${setting.env[0]}=${shown}  (${source.layer === Layers.DEFAULT ? 'default' : describeSource(source)})`
+    const origin = source.layer !== Layers.DEFAULT
+      ? describeSource(source)
+      : setting.required ? 'default' : `unset: ${setting.unsetDoc.replaceAll('`', '')}`
+    return `${setting.env[0]}=${shown}  (${origin})`
   })
 }
 
