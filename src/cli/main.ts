@@ -5,10 +5,11 @@ import { createLogger } from '../logging/index.ts'
 import type { Command, Env } from './command.ts'
 import { configCommand } from './config-command.ts'
 import { kafkaCommand } from './kafka-command.ts'
+import { produceCommand } from './produce-command.ts'
 import { topicsCommand } from './topics-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [kafkaCommand, topicsCommand, configCommand]
+export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

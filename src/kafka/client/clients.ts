@@ -47,6 +47,9 @@ export interface ChurnflowProducerOptions {
   /** Idempotent, acks=all: the default for everything churnflow produces. */
   readonly idempotent?: boolean
   readonly suffix?: string
+  /** Retries of a failed send inside the client (same batch, same sequence numbers). */
+  readonly retries?: number
+  readonly retryDelay?: (attempt: number) => number
 }
 
 /**
@@ -61,6 +64,9 @@ export function createProducer (connection: KafkaConnection, options: ChurnflowP
     partitioner: compatibilityPartitioner,
     autocreateTopics: false
   }
+  if (options.retries !== undefined) producerOptions.retries = options.retries
+  const retryDelay = options.retryDelay
+  if (retryDelay !== undefined) producerOptions.retryDelay = (_client, _operation, attempt) => retryDelay(attempt)
   if (options.compression !== undefined && options.compression !== 'none') {
     producerOptions.compression = options.compression as CompressionAlgorithmValue
   }

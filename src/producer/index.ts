@@ -1,0 +1,8 @@
+export { CsvRows } from './csv.ts'
+export { FileSink } from './file-sink.ts'
+export { KafkaSink, type KafkaSinkOptions } from './kafka-sink.ts'
+export { ReplayFormats, replaySource, routeEvent, type ReplayFormat, type ReplayOptions } from './replay-source.ts'
+export { runProducer, type RunOptions } from './runner.ts'
+export { simulatorSource, type Generator, type TopicNames } from './simulator-source.ts'
+export { ProducerStats } from './stats.ts'
+export { Paces, type DeliveryReport, type OutRecord, type Pace, type RecordSink, type RecordSource } from './types.ts'

@@ -1,0 +1,174 @@
+import { isoUtc, Streams, type Transaction } from '../events/index.ts'
+import { pad } from './catalog.ts'
+import { MinHeap } from './heap.ts'
+import { round, WeightedChoice, type Rng } from './rng.ts'
+import type { SimRecord } from './types.ts'
+
+const DAY = 86_400_000
+
+export const merchantCategories = ['grocery', 'restaurants', 'fuel', 'clothing', 'electronics', 'travel', 'pharmacy', 'entertainment', 'home', 'utilities'] as const
+/** Categories fraud likes and ordinary habits rarely include. */
+export const riskyCategories = ['jewelry', 'gift_cards', 'crypto_exchange', 'electronics'] as const
+const countries = [['DE', 'EUR'], ['FR', 'EUR'], ['NL', 'EUR'], ['ES', 'EUR'], ['GB', 'GBP'], ['US', 'USD']] as const
+const farCountries = ['BR', 'NG', 'RU', 'ID', 'VN', 'PH', 'UA', 'RO'] as const
+type Channel = Transaction['channel']
+
+/** How a fraudulent transaction differs from the account's habit. */
+export const FraudPatterns = {
+  BURST: 'burst',
+  AMOUNT: 'amount',
+  NEW_COUNTRY: 'new_country',
+  CATEGORY_JUMP: 'category_jump'
+} as const
+export type FraudPattern = (typeof FraudPatterns)[keyof typeof FraudPatterns]
+
+/** The truth about one transaction, written beside the stream to measure a fraud model. */
+export interface TransactionTruth {
+  readonly transaction_id: string
+  readonly account_id: string
+  readonly is_fraud: boolean
+  readonly pattern: FraudPattern | null
+}
+
+interface Account {
+  readonly id: string
+  readonly card: string
+  readonly country: string
+  readonly currency: string
+  readonly amount: number
+  readonly categories: WeightedChoice<string>
+  readonly channels: WeightedChoice<Channel>
+  readonly rate: number
+}
+
+interface Queued { time: number, account: Account, pattern: FraudPattern }
+
+export interface TransactionOptions {
+  readonly accounts: number
+  /** Share of transactions that are fraudulent, 0 to 0.5. */
+  readonly fraudRate: number
+  readonly start: number
+  readonly end: number
+}
+
+/** Mean transactions per fraud incident of each pattern (a burst is several). */
+const incidentSize: Readonly<Record<FraudPattern, number>> = { burst: 8, amount: 1, new_country: 2, category_jump: 1.5 }
+const patternChoice = new WeightedChoice<FraudPattern>([['burst', 1], ['amount', 1], ['new_country', 1], ['category_jump', 1]])
+const meanIncident = (incidentSize.burst + incidentSize.amount + incidentSize.new_country + incidentSize.category_jump) / 4
+
+/**
+ * Card transactions of a population of accounts, each with habits (home country, usual amount,
+ * usual merchant categories and channels), with fraud injected at a known rate in four patterns:
+ * bursts on one card, amounts far from the habit, a new country, a jump to an unusual category.
+ */
+export class TransactionStream {
+  readonly #rng: Rng
+  readonly #options: TransactionOptions
+  readonly #accounts: Account[]
+  readonly #pick: WeightedChoice<number>
+  readonly #totalRate: number
+  readonly #queued = new MinHeap<Queued>(q => q.time)
+  #clock: number
+  #merchantSerial = 0
+  #lastTruth: TransactionTruth | undefined
+
+  constructor (rng: Rng, options: TransactionOptions) {
+    this.#rng = rng
+    this.#options = options
+    this.#accounts = Array.from({ length: options.accounts }, (_, i) => this.#account(i + 1))
+    this.#pick = new WeightedChoice(this.#accounts.map((a, i) => [i, a.rate] as const))
+    this.#totalRate = this.#accounts.reduce((s, a) => s + a.rate, 0)
+    this.#clock = options.start
+  }
+
+  #account (n: number): Account {
+    const rng = this.#rng
+    const [country, currency] = rng.pick(countries)
+    const usual = [...merchantCategories].sort(() => rng.next() - 0.5).slice(0, rng.int(3, 5)).filter(c => c !== 'electronics' || rng.chance(0.3))
+    return {
+      id: `ACC-${pad(n, 6)}`,
+      card: `CARD-${pad(rng.int(0, 9999), 4)}-${pad(n, 6)}`,
+      country,
+      currency,
+      amount: rng.lognormal(45, 0.6),
+      categories: new WeightedChoice(usual.map((c, i) => [c, 1 / (i + 1)] as const)),
+      channels: new WeightedChoice<Channel>([['pos', rng.uniform(1, 5)], ['online', rng.uniform(1, 4)], ['mobile', rng.uniform(0.5, 3)], ['atm', 0.3]]),
+      rate: rng.lognormal(1.5, 0.6)
+    }
+  }
+
+  /** The truth of the transaction `next()` returned last. */
+  get lastTruth (): TransactionTruth | undefined {
+    return this.#lastTruth
+  }
+
+  next (): SimRecord | undefined {
+    const rng = this.#rng
+    const nextOrdinary = this.#clock + rng.exponential(this.#totalRate) * DAY
+    const queued = this.#queued.peek()
+    if (queued !== undefined && queued.time <= nextOrdinary) {
+      this.#queued.pop()
+      // The ordinary clock is memoryless: drawing it again later changes nothing.
+      this.#clock = queued.time
+      return queued.time > this.#options.end ? undefined : this.#fraud(queued.account, queued.pattern, queued.time)
+    }
+    this.#clock = nextOrdinary
+    if (nextOrdinary > this.#options.end) return undefined
+    const account = this.#accounts[this.#pick.draw(rng)] as Account
+    if (rng.chance(this.#options.fraudRate / meanIncident)) return this.#startIncident(account, nextOrdinary)
+    const category = account.categories.draw(rng)
+    return this.#record(account, nextOrdinary, {
+      amount: Math.max(0.5, rng.lognormal(account.amount, 0.5)),
+      category,
+      channel: account.channels.draw(rng),
+      country: account.country
+    }, null)
+  }
+
+  #startIncident (account: Account, time: number): SimRecord {
+    const rng = this.#rng
+    const pattern = patternChoice.draw(rng)
+    const extra = pattern === 'burst' ? rng.int(5, 11) : pattern === 'new_country' ? rng.int(0, 2) : pattern === 'category_jump' ? rng.int(0, 1) : 0
+    let t = time
+    for (let i = 0; i < extra; i++) {
+      t += rng.int(10, 90) * 1000
+      this.#queued.push({ time: t, account, pattern })
+    }
+    return this.#fraud(account, pattern, time)
+  }
+
+  #fraud (account: Account, pattern: FraudPattern, time: number): SimRecord {
+    const rng = this.#rng
+    switch (pattern) {
+      case 'burst':
+        return this.#record(account, time, { amount: rng.uniform(20, 400), category: rng.pick([...merchantCategories, ...riskyCategories]), channel: 'online', country: account.country }, pattern)
+      case 'amount':
+        return this.#record(account, time, { amount: account.amount * rng.uniform(8, 30), category: account.categories.draw(rng), channel: rng.pick(['online', 'pos'] as const), country: account.country }, pattern)
+      case 'new_country':
+        return this.#record(account, time, { amount: rng.lognormal(account.amount * 2, 0.6), category: rng.pick(merchantCategories), channel: rng.pick(['pos', 'atm'] as const), country: rng.pick(farCountries) }, pattern)
+      case 'category_jump':
+        return this.#record(account, time, { amount: rng.lognormal(Math.max(150, account.amount * 4), 0.5), category: rng.pick(riskyCategories), channel: 'online', country: account.country }, pattern)
+    }
+  }
+
+  #record (account: Account, time: number, t: { amount: number, category: string, channel: Channel, country: string }, pattern: FraudPattern | null): SimRecord {
+    const rng = this.#rng
+    const ms = Math.floor(time)
+    const id = `TX-${ms.toString(36)}-${pad(rng.int(0, 999_999), 6)}`
+    const merchant = `MER-${t.category.slice(0, 3).toUpperCase()}-${pad(pattern === null ? rng.int(1, 400) : 5000 + (this.#merchantSerial++ % 5000), 4)}`
+    const value: Transaction = {
+      transaction_id: id,
+      account_id: account.id,
+      card_id: account.card,
+      amount: round(t.amount, 2),
+      currency: account.currency,
+      merchant_id: merchant,
+      merchant_category: t.category,
+      channel: t.channel,
+      country: t.country,
+      timestamp: isoUtc(ms)
+    }
+    this.#lastTruth = { transaction_id: id, account_id: account.id, is_fraud: pattern !== null, pattern }
+    return { stream: Streams.TRANSACTIONS, key: account.id, value, time: ms }
+  }
+}

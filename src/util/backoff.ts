@@ -1,0 +1,30 @@
+/** Exponential backoff with full jitter, bounded: attempt 1 waits up to `baseMs`, then `factor` times more each time. */
+export function backoffDelay (attempt: number, options: { baseMs?: number, factor?: number, maxMs?: number } = {}, random: () => number = Math.random): number {
+  const base = options.baseMs ?? 250
+  const factor = options.factor ?? 2
+  const max = options.maxMs ?? 5000
+  const ceiling = Math.min(max, base * factor ** Math.max(0, attempt - 1))
+  // Half fixed, half random: spreads retrying clients without ever retrying at once.
+  return ceiling / 2 + random() * ceiling / 2
+}
+
+/** How many attempts of `backoffDelay` fit, at the least, in `budgetMs`. */
+export function attemptsWithin (budgetMs: number, options: { baseMs?: number, factor?: number, maxMs?: number } = {}): number {
+  let total = 0
+  let attempts = 0
+  while (attempts < 1000) {
+    const next = backoffDelay(attempts + 1, options, () => 0)
+    if (total + next > budgetMs) break
+    total += next
+    attempts++
+  }
+  return attempts
+}
+
+/** Parses `90`, `90s`, `5m`, `2h`, `1d` into milliseconds; undefined when it is none of those. */
+export function parseDuration (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
+  if (m === null) return undefined
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd']
+  return Number(m[1]) * unit
+}
