@@ -130,7 +130,7 @@ export class Population {
     const state: HiddenState = rng.chance(behaviour.initiallyDrifting) ? HiddenStates.DRIFTING : HiddenStates.ENGAGED
     return {
       n,
-      id: customerId(n, this.#options.customers),
+      id: customerId(n),
       activity,
       conversion,
       rates,

@@ -84,7 +84,7 @@ export class RandomCustomerEvents {
     const last = this.#last.get(n) ?? -Infinity
     const time = now > last ? now : last + 1
     this.#last.set(n, time)
-    const id = customerId(n, this.#customers)
+    const id = customerId(n)
     const eventType = this.#types.draw(this.#rng)
     const value: CustomerEvent = {
       event_id: `${id}_${time}`,

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
@@ -73,7 +73,27 @@ export function cli (args: readonly string[], env: Record<string, string | undef
   })
 }
 
-export interface ConsumedRecord { key: string, value: string, partition: number, offset: bigint, headers: Map<string, string> }
+/** Starts the churnflow CLI and hands back the child, for tests that signal or stop things mid-run. */
+export function startCli (args: readonly string[], env: Record<string, string | undefined> = {}): { child: ChildProcess, done: Promise<RunResult> } {
+  const child = spawn(process.execPath, [binPath, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8') })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', code => { resolve({ code, stdout, stderr }) })
+  })
+  return { child, done }
+}
+
+/** The figures of a PRODUCER STATISTICS block. */
+export function producerStats (output: string): { generated: number, sent: number, failed: number } {
+  const figure = (name: string): number => Number(new RegExp(`Events ${name}: (\\d+)`).exec(output)?.[1] ?? NaN)
+  return { generated: figure('Generated'), sent: figure('Sent'), failed: figure('Failed') }
+}
+
+export interface ConsumedRecord { key: string, value: string, partition: number, offset: bigint, timestamp: bigint, headers: Map<string, string> }
 
 /** Reads `count` records of a topic from the beginning with churnflow's client. */
 export async function consumeFromStart (config: Config, topic: string, count: number, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
@@ -85,7 +105,7 @@ export async function consumeFromStart (config: Config, topic: string, count: nu
     for await (const message of stream) {
       const headers = new Map<string, string>()
       for (const [k, v] of message.headers) headers.set(k.toString('utf8'), v.toString('utf8'))
-      records.push({ key: message.key?.toString('utf8') ?? '', value: message.value?.toString('utf8') ?? '', partition: message.partition, offset: message.offset, headers })
+      records.push({ key: message.key?.toString('utf8') ?? '', value: message.value?.toString('utf8') ?? '', partition: message.partition, offset: message.offset, timestamp: message.timestamp, headers })
       if (records.length >= count) break
     }
   } finally {
