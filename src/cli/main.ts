@@ -3,13 +3,15 @@ import { configFlags, loadConfig, type ConfigKey } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes, isChurnflowError } from '../errors.ts'
 import { createLogger } from '../logging/index.ts'
 import type { Command, Env } from './command.ts'
+import { apiCommand } from './api-command.ts'
 import { configCommand } from './config-command.ts'
 import { kafkaCommand } from './kafka-command.ts'
 import { produceCommand } from './produce-command.ts'
 import { topicsCommand } from './topics-command.ts'
+import { evaluateCommand, trainCommand } from './train-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, configCommand]
+export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, trainCommand, evaluateCommand, apiCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

@@ -94,6 +94,8 @@ export const configSchema = {
   apiKey: optional({ env: ['API_KEY'], kind: text(), group: 'Scoring API', doc: 'When set, every route but /health needs this key in the x-api-key header.', unsetDoc: 'no key', sensitive: Sensitivity.SECRET }),
   apiTimeout: setting({ env: ['API_TIMEOUT'], kind: decimal(0, 600), default: '10', group: 'Scoring API', doc: 'Seconds to wait for the scoring API (seed 000: 10).' }),
 
+  churnModel: optional({ env: ['CHURN_MODEL'], flag: 'model', kind: text(), group: 'Scoring API', doc: 'Churn model artifact (churnflow train writes one).', unsetDoc: 'the model shipped in models/churn-model.json' }),
+
   // SQL
   databaseUrl: optional({
     env: ['DATABASE_URL'],

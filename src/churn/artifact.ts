@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { GbtModel, LogisticModel, type CalibrationBin, type GbtModelJson } from '../model/index.ts'
+import { CHURN_FEATURES, churnFeatureNames, churnFeatures, type CustomerProfile } from '../profile/index.ts'
+
+/** Risk bands: a score at or above `from` is in the band (the last matching one wins). */
+export interface RiskBand { readonly name: string, readonly from: number }
+export const defaultBands: readonly RiskBand[] = [
+  { name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }, { name: 'critical', from: 0.8 }
+]
+
+export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, calibration?: CalibrationBin[] }
+
+/** A trained churn model as written to disk: versioned, with its features, training summary and metrics. */
+export interface ChurnArtifact {
+  format: 'churnflow-model'
+  format_version: 1
+  kind: 'churn'
+  model_version: string
+  created_at: string
+  features: string[]
+  horizon_days: number
+  qualifying: string[]
+  bands: readonly RiskBand[]
+  model: GbtModelJson
+  baseline: unknown
+  training: Record<string, number | string>
+  metrics: {
+    test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics }
+    importance: { feature: string, importance: number }[]
+  }
+}
+
+/** Writes an artifact atomically (a reader, or a file watcher, never sees half a file). */
+export async function saveArtifact (path: string, artifact: object): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify(artifact))
+  await rename(tmp, path)
+}
+
+export function loadChurnArtifact (path: string): ChurnArtifact {
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `cannot read the model ${path}: ${(error as Error).message}`, { cause: error })
+  }
+  const a = json as Partial<ChurnArtifact>
+  if (a.format !== 'churnflow-model' || a.kind !== 'churn' || a.format_version !== 1) {
+    throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `${path} is not a churnflow churn model (format ${String(a.format)}, kind ${String(a.kind)})`)
+  }
+  if (!Array.isArray(a.features) || a.features.join(',') !== churnFeatureNames.join(',')) {
+    throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `${path} was trained on other features than this churnflow computes; retrain it with churnflow train`)
+  }
+  return json as ChurnArtifact
+}
+
+export interface Reason { readonly feature: string, readonly value: number, readonly impact: number }
+export interface ChurnScore {
+  readonly churn_score: number
+  readonly risk_band: string
+  readonly model_version: string
+  readonly reasons: readonly Reason[]
+}
+
+/** Scores profiles with a loaded artifact: probability, band, and the three features that pushed it up most. */
+export class ChurnScorer {
+  readonly artifact: ChurnArtifact
+  readonly #model: GbtModel
+  readonly #features = new Float64Array(CHURN_FEATURES)
+  readonly #contributions = new Float64Array(CHURN_FEATURES)
+
+  constructor (artifact: ChurnArtifact) {
+    this.artifact = artifact
+    try {
+      this.#model = GbtModel.fromJSON(artifact.model)
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
+    }
+    if (this.#model.features !== CHURN_FEATURES) throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model expects ${this.#model.features} features, churnflow computes ${CHURN_FEATURES}`)
+    LogisticModel.fromJSON(artifact.baseline)
+  }
+
+  static fromFile (path: string): ChurnScorer {
+    return new ChurnScorer(loadChurnArtifact(path))
+  }
+
+  get version (): string {
+    return this.artifact.model_version
+  }
+
+  band (score: number): string {
+    let name = this.artifact.bands[0]?.name ?? 'low'
+    for (const b of this.artifact.bands) if (score >= b.from) name = b.name
+    return name
+  }
+
+  /** The score alone, for hot loops (no reasons). */
+  scoreOnly (profile: CustomerProfile, at: number): number {
+    churnFeatures(profile, at, this.#features)
+    return this.#model.predict(this.#features)
+  }
+
+  score (profile: CustomerProfile, at: number): ChurnScore {
+    churnFeatures(profile, at, this.#features)
+    const churnScore = this.#model.predict(this.#features)
+    this.#model.contributions(this.#features, this.#contributions)
+    const top: Reason[] = []
+    for (let j = 0; j < CHURN_FEATURES; j++) {
+      const impact = this.#contributions[j] as number
+      if (impact <= 0) continue
+      top.push({ feature: churnFeatureNames[j] as string, value: round(this.#features[j] as number), impact: round(impact) })
+    }
+    top.sort((a, b) => b.impact - a.impact)
+    return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: top.slice(0, 3) }
+  }
+}
+
+const round = (v: number): number => Math.round(v * 1e4) / 1e4

@@ -1,0 +1,49 @@
+import { buildApi, ModelHolder } from '../api/index.ts'
+import { shippedChurnModelPath } from '../churn/index.ts'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
+import type { Command } from './command.ts'
+
+export const apiCommand: Command = {
+  name: 'api',
+  summary: 'serve the scoring API (the seeds\' Flask API): POST /predict-churn, /health, /metrics, /model',
+  usage: 'churnflow api [--host 127.0.0.1] [--port 5000] [--model FILE]',
+  help: [
+    'POST /predict-churn        seed 000\'s body {"user_id","event_type","timestamp","metadata"} -> {"churn_score", ...}',
+    'POST /predict-churn/batch  {"events": [...]} -> {"predictions": [...]}, one round trip',
+    'POST /predict              a transaction (seed 004) -> {"fraud_score", "prediction": "fraud"|"legit", ...}',
+    'GET  /health  /metrics (Prometheus)  /model (version, features, metrics)',
+    'The model file is watched: a new artifact written in place (churnflow train --out) is picked up without',
+    'dropping a request; SIGHUP reloads it too. API_KEY, when set, is required in the x-api-key header.'
+  ].join('\n'),
+  async run ({ config, log }) {
+    const apiLog = log.child({ component: 'api' })
+    const models = new ModelHolder(config.churnModel ?? shippedChurnModelPath, apiLog)
+    const fraud = { current: FraudScorer.fromFile(shippedFraudModelPath) }
+    const app = buildApi({ models, fraud, log: apiLog, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
+    try {
+      await app.listen({ host: config.apiHost, port: config.apiPort })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') {
+        throw new ChurnflowError(ErrorCodes.PORT_IN_USE, `port ${config.apiPort} on ${config.apiHost} is in use`, { details: ['stop what holds it, or choose another with --port / API_PORT'] })
+      }
+      throw error
+    }
+    models.watch()
+    apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}); Ctrl+C stops it`)
+    await new Promise<void>(resolve => {
+      const stop = (): void => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    models.close()
+    await app.close()
+    apiLog.info('Scoring API stopped')
+    return 0
+  }
+}

@@ -1,0 +1,187 @@
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { Config } from '../config/index.ts'
+import {
+  ChurnScorer, evaluateChurnModel, History, readHistoryFile, readHistoryTopics, readTruthFile, saveArtifact,
+  shippedChurnModelPath, trainChurnModel, type ModelMetrics
+} from '../churn/index.ts'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { parseEventTime } from '../events/index.ts'
+import { readFraudTruth, readTransactions, shippedFraudModelPath, trainFraudModel } from '../fraud/index.ts'
+import type { Logger } from '../logging/index.ts'
+import type { CalibrationBin } from '../model/index.ts'
+import { parseDuration } from '../util/backoff.ts'
+import type { Command, CommandContext } from './command.ts'
+
+const usage = (message: string): ChurnflowError => new ChurnflowError(ErrorCodes.USAGE, message, { exitCode: 2 })
+const DAY = 86_400_000
+
+/** A file when one exists at that path, else a comma-separated list of topics. */
+async function loadHistory (source: string, config: Config, log: Logger): Promise<History> {
+  const started = Date.now()
+  const history = existsSync(source)
+    ? await readHistoryFile(source, new History(), n => { log.info(`Reading ${source}: ${n} lines`) })
+    : await readHistoryTopics(config, source.split(',').map(t => t.trim()).filter(t => t !== ''), new History(), n => { log.info(`Reading ${source}: ${n} records`) })
+  log.info(`Read ${history.size} events of ${history.customers.length} customers in ${((Date.now() - started) / 1000).toFixed(1)} s${history.skipped > 0 ? ` (${history.skipped} records were not usable events and were skipped)` : ''}`)
+  if (history.size === 0) throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, `${source} holds no usable events`)
+  return history
+}
+
+function horizonOf (values: CommandContext['values'], fallback: number | undefined): number {
+  const raw = values.horizon
+  if (typeof raw !== 'string') {
+    if (fallback !== undefined) return fallback
+    return 30
+  }
+  const ms = parseDuration(raw.endsWith('d') || raw.endsWith('h') ? raw : `${raw}d`)
+  if (ms === undefined || ms < DAY) throw usage(`--horizon="${raw}" is invalid: expected days, such as 30d`)
+  return ms / DAY
+}
+
+function metricsTable (rows: [string, ModelMetrics | undefined][]): string[] {
+  const f = (v: number): string => v.toFixed(4).padStart(8)
+  return [
+    `${''.padEnd(22)} ${'ROC-AUC'.padStart(8)} ${'PR-AUC'.padStart(8)} ${'log loss'.padStart(8)}`,
+    ...rows.filter((r): r is [string, ModelMetrics] => r[1] !== undefined).map(([name, m]) => `${name.padEnd(22)} ${f(m.roc_auc)} ${f(m.pr_auc)} ${f(m.log_loss)}`)
+  ]
+}
+
+function calibrationLines (bins: readonly CalibrationBin[]): string[] {
+  return bins.map(b => `  ${b.lower.toFixed(1)}-${b.upper.toFixed(1)}  rows ${String(b.count).padStart(7)}  predicted ${b.meanPredicted.toFixed(3)}  observed ${b.observedRate.toFixed(3)}`)
+}
+
+async function truthOf (values: CommandContext['values']): Promise<Awaited<ReturnType<typeof readTruthFile>> | undefined> {
+  return typeof values.truth === 'string' ? await readTruthFile(values.truth) : undefined
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train the churn model on event history (a JSON-lines file or Kafka topics) and report its quality',
+  usage: 'churnflow train --events FILE_OR_TOPICS [--horizon 30d] [--cutoff DATE] [--out FILE] [--truth FILE] | --kind fraud --events TX_FILE --truth TRUTH_FILE',
+  help: [
+    'Replays the history into customer profiles; every sampled event is a row with the features the processor',
+    'would compute for it, labelled churned when no qualifying event of the customer follows within the horizon.',
+    'Rows up to the cutoff minus the horizon train; rows after the cutoff, of customers never seen in training, test.',
+    '  --events F        a JSON-lines file of user-events and customer-events, or topics (user-events,customer-events)',
+    '  --horizon D       days without qualifying activity that count as churn (default 30d)',
+    '  --cutoff DATE     where the test period starts (default: leaves max(horizon, a quarter of the history))',
+    '  --qualifying T,T  event types that count as activity (default order_placed,checkout)',
+    '  --truth FILE      the simulator\'s truth: also report the oracle\'s ROC-AUC on the same test rows',
+    '  --trees N         most trees (default 600; early stopping picks fewer)   --seed N',
+    '  --out FILE        where to write the artifact (default models/churn-model.json)',
+    '  --kind fraud      train the fraud model instead, on transactions (JSON lines) and the simulator\'s truth',
+    '                    (--truth, from churnflow produce --stream transactions --truth FILE); writes models/fraud-model.json'
+  ].join('\n'),
+  options: {
+    kind: { type: 'string', default: 'churn' },
+    events: { type: 'string' },
+    horizon: { type: 'string' },
+    cutoff: { type: 'string' },
+    qualifying: { type: 'string' },
+    truth: { type: 'string' },
+    trees: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' }
+  },
+  async run ({ values, config, log, out }) {
+    if (typeof values.events !== 'string') throw usage('train needs --events FILE_OR_TOPICS')
+    if (values.kind === 'fraud') return await trainFraud(values, log, out)
+    if (values.kind !== 'churn') throw usage(`--kind="${String(values.kind)}" is invalid: expected churn or fraud`)
+    const horizonDays = horizonOf(values, undefined)
+    let cutoff: number | undefined
+    if (typeof values.cutoff === 'string') {
+      cutoff = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(values.cutoff) ? `${values.cutoff}T00:00:00Z` : values.cutoff)
+      if (cutoff === undefined) throw usage(`--cutoff="${values.cutoff}" is invalid: expected a date (2025-05-01) or an ISO 8601 time`)
+    }
+    const trees = typeof values.trees === 'string' ? Number(values.trees) : 600
+    if (!Number.isInteger(trees) || trees < 1 || trees > 5000) throw usage(`--trees="${String(values.trees)}" is invalid: expected a whole number from 1 to 5000`)
+    const seed = typeof values.seed === 'string' ? Number(values.seed) : 1
+    const outPath = typeof values.out === 'string' ? values.out : shippedChurnModelPath
+    const truth = await truthOf(values)
+    const history = await loadHistory(values.events, config, log)
+    let artifact
+    try {
+      artifact = trainChurnModel(history, {
+        horizonDays,
+        ...(cutoff === undefined ? {} : { cutoff }),
+        ...(typeof values.qualifying === 'string' ? { qualifying: values.qualifying.split(',').map(s => s.trim()) } : {}),
+        ...(truth === undefined ? {} : { truth }),
+        seed,
+        gbt: { trees, seed },
+        onProgress: message => { log.info(message) }
+      })
+    } catch (error) {
+      if (error instanceof ChurnflowError) throw error
+      throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
+    }
+    await mkdir(dirname(outPath), { recursive: true })
+    await saveArtifact(outPath, artifact)
+    const t = artifact.training
+    const m = artifact.metrics.test
+    out(`Trained ${artifact.model_version} on ${String(t.events)} events of ${String(t.customers)} customers (${String(t.history_from).slice(0, 10)} to ${String(t.history_to).slice(0, 10)}), horizon ${horizonDays} days, cutoff ${String(t.cutoff).slice(0, 10)}`)
+    out(`Rows: ${String(t.train_rows)} training, ${String(t.validation_rows)} validation, ${String(t.test_rows)} test (held-out customers after the cutoff; ${(100 * Number(t.test_churn_rate)).toFixed(1)}% churned); ${String(t.trees)} trees in ${Number(t.seconds).toFixed(1)} s`)
+    for (const line of metricsTable([['gradient-boosted trees', m.model], ['logistic regression', m.baseline], ['oracle (true prob.)', m.oracle]])) out(line)
+    if (m.oracle !== undefined) out(`ROC-AUC gap to the oracle: ${(m.oracle.roc_auc - m.model.roc_auc).toFixed(4)}`)
+    out('Calibration of the model on the test rows:')
+    for (const line of calibrationLines(m.model.calibration ?? [])) out(line)
+    out(`Features that matter most: ${artifact.metrics.importance.slice(0, 8).map(i => `${i.feature} ${i.importance.toFixed(3)}`).join(', ')}`)
+    out(`Wrote ${outPath}`)
+    return 0
+  }
+}
+
+export const evaluateCommand: Command = {
+  name: 'evaluate',
+  summary: 'measure a trained churn model on other event history',
+  usage: 'churnflow evaluate --model FILE --events FILE_OR_TOPICS [--horizon 30d] [--truth FILE]',
+  help: 'Every sampled event after a 30-day warm-up, with the horizon after it, is a row; reports the model and its\nlogistic-regression baseline side by side (and the oracle, with --truth).',
+  options: {
+    events: { type: 'string' },
+    horizon: { type: 'string' },
+    truth: { type: 'string' },
+    seed: { type: 'string' }
+  },
+  async run ({ values, config, log, out }) {
+    if (typeof values.events !== 'string') throw usage('evaluate needs --events FILE_OR_TOPICS')
+    const scorer = ChurnScorer.fromFile(config.churnModel ?? shippedChurnModelPath)
+    const horizonDays = horizonOf(values, scorer.artifact.horizon_days)
+    const truth = await truthOf(values)
+    const history = await loadHistory(values.events, config, log)
+    let report
+    try {
+      report = evaluateChurnModel(scorer.artifact, history, { horizonDays, ...(truth === undefined ? {} : { truth }), seed: typeof values.seed === 'string' ? Number(values.seed) : 1 })
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
+    }
+    out(`Model ${scorer.version} on ${report.rows} rows (${(100 * report.churnRate).toFixed(1)}% churned within ${horizonDays} days)`)
+    for (const line of metricsTable([['gradient-boosted trees', report.model], ['logistic regression', report.baseline], ['oracle (true prob.)', report.oracle]])) out(line)
+    out('Calibration of the model:')
+    for (const line of calibrationLines(report.model.calibration)) out(line)
+    return 0
+  }
+}
+
+async function trainFraud (values: CommandContext['values'], log: Logger, out: (line: string) => void): Promise<number> {
+  if (typeof values.truth !== 'string') throw usage('train --kind fraud needs --truth FILE (churnflow produce --stream transactions --truth FILE writes one)')
+  const { rows, skipped } = await readTransactions(String(values.events))
+  const truth = await readFraudTruth(values.truth)
+  log.info(`Read ${rows.length} transactions${skipped > 0 ? ` (${skipped} lines skipped)` : ''} and ${truth.size} labels`)
+  const trees = typeof values.trees === 'string' ? Number(values.trees) : 300
+  let artifact
+  try {
+    artifact = trainFraudModel(rows, truth, { gbt: { trees, seed: typeof values.seed === 'string' ? Number(values.seed) : 1 }, onProgress: m => { log.info(m) } })
+  } catch (error) {
+    throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
+  }
+  const outPath = typeof values.out === 'string' ? values.out : shippedFraudModelPath
+  await mkdir(dirname(outPath), { recursive: true })
+  await saveArtifact(outPath, artifact)
+  const m = artifact.metrics.test
+  out(`Trained ${artifact.model_version} on ${String(artifact.training.transactions)} transactions of ${String(artifact.training.accounts)} accounts; test: the latest 30%, ${(100 * m.fraud_rate).toFixed(2)}% fraud`)
+  for (const line of metricsTable([['gradient-boosted trees', m.model], ['logistic regression', m.baseline]])) out(line)
+  out(`At threshold ${artifact.threshold.toFixed(3)}: precision ${m.precision_at_threshold.toFixed(3)}, recall ${m.recall_at_threshold.toFixed(3)}`)
+  out(`Features that matter most: ${artifact.metrics.importance.slice(0, 6).map(i => `${i.feature} ${i.importance.toFixed(3)}`).join(', ')}`)
+  out(`Wrote ${outPath}`)
+  return 0
+}
