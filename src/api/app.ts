@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
-import Fastify, { type FastifyError } from 'fastify'
+import Fastify, { LogController, type FastifyError } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import secureJson from 'secure-json-parse'
 import type { ChurnScore } from '../churn/index.ts'
@@ -29,6 +29,30 @@ export interface ApiOptions {
   readonly bodyLimit?: number
   /** Most events in one batch request. */
   readonly maxBatch?: number
+}
+
+/** Events are shallow; anything deeper is not an event (and MySQL's JSON type stops at 100). */
+const MAX_DEPTH = 32
+
+/** The deepest nesting of objects and arrays in JSON text, ignoring brackets inside strings. */
+function nestingDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // a backslash escapes the next character
+      else if (c === 34) inString = false
+    } else if (c === 34) {
+      inString = true
+    } else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth
+    } else if (c === 125 || c === 93) {
+      depth--
+    }
+  }
+  return max
 }
 
 const knownTypes = new Set<string>([...userEventTypes, ...customerEventTypes])
@@ -99,7 +123,7 @@ function fieldOf (error: FastifyError): string | undefined {
   const missing = (first.params as { missingProperty?: string }).missingProperty
   const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.')
   const field = missing === undefined ? path : (path === '' ? missing : `${path}.${missing}`)
-  return field.replace(/\.(\d+)(?=\.|$)/g, '[$1]')
+  return field === '' ? undefined : field.replace(/\.(\d+)(?=\.|$)/g, '[$1]')
 }
 
 /**
@@ -112,19 +136,24 @@ export function buildApi (options: ApiOptions) {
   const maxBatch = options.maxBatch ?? 1000
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // A line per request would cost more than the scoring; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
   })
 
   // Parse JSON ourselves: any body that is not JSON, nests too deep, or smuggles __proto__ is a 400.
-  app.removeContentTypeParser('application/json')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string
+    if (nestingDepth(text) > MAX_DEPTH) {
+      done(new RequestError(400, 'invalid_json', `the JSON nests deeper than ${MAX_DEPTH} levels`), undefined)
+      return
+    }
     try {
-      done(null, secureJson.parse(body as string, undefined, { protoAction: 'error', constructorAction: 'error' }))
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
     } catch (error) {
-      const message = error instanceof RangeError ? 'the JSON nests too deeply' : `the body is not valid JSON: ${(error as Error).message}`
-      done(new RequestError(400, 'invalid_json', message), undefined)
+      done(new RequestError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`), undefined)
     }
   })
 

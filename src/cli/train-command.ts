@@ -20,6 +20,10 @@ const DAY = 86_400_000
 /** A file when one exists at that path, else a comma-separated list of topics. */
 async function loadHistory (source: string, config: Config, log: Logger): Promise<History> {
   const started = Date.now()
+  // A topic name has no slash and no file extension: such a source is a file that is missing.
+  if (!existsSync(source) && (/[/\\]/.test(source) || /\.(jsonl|json|ndjson|txt)$/.test(source))) {
+    throw usage(`${source} does not exist`)
+  }
   const history = existsSync(source)
     ? await readHistoryFile(source, new History(), n => { log.info(`Reading ${source}: ${n} lines`) })
     : await readHistoryTopics(config, source.split(',').map(t => t.trim()).filter(t => t !== ''), new History(), n => { log.info(`Reading ${source}: ${n} records`) })
