@@ -39,13 +39,17 @@ export async function saveArtifact (path: string, artifact: object): Promise<voi
   await rename(tmp, path)
 }
 
-export function loadChurnArtifact (path: string): ChurnArtifact {
-  let json: unknown
+/** Reads a model artifact's JSON; a missing or unparseable file is a `CHURNFLOW_MODEL_INVALID` error. */
+export function readArtifactJson (path: string): unknown {
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'))
+    return JSON.parse(readFileSync(path, 'utf8'))
   } catch (error) {
     throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `cannot read the model ${path}: ${(error as Error).message}`, { cause: error })
   }
+}
+
+export function loadChurnArtifact (path: string): ChurnArtifact {
+  const json = readArtifactJson(path)
   const a = json as Partial<ChurnArtifact>
   if (a.format !== 'churnflow-model' || a.kind !== 'churn' || a.format_version !== 1) {
     throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `${path} is not a churnflow churn model (format ${String(a.format)}, kind ${String(a.kind)})`)

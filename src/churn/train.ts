@@ -59,6 +59,25 @@ function evaluate (scores: Float64Array, labels: Uint8Array): ModelMetrics & { c
   }
 }
 
+/** Scores every row of `rows` with `predict`. */
+function scoreRows (rows: Rows, predict: (x: Float64Array, offset: number) => number): Float64Array {
+  const out = new Float64Array(rows.data.rows)
+  for (let r = 0; r < rows.data.rows; r++) out[r] = predict(rows.data.x, r * CHURN_FEATURES)
+  return out
+}
+
+/** The oracle's metrics on the same rows, when the truth knows every customer in them. */
+function oracleMetrics (history: History, rows: Rows, truth: ReadonlyMap<string, CustomerTruth> | undefined, horizonDays: number): ReturnType<typeof evaluate> | undefined {
+  if (truth === undefined) return undefined
+  const scores = new Float64Array(rows.data.rows)
+  for (let r = 0; r < rows.data.rows; r++) {
+    const t = truth.get(history.customers[rows.customer[r] as number] as string)
+    if (t === undefined) return undefined
+    scores[r] = trueChurnProbability(t, rows.time[r] as number, horizonDays)
+  }
+  return evaluate(scores, rows.data.y)
+}
+
 /**
  * Builds the labelled rows of a history: each sampled event is a row, its features computed right
  * after the event is applied to the customer's profile (exactly as the processor scores it), its
@@ -204,25 +223,9 @@ export function trainChurnModel (history: History, options: TrainOptions): Churn
     if (tree % 50 === 0) options.onProgress?.(`tree ${tree}: train log loss ${trainLoss.toFixed(4)}${validLoss === undefined ? '' : `, validation ${validLoss.toFixed(4)}`}`)
   })
   const baseline = trainLogistic(train.data)
-  const scores = (predict: (x: Float64Array, offset: number) => number): Float64Array => {
-    const out = new Float64Array(test.data.rows)
-    for (let r = 0; r < test.data.rows; r++) out[r] = predict(test.data.x, r * CHURN_FEATURES)
-    return out
-  }
-  const model = evaluate(scores((x, o) => gbt.predict(x, o)), test.data.y)
-  const base = evaluate(scores((x, o) => baseline.predict(x, o)), test.data.y)
-  let oracle: ModelMetrics | undefined
-  if (options.truth !== undefined) {
-    const truth = options.truth
-    const o = new Float64Array(test.data.rows)
-    let known = true
-    for (let r = 0; r < test.data.rows && known; r++) {
-      const t = truth.get(history.customers[test.customer[r] as number] as string)
-      if (t === undefined) known = false
-      else o[r] = trueChurnProbability(t, test.time[r] as number, options.horizonDays)
-    }
-    if (known) oracle = evaluate(o, test.data.y)
-  }
+  const model = evaluate(scoreRows(test, (x, o) => gbt.predict(x, o)), test.data.y)
+  const base = evaluate(scoreRows(test, (x, o) => baseline.predict(x, o)), test.data.y)
+  const oracle = oracleMetrics(history, test, options.truth, options.horizonDays)
   const importance = gbt.importance()
   const created = new Date()
   const version = `churn-${created.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}-${createHash('sha256').update(JSON.stringify(gbt.toJSON())).digest('hex').slice(0, 8)}`
@@ -274,28 +277,12 @@ export function evaluateChurnModel (artifact: ChurnArtifact, history: History, o
   if (test.data.rows === 0) throw new Error('the history leaves no rows to evaluate on: it needs a warm-up and the horizon after it')
   const gbt = GbtModel.fromJSON(artifact.model)
   const baseline = LogisticModel.fromJSON(artifact.baseline)
-  const score = (predict: (x: Float64Array, o: number) => number): Float64Array => {
-    const out = new Float64Array(test.data.rows)
-    for (let r = 0; r < test.data.rows; r++) out[r] = predict(test.data.x, r * CHURN_FEATURES)
-    return out
-  }
-  let oracle: EvaluationReport['oracle']
-  if (options.truth !== undefined) {
-    const truth = options.truth
-    const o = new Float64Array(test.data.rows)
-    let known = true
-    for (let r = 0; r < test.data.rows && known; r++) {
-      const t = truth.get(history.customers[test.customer[r] as number] as string)
-      if (t === undefined) known = false
-      else o[r] = trueChurnProbability(t, test.time[r] as number, horizonDays)
-    }
-    if (known) oracle = evaluate(o, test.data.y)
-  }
+  const oracle = oracleMetrics(history, test, options.truth, horizonDays)
   return {
     rows: test.data.rows,
     churnRate: test.data.y.reduce((a, b) => a + b, 0) / test.data.rows,
-    model: evaluate(score((x, o) => gbt.predict(x, o)), test.data.y),
-    baseline: evaluate(score((x, o) => baseline.predict(x, o)), test.data.y),
+    model: evaluate(scoreRows(test, (x, o) => gbt.predict(x, o)), test.data.y),
+    baseline: evaluate(scoreRows(test, (x, o) => baseline.predict(x, o)), test.data.y),
     ...(oracle === undefined ? {} : { oracle })
   }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import type { ModelMetrics } from '../churn/index.ts'
+import { readArtifactJson, type ModelMetrics } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import {
   calibrationTable, GbtModel, LogisticModel, logLoss, prAuc, rocAuc, trainGbt, trainLogistic,
@@ -168,13 +168,7 @@ export class FraudScorer {
   }
 
   static fromFile (path: string): FraudScorer {
-    let json: unknown
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'))
-    } catch (error) {
-      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `cannot read the fraud model ${path}: ${(error as Error).message}`, { cause: error })
-    }
-    return new FraudScorer(json as FraudArtifact)
+    return new FraudScorer(readArtifactJson(path) as FraudArtifact)
   }
 
   score (account: AccountProfile, tx: TransactionFacts): FraudScore {
