@@ -224,7 +224,13 @@ export function buildApi (options: ApiOptions) {
     const event = profileEventOf(body)
     if (event === undefined) throw new RequestError(400, 'invalid_request', `${field('timestamp')} is invalid`, field('timestamp'))
     let profile: CustomerProfile | undefined
-    if (options.profiles !== undefined) profile = await options.profiles.get(String(id))
+    if (options.profiles !== undefined) {
+      try {
+        profile = await options.profiles.get(String(id))
+      } catch (error) {
+        throw new RequestError(503, 'profile_store_unavailable', `the profile store (${options.profiles.name}) is not answering: ${(error as Error).message}`)
+      }
+    }
     const from = profile === undefined ? 'event alone' : 'profile'
     const p = profile === undefined ? emptyProfile() : { ...profile }
     applyEvent(p, event)

@@ -29,6 +29,8 @@ export interface ChurnArtifact {
   metrics: {
     test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics }
     importance: { feature: string, importance: number }[]
+    /** The baseline's coefficients on standardised features, largest magnitude first. */
+    baseline_coefficients?: { feature: string, coefficient: number }[]
   }
 }
 

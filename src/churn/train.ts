@@ -257,7 +257,9 @@ export function trainChurnModel (history: History, options: TrainOptions): Churn
     },
     metrics: {
       test: { model, baseline: base, ...(oracle === undefined ? {} : { oracle }) },
-      importance: churnFeatureNames.map((name, j) => ({ feature: name, importance: importance[j] as number })).sort((a, b) => b.importance - a.importance)
+      importance: churnFeatureNames.map((name, j) => ({ feature: name, importance: importance[j] as number })).sort((a, b) => b.importance - a.importance),
+      baseline_coefficients: [...baseline.coefficients()].map((c, j) => ({ feature: churnFeatureNames[j] as string, coefficient: c }))
+        .sort((a, b) => Math.abs(b.coefficient) - Math.abs(a.coefficient))
     }
   }
 }

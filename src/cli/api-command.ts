@@ -2,6 +2,7 @@ import { buildApi, ModelHolder } from '../api/index.ts'
 import { shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
+import { RedisProfileStore } from '../profile/index.ts'
 import type { Command } from './command.ts'
 
 export const apiCommand: Command = {
@@ -20,7 +21,16 @@ export const apiCommand: Command = {
     const apiLog = log.child({ component: 'api' })
     const models = new ModelHolder(config.churnModel ?? shippedChurnModelPath, apiLog)
     const fraud = { current: FraudScorer.fromFile(shippedFraudModelPath) }
-    const app = buildApi({ models, fraud, log: apiLog, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
+    const profiles = config.redisHost === undefined
+      ? undefined
+      : new RedisProfileStore({ host: config.redisHost, port: config.redisPort, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) })
+    const app = buildApi({
+      models,
+      fraud,
+      log: apiLog,
+      ...(profiles === undefined ? {} : { profiles }),
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
+    })
     try {
       await app.listen({ host: config.apiHost, port: config.apiPort })
     } catch (error) {
@@ -31,7 +41,7 @@ export const apiCommand: Command = {
       throw error
     }
     models.watch()
-    apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}); Ctrl+C stops it`)
+    apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}, profiles: ${profiles?.name ?? 'none, each event scored alone'}); Ctrl+C stops it`)
     await new Promise<void>(resolve => {
       const stop = (): void => {
         process.off('SIGINT', stop)
@@ -43,6 +53,7 @@ export const apiCommand: Command = {
     })
     models.close()
     await app.close()
+    await profiles?.close()
     apiLog.info('Scoring API stopped')
     return 0
   }

@@ -129,7 +129,8 @@ export const trainCommand: Command = {
     if (m.oracle !== undefined) out(`ROC-AUC gap to the oracle: ${(m.oracle.roc_auc - m.model.roc_auc).toFixed(4)}`)
     out('Calibration of the model on the test rows:')
     for (const line of calibrationLines(m.model.calibration ?? [])) out(line)
-    out(`Features that matter most: ${artifact.metrics.importance.slice(0, 8).map(i => `${i.feature} ${i.importance.toFixed(3)}`).join(', ')}`)
+    out(`Features that matter most, trees (share of split gain): ${artifact.metrics.importance.slice(0, 8).map(i => `${i.feature} ${i.importance.toFixed(3)}`).join(', ')}`)
+    out(`Features that matter most, baseline (standardised coefficient): ${(artifact.metrics.baseline_coefficients ?? []).slice(0, 8).map(c => `${c.feature} ${c.coefficient >= 0 ? '+' : ''}${c.coefficient.toFixed(3)}`).join(', ')}`)
     out(`Wrote ${outPath}`)
     return 0
   }

@@ -2,3 +2,4 @@ export { CHURN_FEATURES, churnFeatureNames, churnFeatures, type ChurnFeatureName
 export {
   applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, type CustomerProfile, type ProfileEvent
 } from './profile.ts'
+export { RedisProfileStore, type RedisProfileStoreOptions } from './stores/redis.ts'

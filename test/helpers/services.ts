@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createAdmin, createConsumer, describeCluster } from '../../src/kafka/client/index.ts'
 import { MessagesStreamModes } from '@platformatic/kafka'
+import { RedisProfileStore } from '../../src/profile/index.ts'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const binPath = fileURLToPath(new URL('../../bin/churnflow.js', import.meta.url))
@@ -134,4 +135,22 @@ export async function deleteTopics (config: Config, topics: string[]): Promise<v
   } finally {
     await admin.close()
   }
+}
+
+/** A Redis profile store on the test Redis (CHURNFLOW_TEST_REDIS, default 127.0.0.1:6379), or undefined after skipping. */
+export async function redisStore (t: TestContext, prefix = `${uniqueName('test')}:`): Promise<RedisProfileStore | undefined> {
+  const [host, port] = (process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')
+  const store = new RedisProfileStore({ host: host ?? '127.0.0.1', port: Number(port ?? 6379), prefix })
+  try {
+    await store.ping()
+  } catch {
+    await store.close()
+    unavailable(t, `Redis at ${host ?? ''}:${port ?? ''}`)
+    return undefined
+  }
+  t.after(async () => {
+    await store.clear()
+    await store.close()
+  })
+  return store
 }

@@ -12,6 +12,15 @@ export type TopicsConfig = Pick<Config,
   'userEventsTopic' | 'customerEventsTopic' | 'transactionsTopic' | 'predictionsTopic' | 'alertsTopic' |
   'errorTopic' | 'partitions' | 'replicationFactor'>
 
+/** True when a Kafka protocol error with this id (TOPIC_ALREADY_EXISTS, ...) is anywhere in the error's chain. */
+export function hasProtocolError (error: unknown, id: string, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 8) return false
+  const e = error as { apiId?: unknown, errors?: unknown, cause?: unknown }
+  if (e.apiId === id) return true
+  if (Array.isArray(e.errors) && e.errors.some(inner => hasProtocolError(inner, id, depth + 1))) return true
+  return hasProtocolError(e.cause, id, depth + 1)
+}
+
 /** The dead-letter topic of a source topic: KAFKA_ERROR_TOPIC when set, else `<topic>-failed`. */
 export function deadLetterTopic (config: Pick<Config, 'errorTopic'>, source: string): string {
   return config.errorTopic ?? `${source}-failed`
@@ -44,8 +53,9 @@ export async function ensureTopics (admin: Admin, specs: readonly TopicSpec[]): 
       await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas })
       created.push(spec)
     } catch (error) {
-      // Someone else may have created it between our list and our create; that is success.
-      if (!(await admin.listTopics()).includes(spec.name)) {
+      // Someone else created it between our list and our create: that is success. The broker's
+      // answer decides, not a second listing, which may not show the new topic yet.
+      if (!hasProtocolError(error, 'TOPIC_ALREADY_EXISTS')) {
         throw new ChurnflowError(ErrorCodes.TOPIC_CREATE_FAILED,
           `topic ${spec.name} (${spec.partitions} partitions, replication ${spec.replicas}) could not be created: ${(error as Error).message}`,
           { cause: error, retriable: true })

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { buildApi, ModelHolder } from '../../src/api/index.ts'
+import { shippedChurnModelPath } from '../../src/churn/index.ts'
+import { createLogger } from '../../src/logging/index.ts'
+import { applyEvent, emptyProfile, profileEventOf, RedisProfileStore } from '../../src/profile/index.ts'
+import { redisStore } from '../helpers/services.ts'
+
+const silent = createLogger({ level: 'silent', format: 'json' })
+
+test('profiles round-trip through Redis hashes, field for field', async t => {
+  const store = await redisStore(t)
+  if (store === undefined) return
+  const p = emptyProfile()
+  applyEvent(p, profileEventOf({ event_type: 'order_placed', timestamp: '2024-01-15T10:30:00.123Z', data: { order_value: 12.34 } })!)
+  applyEvent(p, profileEventOf({ event_type: 'bounce', timestamp: '2024-01-16T10:30:00Z', metadata: { session_length: 0.7 } })!)
+  await store.put('CUST-777', p)
+  assert.deepEqual(await store.get('CUST-777'), p)
+  assert.equal(await store.get('CUST-nobody'), undefined)
+  assert.equal(await store.clear(), 1)
+  assert.equal(await store.get('CUST-777'), undefined)
+})
+
+test('the API scores an event on the customer\'s Redis profile; a Redis that is down is a 503, not a 500', async t => {
+  const store = await redisStore(t)
+  if (store === undefined) return
+  const loyal = emptyProfile()
+  for (let d = 0; d < 60; d += 3) applyEvent(loyal, profileEventOf({ event_type: 'order_placed', timestamp: new Date(Date.UTC(2024, 0, 1) + d * 86_400_000).toISOString(), data: { order_value: 60 } })!)
+  await store.put('CUST-LOYAL', loyal)
+  const models = new ModelHolder(shippedChurnModelPath, silent)
+  const api = buildApi({ models, log: silent, profiles: store })
+  t.after(() => api.close())
+  const event = { event_type: 'product_view', timestamp: '2024-03-01T09:00:00Z' }
+  const withHistory = (await api.inject({ method: 'POST', url: '/predict-churn', payload: { ...event, user_id: 'CUST-LOYAL' } })).json() as { churn_score: number, profile: string }
+  const stranger = (await api.inject({ method: 'POST', url: '/predict-churn', payload: { ...event, user_id: 'CUST-NEW' } })).json() as { churn_score: number, profile: string }
+  assert.equal(withHistory.profile, 'profile')
+  assert.equal(stranger.profile, 'event alone')
+  assert.ok(withHistory.churn_score < stranger.churn_score)
+  assert.match((await api.inject({ method: 'GET', url: '/health' })).json<{ profile_store: string }>().profile_store, /^redis 127\.0\.0\.1:6379: up$/)
+
+  const down = new RedisProfileStore({ host: '127.0.0.1', port: 1, timeoutMs: 300 })
+  t.after(() => down.close())
+  const broken = buildApi({ models, log: silent, profiles: down })
+  t.after(() => broken.close())
+  const health = await broken.inject({ method: 'GET', url: '/health' })
+  assert.equal(health.statusCode, 503)
+  assert.match(health.json<{ status: string, profile_store: string }>().profile_store, /^redis 127\.0\.0\.1:1: down/)
+  const scored = await broken.inject({ method: 'POST', url: '/predict-churn', payload: { ...event, user_id: 'CUST-LOYAL' } })
+  assert.equal(scored.statusCode, 503)
+  assert.equal(scored.json<{ error: string }>().error, 'profile_store_unavailable')
+})
