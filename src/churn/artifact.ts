@@ -70,6 +70,16 @@ export interface ChurnScore {
   readonly reasons: readonly Reason[]
 }
 
+/** The features that pushed a score up most (positive contributions to the margin), strongest first. */
+export function topReasons (names: readonly string[], values: Float64Array, contributions: Float64Array, count = 3): Reason[] {
+  const reasons: Reason[] = []
+  for (let j = 0; j < names.length; j++) {
+    const impact = contributions[j] as number
+    if (impact > 0) reasons.push({ feature: names[j] as string, value: round(values[j] as number), impact: round(impact) })
+  }
+  return reasons.sort((a, b) => b.impact - a.impact).slice(0, count)
+}
+
 /** Scores profiles with a loaded artifact: probability, band, and the three features that pushed it up most. */
 export class ChurnScorer {
   readonly artifact: ChurnArtifact
@@ -112,14 +122,7 @@ export class ChurnScorer {
     churnFeatures(profile, at, this.#features)
     const churnScore = this.#model.predict(this.#features)
     this.#model.contributions(this.#features, this.#contributions)
-    const top: Reason[] = []
-    for (let j = 0; j < CHURN_FEATURES; j++) {
-      const impact = this.#contributions[j] as number
-      if (impact <= 0) continue
-      top.push({ feature: churnFeatureNames[j] as string, value: round(this.#features[j] as number), impact: round(impact) })
-    }
-    top.sort((a, b) => b.impact - a.impact)
-    return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: top.slice(0, 3) }
+    return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: topReasons(churnFeatureNames, this.#features, this.#contributions) }
   }
 }
 

@@ -1,5 +1,5 @@
 export {
-  ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact,
+  ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact, topReasons,
   type ChurnArtifact, type ChurnScore, type ModelMetrics, type Reason, type RiskBand
 } from './artifact.ts'
 export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './history.ts'

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { readArtifactJson, type ModelMetrics } from '../churn/index.ts'
+import { readArtifactJson, topReasons, type ModelMetrics, type Reason } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import {
   calibrationTable, GbtModel, LogisticModel, logLoss, prAuc, rocAuc, trainGbt, trainLogistic,
@@ -150,7 +150,7 @@ export function trainFraudModel (rows: readonly TransactionRow[], truth: Readonl
   }
 }
 
-export interface FraudScore { fraud_score: number, prediction: 'fraud' | 'legit', model_version: string, reasons: { feature: string, value: number, impact: number }[] }
+export interface FraudScore { fraud_score: number, prediction: 'fraud' | 'legit', model_version: string, reasons: Reason[] }
 
 export class FraudScorer {
   readonly artifact: FraudArtifact
@@ -175,9 +175,7 @@ export class FraudScorer {
     fraudFeatures(account, tx, this.#x)
     const p = this.#model.predict(this.#x)
     this.#model.contributions(this.#x, this.#c)
-    const reasons = fraudFeatureNames.map((feature, j) => ({ feature, value: round(this.#x[j] as number), impact: round(this.#c[j] as number) }))
-      .filter(r => r.impact > 0).sort((a, b) => b.impact - a.impact).slice(0, 3)
-    return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons }
+    return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons: topReasons(fraudFeatureNames, this.#x, this.#c) }
   }
 }
 
