@@ -262,7 +262,7 @@ export function buildApi (options: ApiOptions) {
     const tx = request.body as TransactionBodyType
     const fraud = options.fraud?.current
     if (fraud === undefined) throw new RequestError(503, 'no_fraud_model', 'this API runs without a fraud model')
-    const facts = factsOf({ timestamp: tx.timestamp, amount: tx.amount, country: tx.country ?? '', merchant_category: tx.merchant_category ?? '', channel: (tx.channel ?? '') as never })
+    const facts = factsOf({ timestamp: tx.timestamp, amount: tx.amount, country: tx.country ?? '', merchant_category: tx.merchant_category ?? '', channel: tx.channel ?? '' })
     if (facts === undefined) throw new RequestError(400, 'invalid_request', 'timestamp must be an ISO 8601 date-time such as 2024-01-15T10:30:00Z', 'timestamp')
     return { transaction_id: tx.transaction_id, ...fraud.score(emptyAccount(), facts) }
   })

@@ -5,6 +5,7 @@ import {
 } from '../kafka/local/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Command } from './command.ts'
+import { wholeNumberFlag } from './flags.ts'
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
@@ -21,15 +22,6 @@ function localBrokerPort (config: Config): number {
       })
   }
   return Number(first.slice(colon + 1))
-}
-
-function positiveInt (value: string | boolean | undefined, flag: string, max: number): number | undefined {
-  if (value === undefined || typeof value === 'boolean') return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new ChurnflowError(ErrorCodes.USAGE, `--${flag}="${value}" is invalid: expected a whole number from 1 to ${max}`, { exitCode: 2 })
-  }
-  return n
 }
 
 function nodeLines (nodes: readonly NodeStatus[]): string[] {
@@ -62,9 +54,9 @@ export const kafkaCommand: Command = {
     switch (action) {
       case 'start': {
         const brokerPort = localBrokerPort(config)
-        const nodes = positiveInt(values.nodes, 'nodes', 9)
-        const controllerPort = positiveInt(values['controller-port'], 'controller-port', 65535)
-        const timeout = positiveInt(values.timeout, 'timeout', 3600)
+        const nodes = wholeNumberFlag(values, 'nodes', 1, 9)
+        const controllerPort = wholeNumberFlag(values, 'controller-port', 1, 65535)
+        const timeout = wholeNumberFlag(values, 'timeout', 1, 3600)
         const result = await startLocalKafka({
           ...base,
           brokerPort,

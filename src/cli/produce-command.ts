@@ -16,31 +16,11 @@ import {
 } from '../simulator/index.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
+import { decimalOrMaxFlag, usage, wholeNumberFlag } from './flags.ts'
 
 const DAY = 86_400_000
 /** At or below this many events per second, each event gets its own console line. */
 const PER_EVENT_LINES_UP_TO = 10
-
-function usage (message: string): ChurnflowError {
-  return new ChurnflowError(ErrorCodes.USAGE, message, { exitCode: 2 })
-}
-
-function wholeNumber (values: CommandContext['values'], name: string, min: number, max: number): number | undefined {
-  const raw = values[name]
-  if (raw === undefined || typeof raw === 'boolean') return undefined
-  const n = Number(raw)
-  if (!/^\d+$/.test(raw) || n < min || n > max) throw usage(`--${name}="${raw}" is invalid: expected a whole number from ${min} to ${max}`)
-  return n
-}
-
-function decimalOrMax (values: CommandContext['values'], name: string): number | 'max' | undefined {
-  const raw = values[name]
-  if (raw === undefined || typeof raw === 'boolean') return undefined
-  if (raw === 'max') return 'max'
-  const n = Number(raw)
-  if (!/^\d+(\.\d+)?$/.test(raw) || n <= 0) throw usage(`--${name}="${raw}" is invalid: expected a number above 0, or max`)
-  return n
-}
 
 /** What the seeds print for each event sent. */
 function eventLine (event: Readonly<Record<string, unknown>>, report: DeliveryReport): string {
@@ -170,18 +150,18 @@ export const produceCommand: Command = {
     if (streamArg !== undefined && !knownStreams.includes(streamArg)) throw usage(`--stream="${streamArg}" is invalid: expected one of ${knownStreams.join(', ')}`)
     const shape = String(values.shape)
     if (shape !== UserEventShapes.SEED003 && shape !== UserEventShapes.SEED002) throw usage(`--shape="${shape}" is invalid: expected seed003 or seed002`)
-    const days = wholeNumber(values, 'days', 1, 3650)
-    const count = wholeNumber(values, 'count', 1, Number.MAX_SAFE_INTEGER)
+    const days = wholeNumberFlag(values, 'days', 1, 3650)
+    const count = wholeNumberFlag(values, 'count', 1, Number.MAX_SAFE_INTEGER)
     const durationText = typeof values.duration === 'string' ? values.duration : undefined
     const durationMs = durationText === undefined ? undefined : parseDuration(durationText)
     if (durationText !== undefined && durationMs === undefined) throw usage(`--duration="${durationText}" is invalid: expected a time such as 90s, 5m or 2h`)
     const retryText = typeof values['retry-timeout'] === 'string' ? values['retry-timeout'] : '60'
     const retryMs = parseDuration(retryText)
     if (retryMs === undefined) throw usage(`--retry-timeout="${retryText}" is invalid: expected seconds, or a time such as 2m`)
-    const seed = wholeNumber(values, 'seed', 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 32)
+    const seed = wholeNumberFlag(values, 'seed', 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 32)
     const rng = new Rng(seed)
-    const rate = decimalOrMax(values, 'rate')
-    const speed = decimalOrMax(values, 'speed')
+    const rate = decimalOrMaxFlag(values, 'rate')
+    const speed = decimalOrMaxFlag(values, 'speed')
     const fraudText = typeof values['fraud-rate'] === 'string' ? values['fraud-rate'] : '0.01'
     const fraudRate = Number(fraudText)
     if (!(fraudRate >= 0 && fraudRate <= 0.5) || !/^\d*\.?\d+$/.test(fraudText)) throw usage(`--fraud-rate="${fraudText}" is invalid: expected a share from 0 to 0.5`)
@@ -239,7 +219,7 @@ export const produceCommand: Command = {
         throw usage('--truth needs --mode population or --stream transactions: independent random events have no hidden truth')
       }
       if (streamArg === Streams.TRANSACTIONS) {
-        const accounts = wholeNumber(values, 'accounts', 1, 10_000_000) ?? 1000
+        const accounts = wholeNumberFlag(values, 'accounts', 1, 10_000_000) ?? 1000
         const stream = new TransactionStream(rng, { accounts, fraudRate, start, end })
         generator = { next: () => stream.next() }
         if (truthPath !== undefined) {
@@ -249,7 +229,7 @@ export const produceCommand: Command = {
         }
         description = `transactions of ${accounts} accounts, fraud rate ${fraudRate}`
       } else if (mode === 'population') {
-        const customers = wholeNumber(values, 'customers', 1, 10_000_000) ?? 1000
+        const customers = wholeNumberFlag(values, 'customers', 1, 10_000_000) ?? 1000
         const population = new Population(rng, { customers, start, end })
         generator = { next: () => population.next() }
         if (streamArg !== undefined) streams = new Set([streamArg as Stream])
@@ -264,12 +244,12 @@ export const produceCommand: Command = {
         }
         description = `population of ${customers} customers${days === undefined ? ', live' : `, ${days} days from ${new Date(start).toISOString().slice(0, 10)}`}`
       } else if (streamArg === Streams.CUSTOMER_EVENTS) {
-        const customers = wholeNumber(values, 'customers', 1, 10_000_000) ?? 1000
+        const customers = wholeNumberFlag(values, 'customers', 1, 10_000_000) ?? 1000
         const random = new RandomCustomerEvents(rng, { customers })
         generator = { next: now => random.next(now) }
         description = `random customer-events of ${customers} customers`
       } else {
-        const users = wholeNumber(values, 'users', 1, 100_000_000) ?? 1000
+        const users = wholeNumberFlag(values, 'users', 1, 100_000_000) ?? 1000
         const random = new RandomUserEvents(rng, { users, shape: shape as UserEventShape })
         generator = { next: now => random.next(now) }
         description = `random user-events (${shape} shape) of users 1 to ${users}`

@@ -13,8 +13,10 @@ import type { Logger } from '../logging/index.ts'
 import type { CalibrationBin } from '../model/index.ts'
 import { parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
+import { usage, wholeNumberFlag } from './flags.ts'
 
-const usage = (message: string): ChurnflowError => new ChurnflowError(ErrorCodes.USAGE, message, { exitCode: 2 })
+const seedOf = (values: CommandContext['values']): number => wholeNumberFlag(values, 'seed', 0, 2 ** 32 - 1) ?? 1
+
 const DAY = 86_400_000
 
 /** A file when one exists at that path, else a comma-separated list of topics. */
@@ -98,9 +100,8 @@ export const trainCommand: Command = {
       cutoff = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(values.cutoff) ? `${values.cutoff}T00:00:00Z` : values.cutoff)
       if (cutoff === undefined) throw usage(`--cutoff="${values.cutoff}" is invalid: expected a date (2025-05-01) or an ISO 8601 time`)
     }
-    const trees = typeof values.trees === 'string' ? Number(values.trees) : 600
-    if (!Number.isInteger(trees) || trees < 1 || trees > 5000) throw usage(`--trees="${String(values.trees)}" is invalid: expected a whole number from 1 to 5000`)
-    const seed = typeof values.seed === 'string' ? Number(values.seed) : 1
+    const trees = wholeNumberFlag(values, 'trees', 1, 5000) ?? 600
+    const seed = seedOf(values)
     const outPath = typeof values.out === 'string' ? values.out : shippedChurnModelPath
     const truth = await truthOf(values)
     const history = await loadHistory(values.events, config, log)
@@ -155,7 +156,7 @@ export const evaluateCommand: Command = {
     const history = await loadHistory(values.events, config, log)
     let report
     try {
-      report = evaluateChurnModel(scorer.artifact, history, { horizonDays, ...(truth === undefined ? {} : { truth }), seed: typeof values.seed === 'string' ? Number(values.seed) : 1 })
+      report = evaluateChurnModel(scorer.artifact, history, { horizonDays, ...(truth === undefined ? {} : { truth }), seed: seedOf(values) })
     } catch (error) {
       throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
     }
@@ -172,10 +173,10 @@ async function trainFraud (values: CommandContext['values'], log: Logger, out: (
   const { rows, skipped } = await readTransactions(String(values.events))
   const truth = await readFraudTruth(values.truth)
   log.info(`Read ${rows.length} transactions${skipped > 0 ? ` (${skipped} lines skipped)` : ''} and ${truth.size} labels`)
-  const trees = typeof values.trees === 'string' ? Number(values.trees) : 300
+  const trees = wholeNumberFlag(values, 'trees', 1, 5000) ?? 300
   let artifact
   try {
-    artifact = trainFraudModel(rows, truth, { gbt: { trees, seed: typeof values.seed === 'string' ? Number(values.seed) : 1 }, onProgress: m => { log.info(m) } })
+    artifact = trainFraudModel(rows, truth, { gbt: { trees, seed: seedOf(values) }, onProgress: m => { log.info(m) } })
   } catch (error) {
     throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
   }

@@ -1,4 +1,4 @@
-import { parseEventTime, type Transaction } from '../events/index.ts'
+import { parseEventTime } from '../events/index.ts'
 
 /** Half-lives of the velocity counters, in seconds. */
 const VELOCITY = { short: 600, medium: 3600, long: 86_400 } as const
@@ -33,7 +33,8 @@ export const FRAUD_FEATURES = fraudFeatureNames.length
 /** The transaction's view the account needs: time, amount, country, category, channel. */
 export interface TransactionFacts { time: number, amount: number, country: string, category: string, channel: string }
 
-export function factsOf (tx: Pick<Transaction, 'timestamp' | 'amount' | 'country' | 'merchant_category' | 'channel'>): TransactionFacts | undefined {
+/** A transaction's facts; fields a caller does not have are empty strings (seed 004 leaves them open). */
+export function factsOf (tx: { timestamp: string, amount: number, country: string, merchant_category: string, channel: string }): TransactionFacts | undefined {
   const time = parseEventTime(tx.timestamp)
   if (time === undefined || !(tx.amount > 0)) return undefined
   return { time, amount: tx.amount, country: tx.country, category: tx.merchant_category, channel: tx.channel }

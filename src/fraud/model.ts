@@ -42,7 +42,7 @@ export async function readTransactions (path: string): Promise<{ rows: Transacti
     try {
       const tx = JSON.parse(line) as Record<string, unknown>
       const facts = typeof tx.timestamp === 'string' && typeof tx.amount === 'number'
-        ? factsOf({ timestamp: tx.timestamp, amount: tx.amount, country: String(tx.country ?? ''), merchant_category: String(tx.merchant_category ?? ''), channel: String(tx.channel ?? '') } as never)
+        ? factsOf({ timestamp: tx.timestamp, amount: tx.amount, country: String(tx.country ?? ''), merchant_category: String(tx.merchant_category ?? ''), channel: String(tx.channel ?? '') })
         : undefined
       if (facts === undefined || typeof tx.account_id !== 'string' || typeof tx.transaction_id !== 'string') {
         skipped++

@@ -209,7 +209,7 @@ export class Population {
         if ((clock.kind === 'refund_requested' || clock.kind === 'order_cancelled' || clock.kind === 'review_submitted') && customer.context.lastOrderId === undefined) {
           return undefined
         }
-        return this.#customerEvent(customer, clock.kind, now)
+        return this.#customerRecord(customer, clock.kind, now)
     }
   }
 
@@ -298,10 +298,6 @@ export class Population {
     }
     const value: CustomerEvent = { event_id: `${customer.id}_${t}`, event_type: type, customer_id: customer.id, timestamp: isoUtc(t), data }
     return { stream: Streams.CUSTOMER_EVENTS, key: customer.id, value, time: t }
-  }
-
-  #customerEvent (customer: Customer, type: CustomerEventType, now: number): SimRecord {
-    return this.#customerRecord(customer, type, now)
   }
 
   /** Every customer's truth so far: rates, hidden state changes, churned or not and when. */
