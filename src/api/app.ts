@@ -7,7 +7,7 @@ import type { ChurnScore } from '../churn/index.ts'
 import { customerEventTypes, parseEventTime, userEventTypes } from '../events/index.ts'
 import { emptyAccount, factsOf, type FraudScorer } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../profile/index.ts'
+import { applyEvent, emptyProfile, profileEventOf, profileFields, type CustomerProfile } from '../profile/index.ts'
 import type { ModelHolder } from './model-holder.ts'
 
 /** Reads a customer's profile, when the API is given a profile store. */
@@ -66,7 +66,9 @@ const ChurnEvent = Type.Object({
   event_type: Type.String({ minLength: 1, maxLength: 64 }),
   timestamp: Type.String({ minLength: 10, maxLength: 40 }),
   metadata: Type.Optional(Details),
-  data: Type.Optional(Details)
+  data: Type.Optional(Details),
+  /** The customer's profile before this event, from a caller that keeps profiles (the processor); used instead of the store's. */
+  profile: Type.Optional(Type.Record(Type.String(), Type.Number(), { maxProperties: 200 }))
 })
 type ChurnEventBody = Static<typeof ChurnEvent>
 
@@ -224,14 +226,20 @@ export function buildApi (options: ApiOptions) {
     const event = profileEventOf(body)
     if (event === undefined) throw new RequestError(400, 'invalid_request', `${field('timestamp')} is invalid`, field('timestamp'))
     let profile: CustomerProfile | undefined
-    if (options.profiles !== undefined) {
+    if (body.profile !== undefined) {
+      profile = emptyProfile()
+      for (const field of profileFields) {
+        const v = body.profile[field]
+        if (v !== undefined) profile[field] = v
+      }
+    } else if (options.profiles !== undefined) {
       try {
         profile = await options.profiles.get(String(id))
       } catch (error) {
         throw new RequestError(503, 'profile_store_unavailable', `the profile store (${options.profiles.name}) is not answering: ${(error as Error).message}`)
       }
     }
-    const from = profile === undefined ? 'event alone' : 'profile'
+    const from = body.profile !== undefined ? 'request' : profile === undefined ? 'event alone' : 'profile'
     const p = profile === undefined ? emptyProfile() : { ...profile }
     applyEvent(p, event)
     const result = models.current.score(p, event.time)

@@ -23,7 +23,7 @@ export const apiCommand: Command = {
     const fraud = { current: FraudScorer.fromFile(shippedFraudModelPath) }
     const profiles = config.redisHost === undefined
       ? undefined
-      : new RedisProfileStore({ host: config.redisHost, port: config.redisPort, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) })
+      : new RedisProfileStore({ host: config.redisHost, port: config.redisPort, prefix: config.redisKeyPrefix, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) })
     const app = buildApi({
       models,
       fraud,

@@ -5,13 +5,16 @@ import { createLogger } from '../logging/index.ts'
 import type { Command, Env } from './command.ts'
 import { apiCommand } from './api-command.ts'
 import { configCommand } from './config-command.ts'
+import { demoCommand } from './demo-command.ts'
+import { doctorCommand } from './doctor-command.ts'
 import { kafkaCommand } from './kafka-command.ts'
+import { processCommand } from './process-command.ts'
 import { produceCommand } from './produce-command.ts'
 import { topicsCommand } from './topics-command.ts'
 import { evaluateCommand, trainCommand } from './train-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, trainCommand, evaluateCommand, apiCommand, configCommand]
+export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, trainCommand, evaluateCommand, apiCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

@@ -135,3 +135,28 @@ export function words (): Kind<string[]> {
     format: value => value.join(' ')
   }
 }
+
+/** A decimal number from `min` to `max`, both included. */
+export function between (min: number, max: number): Kind<number> {
+  return {
+    allowed: `a number from ${min} to ${max}`,
+    parse (raw) {
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(raw)) return bad
+      const value = Number(raw)
+      return value >= min && value <= max ? ok(value) : bad
+    }
+  }
+}
+
+/** Some of a fixed list, separated by commas or spaces, at least one. */
+export function someOf<const V extends string> (values: readonly V[]): Kind<V[]> {
+  const known = new Set<string>(values)
+  return {
+    allowed: `some of ${values.join(', ')} (separated by commas)`,
+    parse (raw) {
+      const parts = raw.split(/[\s,]+/).filter(p => p.length > 0)
+      return parts.length > 0 && parts.every(p => known.has(p)) ? ok([...new Set(parts)] as V[]) : bad
+    },
+    format: value => value.join(',')
+  }
+}

@@ -1,7 +1,8 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { customerEventTypes } from '../events/schemas.ts'
 import {
-  boolean, decimal, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, words,
+  between, boolean, decimal, someOf, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, words,
   type Kind
 } from './kinds.ts'
 
@@ -115,6 +116,7 @@ export const configSchema = {
   // Redis
   redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, snapshotted to the state directory' }),
   redisPort: setting({ env: ['REDIS_PORT'], kind: integer(1, 65535), default: '6379', group: 'Redis', doc: 'Redis port.' }),
+  redisKeyPrefix: setting({ env: ['REDIS_KEY_PREFIX'], kind: text(), default: 'churnflow:profile:', group: 'Redis', doc: 'Prefix of the profile hashes: one hash per customer at `<prefix><customer id>`.' }),
   redisPassword: optional({ env: ['REDIS_PASSWORD'], kind: text(), group: 'Redis', doc: 'Redis password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
 
   // Processing
@@ -122,6 +124,16 @@ export const configSchema = {
   batchSize: setting({ env: ['BATCH_SIZE'], flag: 'batch-size', kind: integer(1, 100000), default: '500', group: 'Processing', doc: 'Most records a processor handles in one batch.' }),
   maxRetries: setting({ env: ['MAX_RETRIES'], kind: integer(0, 100), default: '3', group: 'Processing', doc: 'Retries of a failed call to a dependency before its circuit opens.' }),
   retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (seed 004).' }),
+  scoredCustomerEvents: setting({
+    env: ['SCORED_CUSTOMER_EVENTS'],
+    kind: someOf(customerEventTypes),
+    default: 'order_placed,payment_failed,support_ticket_created,subscription_cancelled,cart_abandoned',
+    group: 'Processing',
+    doc: 'customer-events types that are scored (seed 001\'s significant events); every user-event is scored. The others update the profile only.'
+  }),
+  alertThreshold: optional({ env: ['ALERT_THRESHOLD'], kind: between(0, 1), group: 'Processing', doc: 'A churn score at or above this enters the high-risk state and sends an alert.', unsetDoc: 'where the model\'s `high` risk band starts (0.6 for the shipped model)' }),
+  alertHysteresis: setting({ env: ['ALERT_HYSTERESIS'], kind: between(0, 1), default: '0.1', group: 'Processing', doc: 'A customer leaves the high-risk state only below threshold minus this, so a hovering score does not flap.' }),
+  alertCooldownHours: setting({ env: ['ALERT_COOLDOWN_HOURS'], kind: between(0, 8760), default: '24', group: 'Processing', doc: 'At most one alert per customer per this many hours of event time; 0 = no limit.' }),
   opsPort: setting({ env: ['OPS_PORT'], flag: 'ops-port', kind: integer(0, 65535), default: '3000', group: 'Processing', doc: 'Port of the ops endpoints (/health, /metrics, /stats); 0 picks a free one.' }),
 
   // Local runtime

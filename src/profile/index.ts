@@ -2,4 +2,7 @@ export { CHURN_FEATURES, churnFeatureNames, churnFeatures, type ChurnFeatureName
 export {
   applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, type CustomerProfile, type ProfileEvent
 } from './profile.ts'
+export { MemoryProfileStore, type MemoryProfileStoreOptions } from './stores/memory.ts'
+export { openProfileStore, type OpenProfileStoreOptions } from './stores/open.ts'
 export { RedisProfileStore, type RedisProfileStoreOptions } from './stores/redis.ts'
+export type { AlertState, ProfileRecord, ProfileStore } from './stores/types.ts'

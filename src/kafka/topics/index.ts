@@ -1,1 +1,1 @@
-export { churnflowTopics, deadLetterTopic, ensureTopics, hasProtocolError, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'
+export { churnflowTopics, deadLetterTopic, ensureTopics, hasProtocolError, topicReplicas, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'

@@ -26,9 +26,14 @@ export function deadLetterTopic (config: Pick<Config, 'errorTopic'>, source: str
   return config.errorTopic ?? `${source}-failed`
 }
 
+/** Replication of the topics churnflow creates: KAFKA_REPLICATION_FACTOR, where `auto` is 3 or the broker count when smaller. */
+export function topicReplicas (config: Pick<Config, 'replicationFactor'>, brokerCount: number): number {
+  return config.replicationFactor === 'auto' ? Math.max(1, Math.min(3, brokerCount)) : config.replicationFactor
+}
+
 /** churnflow's topics (DESIGN.md "Streams") with the configured partitions and replication. */
 export function churnflowTopics (config: TopicsConfig, brokerCount: number): TopicSpec[] {
-  const replicas = config.replicationFactor === 'auto' ? Math.max(1, Math.min(3, brokerCount)) : config.replicationFactor
+  const replicas = topicReplicas(config, brokerCount)
   const sources = [config.userEventsTopic, config.customerEventsTopic, config.transactionsTopic]
   const names = [...sources, config.predictionsTopic, config.alertsTopic, ...sources.map(s => deadLetterTopic(config, s))]
   return [...new Set(names)].map(name => ({ name, partitions: config.partitions, replicas }))

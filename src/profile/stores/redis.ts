@@ -1,5 +1,8 @@
-import { createClient } from 'redis'
+import { createHash } from 'node:crypto'
+import { createClient, ErrorReply } from 'redis'
+import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { emptyProfile, profileFields, type CustomerProfile } from '../profile.ts'
+import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface RedisProfileStoreOptions {
   readonly host: string
@@ -11,12 +14,85 @@ export interface RedisProfileStoreOptions {
   readonly timeoutMs?: number
 }
 
+/** Hash fields next to the profile's own: the processor's bookkeeping, which `get()` leaves out. */
+const OFFSET_PREFIX = 'o:'
+const ALERT_HIGH = 'alert_high'
+const ALERT_AT = 'alert_at'
+const VERSION = 'v'
+
 /**
- * Customer profiles in Redis, one hash per customer whose fields are the profile's fields.
- * Reads here; the processor writes through the same layout.
+ * Compare-and-set of one customer's hash: ARGV[1] is the version the writer read (a missing `v`
+ * is 0), the rest field/value pairs that replace the whole hash, `v` among them. One key per call,
+ * so it runs on a Redis Cluster as well. DEL first so the hash holds exactly what was written
+ * (zero fields are left out, and an offset key the writer dropped must not linger).
  */
-export class RedisProfileStore {
+const CAS_SCRIPT = `local stored = tonumber(redis.call('HGET', KEYS[1], '${VERSION}') or '0')
+if stored ~= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1`
+const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex')
+
+/** Server replies that mean "not now" rather than "wrong": worth retrying like a lost connection. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/
+
+/** `String(n)` reads back exactly through `Number()` for every double but -0. */
+const encode = (n: number): string => Object.is(n, -0) ? '-0' : String(n)
+
+/** The hash of a record for the CAS script: non-zero profile fields, offsets, alert, version + 1. */
+function hashArgs (record: ProfileRecord): string[] {
+  const args: string[] = [String(record.version)]
+  const p = record.profile
+  for (const f of profileFields) {
+    const v = p[f]
+    // A field read back as missing is 0 (emptyProfile), so zeros need not travel or be stored.
+    if (!Object.is(v, 0)) args.push(f, encode(v))
+  }
+  for (const [key, offset] of Object.entries(record.offsets)) args.push(OFFSET_PREFIX + key, encode(offset))
+  args.push(ALERT_HIGH, record.alert.high ? '1' : '0', ALERT_AT, encode(record.alert.lastAt), VERSION, String(record.version + 1))
+  return args
+}
+
+function profileOf (hash: Record<string, string>): CustomerProfile {
+  const profile = emptyProfile()
+  for (const field of profileFields) {
+    const v = hash[field]
+    if (v !== undefined) profile[field] = Number(v)
+  }
+  return profile
+}
+
+const isProfileField = new Set<string>(profileFields)
+
+/** One pass over the hash: the processor reads thousands per batch, and lookups by name cost twice as much. */
+function recordOf (hash: Record<string, string>): ProfileRecord {
+  const profile = emptyProfile()
+  const offsets: Record<string, number> = {}
+  let high = false
+  let lastAt = 0
+  let version = 0
+  for (const field in hash) {
+    const value = hash[field] as string
+    if (isProfileField.has(field)) profile[field as keyof CustomerProfile] = Number(value)
+    else if (field.startsWith(OFFSET_PREFIX)) offsets[field.slice(OFFSET_PREFIX.length)] = Number(value)
+    else if (field === ALERT_HIGH) high = value === '1'
+    else if (field === ALERT_AT) lastAt = Number(value)
+    else if (field === VERSION) version = Number(value)
+  }
+  return { profile, offsets, alert: { high, lastAt }, version }
+}
+
+/**
+ * Customer profiles in Redis, one hash per customer whose fields are the profile's fields, plus
+ * the processor's bookkeeping in the same hash: `o:<topic>:<partition>` (last applied offset),
+ * `alert_high`, `alert_at` and `v` (the write count). The scoring API reads it with `get()`; the
+ * processor reads and writes whole batches with `getMany()`/`putMany()`, so both see one layout.
+ */
+export class RedisProfileStore implements ProfileStore {
+  readonly kind = 'redis' as const
   readonly name: string
+  /** A resolved write is in Redis: the processor may commit its offsets at once. */
+  readonly durableOnWrite = true
   readonly #client: ReturnType<typeof createClient>
   readonly #prefix: string
   readonly #timeoutMs: number
@@ -31,13 +107,13 @@ export class RedisProfileStore {
       socket: {
         host: options.host,
         port: options.port,
-        connectTimeout: options.timeoutMs ?? 2000,
+        connectTimeout: this.#timeoutMs,
         // Keep trying in the background with a bounded backoff; commands fail fast meanwhile.
         reconnectStrategy: retries => Math.min(2000, 50 * 2 ** Math.min(retries, 6))
       },
       ...(options.password === undefined ? {} : { password: options.password }),
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.timeoutMs ?? 2000 }
+      commandOptions: { timeout: this.#timeoutMs }
     })
     // Errors surface on the commands that fail; the client's own error events would otherwise crash.
     this.#client.on('error', () => undefined)
@@ -48,60 +124,106 @@ export class RedisProfileStore {
    * background, and a caller learns now that Redis is not there rather than waiting for it.
    */
   async #ready (): Promise<void> {
-    if (this.#closed) throw new Error(`${this.name}: the store is closed`)
+    if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
     if (this.#client.isReady) return
     this.#connecting ??= this.#client.connect().catch(() => undefined).finally(() => { this.#connecting = undefined })
     let timer: ReturnType<typeof setTimeout> | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`${this.name} did not answer within ${this.#timeoutMs} ms`)) }, this.#timeoutMs)
+      timer = setTimeout(() => { reject(this.#unavailable(`did not answer within ${this.#timeoutMs} ms`)) }, this.#timeoutMs)
     })
     try {
       await Promise.race([this.#connecting, deadline])
     } finally {
       clearTimeout(timer)
     }
-    if (!this.#client.isReady) throw new Error(`${this.name} is not reachable`)
+    if (!this.#client.isReady) throw this.#unavailable('is not reachable')
+  }
+
+  #unavailable (what: string, cause?: unknown): ChurnflowError {
+    return new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name} ${what}`, { retriable: true, ...(cause === undefined ? {} : { cause }) })
+  }
+
+  /**
+   * Runs `call` once Redis is ready. A lost connection, a timeout or a "not now" reply becomes a
+   * retriable PROFILE_STORE_UNAVAILABLE; any other reply error (a bug, a wrong type) passes as is.
+   */
+  async #run<T> (call: () => Promise<T>): Promise<T> {
+    await this.#ready()
+    try {
+      return await call()
+    } catch (error) {
+      if (error instanceof ChurnflowError) throw error
+      if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) throw error
+      throw this.#unavailable(`failed: ${(error as Error).message}`, error)
+    }
   }
 
   key (customerId: string): string {
     return `${this.#prefix}${customerId}`
   }
 
+  /** The customer's profile alone (the bookkeeping fields left out), or undefined when there is none. */
   async get (customerId: string): Promise<CustomerProfile | undefined> {
-    await this.#ready()
-    const hash = await this.#client.hGetAll(this.key(customerId))
+    const hash = await this.#run(() => this.#client.hGetAll(this.key(customerId)))
     if (Object.keys(hash).length === 0) return undefined
-    const profile = emptyProfile()
-    for (const field of profileFields) {
-      const v = hash[field]
-      if (v !== undefined) profile[field] = Number(v)
-    }
-    return profile
+    return profileOf(hash)
   }
 
+  /** Writes a profile outside the processor's versioning (tests, seeding); the bookkeeping fields stay. */
   async put (customerId: string, profile: CustomerProfile): Promise<void> {
-    await this.#ready()
-    await this.#client.hSet(this.key(customerId), Object.fromEntries(profileFields.map(f => [f, String(profile[f])])))
+    await this.#run(() => this.#client.hSet(this.key(customerId), Object.fromEntries(profileFields.map(f => [f, encode(profile[f])]))))
   }
 
   async delete (customerId: string): Promise<void> {
-    await this.#ready()
-    await this.#client.del(this.key(customerId))
+    await this.#run(() => this.#client.del(this.key(customerId)))
   }
 
+  /** One HGETALL per customer, all sent in the same tick: the client pipelines them into one round trip. */
+  async getMany (ids: readonly string[]): Promise<Map<string, ProfileRecord>> {
+    const hashes = await this.#run(() => Promise.all(ids.map(id => this.#client.hGetAll(this.key(id)))))
+    const records = new Map<string, ProfileRecord>()
+    ids.forEach((id, i) => {
+      const hash = hashes[i]
+      if (hash !== undefined && Object.keys(hash).length > 0) records.set(id, recordOf(hash))
+    })
+    return records
+  }
+
+  /**
+   * One compare-and-set script call per customer, pipelined (one round trip). EVALSHA first; a
+   * Redis that has not cached the script (restarted, SCRIPT FLUSH) answers NOSCRIPT without running
+   * anything, and that customer is sent again with EVAL, which caches it for the next batch.
+   */
+  async putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]> {
+    const entries = [...records]
+    const results = await this.#run(() => Promise.all(entries.map(([id, record]) => {
+      const options = { keys: [this.key(id)], arguments: hashArgs(record) }
+      return this.#client.evalSha(CAS_SHA, options).catch((error: unknown) => {
+        if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) return this.#client.eval(CAS_SCRIPT, options)
+        throw error
+      })
+    })))
+    const conflicts: string[] = []
+    entries.forEach(([id], i) => { if (results[i] !== 1) conflicts.push(id) })
+    return conflicts
+  }
+
+  /** Every resolved putMany is already in Redis. */
+  async flush (): Promise<void> {}
+
   async ping (): Promise<void> {
-    await this.#ready()
-    await this.#client.ping()
+    await this.#run(() => this.#client.ping())
   }
 
   /** Deletes every profile under this store's prefix (SCAN, then DEL in batches). */
   async clear (): Promise<number> {
-    await this.#ready()
-    let deleted = 0
-    for await (const keys of this.#client.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 500 })) {
-      if (keys.length > 0) deleted += await this.#client.del(keys)
-    }
-    return deleted
+    return this.#run(async () => {
+      let deleted = 0
+      for await (const keys of this.#client.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 500 })) {
+        if (keys.length > 0) deleted += await this.#client.del(keys)
+      }
+      return deleted
+    })
   }
 
   async close (): Promise<void> {

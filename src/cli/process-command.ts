@@ -1,0 +1,97 @@
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { buildOps, EventStreams, openPipeline, Processor, type EventStream } from '../processor/index.ts'
+import type { Command } from './command.ts'
+import { usage, wholeNumberFlag } from './flags.ts'
+
+const streamNames: Readonly<Record<string, readonly EventStream[]>> = {
+  both: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
+  'user-events': [EventStreams.USER_EVENTS],
+  'customer-events': [EventStreams.CUSTOMER_EVENTS]
+}
+
+/** Listens on the ops port, or says clearly that it is taken. */
+export async function listenOps (app: { listen (o: { host: string, port: number }): Promise<string> }, host: string, port: number): Promise<string> {
+  try {
+    return await app.listen({ host, port })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ChurnflowError(ErrorCodes.PORT_IN_USE, `the ops port ${port} on ${host} is in use`, { details: ['stop what holds it, or choose another with --ops-port / OPS_PORT (0 picks a free one)'] })
+    }
+    throw error
+  }
+}
+
+export const processCommand: Command = {
+  name: 'process',
+  summary: 'run a churn processor: Kafka events -> profiles -> scores -> SQL rows, predictions and alerts',
+  usage: 'churnflow process [--streams both|user-events|customer-events] [--exit-when-idle SECONDS] [--batch-size N] [--ops-port 3000]',
+  options: {
+    streams: { type: 'string' },
+    'exit-when-idle': { type: 'string' },
+    table: { type: 'string' }
+  },
+  help: [
+    'One member of the consumer group KAFKA_GROUP_ID (churn-consumer-group): start more to share the partitions.',
+    'Each batch is validated (poison records go to <topic>-failed with the reason in headers), applied to the',
+    'customers\' profiles exactly once, scored (in process, or through FLASK_API_URL), written to SQL',
+    '(churn_predictions), to the churn-predictions and churn-alerts topics, and only then committed.',
+    'An outage of Kafka, the database, Redis or the scoring API pauses processing until it is back.',
+    '',
+    '  --streams S             both (default), user-events or customer-events',
+    '  --exit-when-idle SECS   exit 0 once nothing new came for that long (backfills)',
+    '  --table NAME            SQL table (default churn_predictions)',
+    '',
+    'Ops endpoints on --ops-port (3000): GET /health, /metrics (Prometheus), /stats.',
+    'SIGINT/SIGTERM: finish the batch in hand, commit, close, print the statistics.'
+  ].join('\n'),
+  async run ({ config, log, values, out }) {
+    const streamsFlag = typeof values.streams === 'string' ? values.streams : 'both'
+    const streams = streamNames[streamsFlag]
+    if (streams === undefined) throw usage(`--streams="${streamsFlag}" is invalid: expected both, user-events or customer-events`)
+    const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
+    const table = typeof values.table === 'string' ? values.table : undefined
+    const plog = log.child({ component: 'processor' })
+    const parts = await openPipeline(config, plog, table === undefined ? {} : { table })
+    const processor = new Processor({
+      config,
+      log: plog,
+      streams,
+      profiles: parts.profiles,
+      predictions: parts.predictions,
+      scorer: parts.scorer,
+      alerts: parts.alerts,
+      scoredCustomerTypes: parts.scoredCustomerTypes,
+      batchSize: config.batchSize,
+      ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
+    })
+    const ops = buildOps({ processor, log })
+    let signals = 0
+    const onSignal = (signal: string): void => {
+      signals++
+      if (signals === 1) {
+        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
+        processor.stop()
+      } else {
+        plog.error(`${signal} again: exiting now; uncommitted events will be processed again on restart`)
+        process.exit(130)
+      }
+    }
+    const sigint = (): void => { onSignal('SIGINT') }
+    const sigterm = (): void => { onSignal('SIGTERM') }
+    process.on('SIGINT', sigint)
+    process.on('SIGTERM', sigterm)
+    try {
+      const url = await listenOps(ops, config.apiHost, config.opsPort)
+      parts.models?.watch()
+      plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
+      await processor.run()
+    } finally {
+      process.off('SIGINT', sigint)
+      process.off('SIGTERM', sigterm)
+      await ops.close()
+      await parts.close()
+      for (const line of processor.stats.block()) out(line)
+    }
+    return 0
+  }
+}

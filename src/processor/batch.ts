@@ -1,0 +1,299 @@
+import type { ChurnScore } from '../churn/index.ts'
+import { isoUtc } from '../events/index.ts'
+import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
+import type { PredictionRow, PredictionStore } from '../sql/index.ts'
+import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
+import { decodeRecord, EventStreams, PoisonCodes, type DecodedEvent, type EventStream, type Poison, type SourceRecord } from './decode.ts'
+import type { Dependency } from './dependency.ts'
+import type { RemoteRequest, Scorer } from './scoring.ts'
+
+/** A record for a Kafka topic, as the output sink sends it. */
+export interface OutMessage {
+  readonly topic: string
+  readonly key: Buffer | undefined
+  readonly value: Buffer | undefined
+  readonly headers?: Map<Buffer, Buffer>
+  readonly timestamp?: bigint
+}
+
+/** Sends records to Kafka; resolves once every one is acknowledged. */
+export interface OutputSink {
+  send (messages: readonly OutMessage[]): Promise<void>
+}
+
+/** Everything a batch needs, passed in, so the handler runs in a unit test with no broker. */
+export interface BatchContext {
+  readonly profiles: ProfileStore
+  readonly predictions: PredictionStore
+  readonly output: OutputSink
+  readonly scorer: Scorer
+  readonly alerts: AlertPolicy
+  readonly topics: {
+    readonly predictions: string
+    readonly alerts: string
+    deadLetter (source: string): string
+    streamOf (topic: string): EventStream
+  }
+  /** customer-events types that are scored (seed 001's significant events); every user-event is. */
+  readonly scoredCustomerTypes: ReadonlySet<string>
+  readonly dependencies: {
+    readonly kafka: Dependency
+    readonly database: Dependency
+    readonly profiles: Dependency
+    readonly scoring: Dependency | undefined
+  }
+  readonly signal: AbortSignal
+  readonly now?: () => number
+}
+
+/** What became of one valid event. */
+export interface EventOutcome {
+  readonly event: DecodedEvent
+  /** The score, when the event is one that is scored. */
+  score: ChurnScore | undefined
+  alert: AlertKind | undefined
+}
+
+export interface BatchResult {
+  readonly records: number
+  /** Valid events applied to their profiles in this batch. */
+  readonly applied: readonly EventOutcome[]
+  /** Events at or below their profile's last applied offset: done before a crash or rebalance. */
+  readonly duplicates: number
+  readonly poison: readonly Poison[]
+  readonly predictions: number
+  readonly rowsInserted: number
+  readonly alerts: number
+  /** Profile writes that met another writer's newer version and were applied again. */
+  readonly conflicts: number
+  readonly timings: { readonly scoreMs: number, readonly databaseMs: number, readonly kafkaMs: number, readonly profilesMs: number }
+}
+
+interface Working {
+  profile: CustomerProfile
+  offsets: Record<string, number>
+  alert: AlertState
+  readonly version: number
+  changed: boolean
+}
+
+const working = (stored: ProfileRecord | undefined): Working => stored === undefined
+  ? { profile: emptyProfile(), offsets: {}, alert: { high: false, lastAt: 0 }, version: 0, changed: false }
+  : { profile: { ...stored.profile }, offsets: { ...stored.offsets }, alert: { ...stored.alert }, version: stored.version, changed: false }
+
+const partitionKey = (r: SourceRecord): string => `${r.topic}:${r.partition}`
+const text = (s: string): Buffer => Buffer.from(s)
+
+/** The dead-letter record: the value and key byte for byte, the reason and the source in headers. */
+export function deadLetterMessage (poison: Poison, topic: string, at: number): OutMessage {
+  const r = poison.record
+  const headers = new Map<Buffer, Buffer>()
+  if (r.headers !== undefined) for (const [k, v] of r.headers) headers.set(k, v)
+  headers.set(text('churnflow-error-code'), text(poison.code))
+  headers.set(text('churnflow-error-message'), text(poison.message.slice(0, 1000)))
+  headers.set(text('churnflow-source-topic'), text(r.topic))
+  headers.set(text('churnflow-source-partition'), text(String(r.partition)))
+  headers.set(text('churnflow-source-offset'), text(String(r.offset)))
+  headers.set(text('churnflow-failed-at'), text(isoUtc(at)))
+  return { topic, key: r.key, value: r.value, headers, timestamp: BigInt(r.timestamp) }
+}
+
+function source (r: SourceRecord): { topic: string, partition: number, offset: number } {
+  return { topic: r.topic, partition: r.partition, offset: Number(r.offset) }
+}
+
+function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore, at: number): OutMessage {
+  const value = {
+    customer_id: e.customerId,
+    user_id: e.rawId,
+    event_type: e.eventType,
+    churn_score: s.churn_score,
+    risk_band: s.risk_band,
+    model_version: s.model_version,
+    reasons: s.reasons,
+    event_timestamp: isoUtc(e.time),
+    prediction_timestamp: isoUtc(at),
+    source: source(e.record)
+  }
+  return { topic, key: text(e.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+}
+
+function alertMessage (topic: string, kind: AlertKind, e: DecodedEvent, s: ChurnScore | undefined, at: number): OutMessage {
+  const value = {
+    alert_type: kind,
+    customer_id: e.customerId,
+    event_type: e.eventType,
+    churn_score: s?.churn_score ?? null,
+    risk_band: s?.risk_band ?? null,
+    reasons: s?.reasons ?? [],
+    event_timestamp: isoUtc(e.time),
+    alert_timestamp: isoUtc(at),
+    source: source(e.record)
+  }
+  return { topic, key: text(e.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+}
+
+/** Applies a customer's events of this batch that its record has not seen yet; true when any was new. */
+function applyNew (w: Working, events: readonly DecodedEvent[]): boolean {
+  let any = false
+  for (const e of events) {
+    const key = partitionKey(e.record)
+    const last = w.offsets[key]
+    const offset = Number(e.record.offset)
+    if (last !== undefined && offset <= last) continue
+    applyEvent(w.profile, e.profileEvent)
+    w.offsets[key] = offset
+    any = true
+  }
+  return any
+}
+
+/**
+ * Handles one batch: decode and validate, update profiles exactly once per event, score, then
+ * write every sink (SQL rows, the predictions and alerts topics, the dead-letter topic) and last
+ * the profiles. Profiles go last so that an event a profile has applied is one whose sinks are
+ * all written: a replay after a crash skips it, and a replay before the profile write recomputes
+ * the same results, which the idempotent sinks absorb. Each dependency call waits out outages
+ * through its `Dependency`; the caller commits the batch's offsets only after this resolves.
+ */
+export async function processBatch (records: readonly SourceRecord[], ctx: BatchContext): Promise<BatchResult> {
+  const now = ctx.now ?? Date.now
+  const at = now()
+  const poison: Poison[] = []
+  const events: DecodedEvent[] = []
+  for (const r of records) {
+    const d = decodeRecord(r, ctx.topics.streamOf(r.topic))
+    if (d.ok) events.push(d.event)
+    else poison.push(d.poison)
+  }
+
+  const ids = [...new Set(events.map(e => e.customerId))]
+  let t = performance.now()
+  const stored = ids.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(ids), ctx.signal)
+  let profilesMs = performance.now() - t
+  const customers = new Map<string, Working>()
+  for (const id of ids) customers.set(id, working(stored.get(id)))
+
+  const applied: EventOutcome[] = []
+  const remote: RemoteRequest[] = []
+  const remoteOutcomes: EventOutcome[] = []
+  let duplicates = 0
+  const scorer = ctx.scorer
+  t = performance.now()
+  for (const e of events) {
+    const w = customers.get(e.customerId) as Working
+    const key = partitionKey(e.record)
+    const last = w.offsets[key]
+    const offset = Number(e.record.offset)
+    if (last !== undefined && offset <= last) {
+      duplicates++
+      continue
+    }
+    const scored = e.stream === EventStreams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
+    const before = scored && scorer.kind === 'http' ? { ...w.profile } : undefined
+    applyEvent(w.profile, e.profileEvent)
+    w.offsets[key] = offset
+    w.changed = true
+    const outcome: EventOutcome = { event: e, score: undefined, alert: undefined }
+    if (scored) {
+      if (scorer.kind === 'model') outcome.score = scorer.current.score(w.profile, e.time)
+      else {
+        remote.push({ event: e, profile: before as CustomerProfile })
+        remoteOutcomes.push(outcome)
+      }
+    }
+    applied.push(outcome)
+  }
+  if (remote.length > 0) {
+    const scoring = ctx.dependencies.scoring as Dependency
+    const results = await scoring.run(() => (scorer as Extract<Scorer, { kind: 'http' }>).scoreMany(remote, ctx.signal), ctx.signal)
+    results.forEach((result, i) => {
+      const outcome = remoteOutcomes[i] as EventOutcome
+      if (result.ok) outcome.score = result.score
+      else poison.push({ record: outcome.event.record, code: PoisonCodes.REJECTED_BY_SCORER, message: `the scoring API refused the event (HTTP ${result.status}): ${result.message}` })
+    })
+  }
+  const scoreMs = performance.now() - t
+
+  // Alerts in event order per customer, after every score is known.
+  const rows: PredictionRow[] = []
+  const messages: OutMessage[] = []
+  let alerts = 0
+  for (const outcome of applied) {
+    const e = outcome.event
+    const w = customers.get(e.customerId) as Working
+    const decision = decideAlert(ctx.alerts, w.alert, e.eventType, outcome.score?.churn_score, e.time)
+    w.alert = decision.state
+    outcome.alert = decision.alert
+    if (outcome.score !== undefined) {
+      rows.push({
+        userId: e.customerId,
+        eventType: e.eventType,
+        churnScore: outcome.score.churn_score,
+        eventTime: e.time,
+        predictionTime: at,
+        metadata: e.details === null ? null : JSON.stringify(e.details),
+        topic: e.record.topic,
+        partition: e.record.partition,
+        offset: e.record.offset
+      })
+      messages.push(predictionMessage(ctx.topics.predictions, e, outcome.score, at))
+    }
+    if (decision.alert !== undefined) {
+      alerts++
+      messages.push(alertMessage(ctx.topics.alerts, decision.alert, e, outcome.score, at))
+    }
+  }
+  for (const p of poison) messages.push(deadLetterMessage(p, ctx.topics.deadLetter(p.record.topic), at))
+
+  // The SQL rows and the Kafka records are independent and both idempotent: write them at once.
+  t = performance.now()
+  let databaseMs = 0
+  let kafkaMs = 0
+  const [rowsInserted] = await Promise.all([
+    rows.length === 0 ? 0 : ctx.dependencies.database.run(() => ctx.predictions.insert(rows), ctx.signal).finally(() => { databaseMs = performance.now() - t }),
+    messages.length === 0 ? undefined : ctx.dependencies.kafka.run(() => ctx.output.send(messages), ctx.signal).finally(() => { kafkaMs = performance.now() - t })
+  ])
+
+  t = performance.now()
+  const conflicts = await writeProfiles(customers, events, ctx)
+  profilesMs += performance.now() - t
+
+  return {
+    records: records.length,
+    applied,
+    duplicates,
+    poison,
+    predictions: rows.length,
+    rowsInserted,
+    alerts,
+    conflicts,
+    timings: { scoreMs, databaseMs, kafkaMs, profilesMs }
+  }
+}
+
+/**
+ * Writes the changed profiles with compare-and-set. A conflict means another processor wrote the
+ * customer meanwhile (a rebalance moved the partition while this batch was in hand): re-read it
+ * and apply only what it has not seen, until the write goes through.
+ */
+async function writeProfiles (customers: Map<string, Working>, events: readonly DecodedEvent[], ctx: BatchContext): Promise<number> {
+  let pending = new Map<string, ProfileRecord>()
+  for (const [id, w] of customers) if (w.changed) pending.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
+  let conflicts = 0
+  while (pending.size > 0) {
+    const batch = pending
+    const conflicting = await ctx.dependencies.profiles.run(() => ctx.profiles.putMany(batch), ctx.signal)
+    if (conflicting.length === 0) break
+    conflicts += conflicting.length
+    const fresh = await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(conflicting), ctx.signal)
+    pending = new Map()
+    for (const id of conflicting) {
+      const w = working(fresh.get(id))
+      if (applyNew(w, events.filter(e => e.customerId === id))) {
+        pending.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
+      }
+    }
+  }
+  return conflicts
+}

@@ -1,0 +1,31 @@
+import Fastify from 'fastify'
+import type { Logger } from '../logging/index.ts'
+import type { Processor } from './processor.ts'
+
+export interface OpsOptions {
+  readonly processor: Processor
+  readonly log: Logger
+}
+
+/**
+ * The processor's ops endpoints: GET /health (each dependency with its state), GET /metrics
+ * (Prometheus), GET /stats (the statistics block as JSON). Built apart from `listen` so tests
+ * use `inject()`.
+ */
+export function buildOps (options: OpsOptions) {
+  const { processor } = options
+  const app = Fastify({ loggerInstance: options.log.child({ component: 'ops' }), disableRequestLogging: true })
+  app.get('/health', async (_request, reply) => {
+    const health = await processor.health()
+    void reply.status(health.healthy ? 200 : 503)
+    return { status: health.healthy ? 'ok' : 'degraded', running: processor.running, dependencies: health.dependencies }
+  })
+  app.get('/stats', async () => processor.stats.toJSON())
+  app.get('/metrics', async (_request, reply) => {
+    await processor.lag().catch(() => undefined)
+    await processor.health(1000).catch(() => undefined)
+    void reply.header('content-type', processor.metrics.registry.contentType)
+    return processor.metrics.registry.metrics()
+  })
+  return app
+}

@@ -1,0 +1,51 @@
+import { ModelHolder } from '../api/index.ts'
+import { shippedChurnModelPath } from '../churn/index.ts'
+import type { Config } from '../config/index.ts'
+import type { Logger } from '../logging/index.ts'
+import { openProfileStore, type ProfileStore } from '../profile/index.ts'
+import { openPredictionStore, type PredictionStore } from '../sql/index.ts'
+import { alertPolicy, type AlertPolicy } from './alerts.ts'
+import { HttpScorer, type Scorer } from './scoring.ts'
+
+/** The parts of a processor that come from configuration. */
+export interface PipelineParts {
+  readonly profiles: ProfileStore
+  readonly predictions: PredictionStore
+  readonly scorer: Scorer
+  readonly alerts: AlertPolicy
+  readonly scoredCustomerTypes: ReadonlySet<string>
+  /** Watches the model file when scoring in process; stops watching on close. */
+  readonly models: ModelHolder | undefined
+  close (): Promise<void>
+}
+
+/** The model's `high` band start, where alerts begin unless ALERT_THRESHOLD says otherwise. */
+export function highBandStart (bands: readonly { name: string, from: number }[]): number {
+  return bands.find(b => b.name === 'high')?.from ?? 0.6
+}
+
+/**
+ * Opens what the configuration names: Redis or in-process profiles, the SQL store, the
+ * in-process model or the scoring API (FLASK_API_URL / API_URL / ML_API_URL).
+ */
+export async function openPipeline (config: Config, log: Logger, options: { table?: string } = {}): Promise<PipelineParts> {
+  const models = config.scoringApiUrl === undefined ? new ModelHolder(config.churnModel ?? shippedChurnModelPath, log) : undefined
+  const scorer: Scorer = models === undefined
+    ? new HttpScorer({ baseUrl: config.scoringApiUrl as string, timeoutMs: config.apiTimeout * 1000, log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
+    : { kind: 'model', name: 'in-process model', get current () { return models.current } }
+  const bands = models?.current.artifact.bands ?? [{ name: 'high', from: 0.6 }]
+  const profiles = await openProfileStore(config, { prefix: config.redisKeyPrefix })
+  const predictions = openPredictionStore(config, { log, ...(options.table === undefined ? {} : { table: options.table }) })
+  return {
+    profiles,
+    predictions,
+    scorer,
+    models,
+    alerts: alertPolicy({ enter: config.alertThreshold ?? highBandStart(bands), hysteresis: config.alertHysteresis, cooldownHours: config.alertCooldownHours }),
+    scoredCustomerTypes: new Set(config.scoredCustomerEvents),
+    async close () {
+      models?.close()
+      await Promise.allSettled([profiles.close(), predictions.close()])
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import type { ChurnScore, ChurnScorer } from '../churn/index.ts'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import type { Logger } from '../logging/index.ts'
+import type { CustomerProfile } from '../profile/index.ts'
+import { EventStreams, type DecodedEvent } from './decode.ts'
+
+/** Scores with the model in this process: synchronous, on the profile with the event applied. */
+export interface LocalScorer {
+  readonly kind: 'model'
+  readonly name: string
+  readonly current: ChurnScorer
+}
+
+/** One event for a remote scorer, with the customer's profile before it. */
+export interface RemoteRequest {
+  readonly event: DecodedEvent
+  readonly profile: CustomerProfile
+}
+
+/** A remote answer: a score, or the API's refusal of this event (a 4xx that names it). */
+export type RemoteResult = { readonly ok: true, readonly score: ChurnScore } | { readonly ok: false, readonly status: number, readonly message: string }
+
+/** Scores through the scoring API (seed 000's Flask API contract), a batch per call. */
+export interface RemoteScorer {
+  readonly kind: 'http'
+  readonly name: string
+  scoreMany (requests: readonly RemoteRequest[], signal: AbortSignal): Promise<RemoteResult[]>
+  ping (signal?: AbortSignal): Promise<void>
+}
+
+export type Scorer = LocalScorer | RemoteScorer
+
+export interface HttpScorerOptions {
+  readonly baseUrl: string
+  readonly timeoutMs: number
+  readonly apiKey?: string
+  /** Single-route calls in flight at once, when the server has no batch route. */
+  readonly concurrency?: number
+  readonly log?: Logger
+}
+
+const unavailable = (url: string, message: string, cause?: unknown): ChurnflowError =>
+  new ChurnflowError(ErrorCodes.SCORING_API_UNAVAILABLE, `scoring API ${url}: ${message}`, { retriable: true, cause })
+
+function bodyOf (r: RemoteRequest): Record<string, unknown> {
+  const e = r.event
+  const id = e.stream === EventStreams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
+  const details = e.stream === EventStreams.USER_EVENTS ? { metadata: e.details } : { data: e.details ?? {} }
+  return { ...id, event_type: e.eventType, timestamp: e.timestamp, ...details, profile: r.profile }
+}
+
+function scoreOf (value: unknown, url: string): ChurnScore {
+  const v = value as Partial<ChurnScore> | null
+  if (v === null || typeof v !== 'object' || typeof v.churn_score !== 'number' || !(v.churn_score >= 0 && v.churn_score <= 1)) {
+    throw unavailable(url, `answered without a churn_score in [0, 1]: ${JSON.stringify(value).slice(0, 200)}`)
+  }
+  return {
+    churn_score: v.churn_score,
+    risk_band: typeof v.risk_band === 'string' ? v.risk_band : '',
+    model_version: typeof v.model_version === 'string' ? v.model_version : 'remote',
+    reasons: Array.isArray(v.reasons) ? v.reasons : []
+  }
+}
+
+/**
+ * The scoring API as a remote scorer: POST /predict-churn/batch when the server has it, seed
+ * 000's POST /predict-churn one event at a time otherwise. Each event carries the profile the
+ * processor keeps, so the API scores exactly what the in-process model would. Connection
+ * failures, timeouts, 5xx and malformed answers are retriable ChurnflowErrors (the API is down,
+ * not the events); a 4xx refuses the event it names.
+ */
+export class HttpScorer implements RemoteScorer {
+  readonly kind = 'http'
+  readonly name: string
+  readonly #base: string
+  readonly #timeoutMs: number
+  readonly #headers: Record<string, string>
+  readonly #concurrency: number
+  readonly #log: Logger | undefined
+  #batchRoute: boolean | undefined
+
+  constructor (options: HttpScorerOptions) {
+    this.#base = options.baseUrl.replace(/\/+$/, '')
+    this.name = `scoring API ${this.#base}`
+    this.#timeoutMs = options.timeoutMs
+    this.#headers = { 'content-type': 'application/json', ...(options.apiKey === undefined ? {} : { 'x-api-key': options.apiKey }) }
+    this.#concurrency = options.concurrency ?? 8
+    this.#log = options.log
+  }
+
+  async #post (path: string, body: unknown, signal: AbortSignal): Promise<{ status: number, json: unknown }> {
+    const url = `${this.#base}${path}`
+    let response: Response
+    try {
+      response = await fetch(url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]) })
+    } catch (error) {
+      const e = error as Error & { cause?: { code?: string, message?: string } }
+      const why = e.name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message)
+      throw unavailable(this.#base, why, error)
+    }
+    let json: unknown
+    const text = await response.text().catch(() => '')
+    try {
+      json = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      json = text
+    }
+    if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
+      throw unavailable(this.#base, `HTTP ${response.status} ${text.slice(0, 200)}`)
+    }
+    return { status: response.status, json }
+  }
+
+  async #single (r: RemoteRequest, signal: AbortSignal): Promise<RemoteResult> {
+    const { status, json } = await this.#post('/predict-churn', bodyOf(r), signal)
+    if (status === 200) return { ok: true, score: scoreOf(json, this.#base) }
+    if (status === 404 || status === 405) throw unavailable(this.#base, `has no POST /predict-churn (HTTP ${status})`)
+    return { ok: false, status, message: (json as { message?: string } | undefined)?.message ?? `HTTP ${status}` }
+  }
+
+  async #singles (requests: readonly RemoteRequest[], signal: AbortSignal): Promise<RemoteResult[]> {
+    const results: RemoteResult[] = new Array<RemoteResult>(requests.length)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < requests.length) {
+        const i = next++
+        results[i] = await this.#single(requests[i] as RemoteRequest, signal)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, requests.length) }, worker))
+    return results
+  }
+
+  async scoreMany (requests: readonly RemoteRequest[], signal: AbortSignal): Promise<RemoteResult[]> {
+    if (requests.length === 0) return []
+    if (this.#batchRoute === false) return this.#singles(requests, signal)
+    const { status, json } = await this.#post('/predict-churn/batch', { events: requests.map(bodyOf) }, signal)
+    if (status === 404 || status === 405) {
+      this.#batchRoute = false
+      this.#log?.info(`${this.name} has no batch route; scoring one event per call (seed 000's /predict-churn)`)
+      return this.#singles(requests, signal)
+    }
+    this.#batchRoute = true
+    // A refused batch does not say which events are wrong in a way every server shares: ask one by one.
+    if (status !== 200) return this.#singles(requests, signal)
+    const predictions = (json as { predictions?: unknown } | undefined)?.predictions
+    if (!Array.isArray(predictions) || predictions.length !== requests.length) {
+      throw unavailable(this.#base, `answered the batch of ${requests.length} without as many predictions`)
+    }
+    return predictions.map(p => ({ ok: true, score: scoreOf(p, this.#base) }))
+  }
+
+  async ping (signal?: AbortSignal): Promise<void> {
+    let response: Response
+    try {
+      response = await fetch(`${this.#base}/health`, { headers: this.#headers, signal: signal ?? AbortSignal.timeout(Math.min(this.#timeoutMs, 5000)) })
+    } catch (error) {
+      const e = error as Error & { cause?: { code?: string } }
+      throw unavailable(this.#base, e.cause?.code ?? e.message, error)
+    }
+    await response.body?.cancel()
+    if (!response.ok) throw unavailable(this.#base, `GET /health answered HTTP ${response.status}`)
+  }
+}

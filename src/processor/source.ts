@@ -1,0 +1,200 @@
+import { MessagesStreamModes, type Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import { createConsumer, type KafkaConnection } from '../kafka/client/index.ts'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import type { Logger } from '../logging/index.ts'
+import type { SourceRecord } from './decode.ts'
+
+type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
+
+export interface KafkaSourceOptions {
+  readonly connection: KafkaConnection
+  readonly groupId: string
+  readonly topics: readonly string[]
+  /** Records the source buffers before it stops fetching: bounded memory on any backlog. */
+  readonly maxBuffered: number
+  /** Largest fetch response, bytes. */
+  readonly maxBytes?: number
+  readonly log: Logger
+}
+
+/** A taken record with what committing it needs. */
+export interface TakenRecord extends SourceRecord {
+  readonly leaderEpoch: number
+}
+
+const toRecord = (m: KafkaMessage): TakenRecord => ({
+  topic: m.topic,
+  partition: m.partition,
+  offset: m.offset,
+  key: m.key === undefined || m.key === null || m.key.length === 0 ? undefined : m.key,
+  value: m.value === undefined || m.value === null ? undefined : m.value,
+  headers: m.headers.size === 0 ? undefined : m.headers,
+  timestamp: Number(m.timestamp),
+  leaderEpoch: m.leaderEpoch
+})
+
+/**
+ * The processor's side of a consumer group: a messages stream read into a bounded buffer, taken
+ * a batch at a time, and committed explicitly (never automatically). When the stream fails (the
+ * broker went away past the client's retries) `take` throws a retriable error and `reconnect`
+ * builds a new member that resumes from the committed offsets.
+ */
+export class KafkaSource {
+  readonly #options: KafkaSourceOptions
+  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
+  #buffer: KafkaMessage[] = []
+  #head = 0
+  #failure: Error | undefined
+  #wake: (() => void) | undefined
+  #paused = false
+  #lastRecordAt = Date.now()
+
+  constructor (options: KafkaSourceOptions) {
+    this.#options = options
+  }
+
+  /** Epoch ms when the last record arrived. */
+  get lastRecordAt (): number { return this.#lastRecordAt }
+  get buffered (): number { return this.#buffer.length - this.#head }
+
+  /** The partitions this member holds now, by topic. */
+  assignments (): { topic: string, partitions: number[] }[] {
+    return (this.#consumer?.assignments ?? []).map(a => ({ topic: a.topic, partitions: [...a.partitions] }))
+  }
+
+  get consumer (): Consumer<Buffer, Buffer, Buffer, Buffer> | undefined { return this.#consumer }
+
+  async start (): Promise<void> {
+    const o = this.#options
+    const consumer = createConsumer(o.connection, o.groupId, {
+      // A member that misses heartbeats for this long is replaced; a batch waiting on an outage keeps heartbeating.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 3_000,
+      rebalanceTimeout: 60_000,
+      connectTimeout: 5_000,
+      timeout: 10_000,
+      retries: 3,
+      retryDelay: 500
+    })
+    this.#consumer = consumer
+    this.#failure = undefined
+    // Idle time counts from when this member could first fetch, not from before an outage.
+    this.#lastRecordAt = Date.now()
+    this.#buffer = []
+    this.#head = 0
+    try {
+      const stream = await consumer.consume({
+        topics: [...o.topics],
+        mode: MessagesStreamModes.COMMITTED,
+        fallbackMode: 'earliest',
+        autocommit: false,
+        maxWaitTime: 200,
+        maxBytes: o.maxBytes ?? 8 * 1024 * 1024
+      } as Parameters<typeof consumer.consume>[0])
+      this.#stream = stream
+      stream.on('data', (m: KafkaMessage) => {
+        this.#buffer.push(m)
+        this.#lastRecordAt = Date.now()
+        if (!this.#paused && this.buffered >= o.maxBuffered) {
+          this.#paused = true
+          stream.pause()
+        }
+        this.#wake?.()
+      })
+      stream.on('error', (error: Error) => {
+        this.#failure = error
+        this.#wake?.()
+      })
+    } catch (error) {
+      await consumer.close(true).catch(() => undefined)
+      this.#consumer = undefined
+      throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not join consumer group ${o.groupId} at ${o.connection.kafkaBrokers.join(',')}: ${(error as Error).message}`, { cause: error, retriable: true })
+    }
+  }
+
+  /**
+   * Takes up to `max` records, waiting at most `waitMs` for the first one and then `lingerMs` for
+   * more to fill the batch. An empty array means nothing came.
+   */
+  async take (max: number, waitMs: number, lingerMs: number, signal: AbortSignal): Promise<TakenRecord[]> {
+    this.#check()
+    if (this.buffered === 0) await this.#waitFor(waitMs, signal)
+    if (this.buffered > 0 && this.buffered < max && lingerMs > 0) await this.#waitFor(lingerMs, signal, max)
+    this.#check()
+    const n = Math.min(max, this.buffered)
+    const out = new Array<TakenRecord>(n)
+    for (let i = 0; i < n; i++) out[i] = toRecord(this.#buffer[this.#head + i] as KafkaMessage)
+    this.#head += n
+    if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head)
+      this.#head = 0
+    }
+    if (this.#paused && this.buffered < this.#options.maxBuffered / 2) {
+      this.#paused = false
+      this.#stream?.resume()
+    }
+    return out
+  }
+
+  #check (): void {
+    if (this.#failure !== undefined) {
+      throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `the consumer lost the cluster: ${this.#failure.message}`, { cause: this.#failure, retriable: true })
+    }
+  }
+
+  #waitFor (ms: number, signal: AbortSignal, until?: number): Promise<void> {
+    return new Promise(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#wake = undefined
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+      this.#wake = until === undefined ? done : () => { if (this.buffered >= until || this.#failure !== undefined) done() }
+    })
+  }
+
+  /** Commits the offset after each given record (the last taken per partition). */
+  async commit (last: readonly TakenRecord[]): Promise<void> {
+    const consumer = this.#consumer
+    if (consumer === undefined || last.length === 0) return
+    try {
+      await consumer.commit({ offsets: last.map(r => ({ topic: r.topic, partition: r.partition, offset: r.offset + 1n, leaderEpoch: r.leaderEpoch })) })
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not commit offsets: ${(error as Error).message}`, { cause: error, retriable: true })
+    }
+  }
+
+  /** Counts idle time from now (records are known to be waiting elsewhere). */
+  touch (): void {
+    this.#lastRecordAt = Date.now()
+  }
+
+  /** Latest offsets of the held partitions, for lag. */
+  async endOffsets (): Promise<Map<string, bigint[]>> {
+    const consumer = this.#consumer
+    if (consumer === undefined) return new Map()
+    return consumer.listOffsets({ topics: [...this.#options.topics] })
+  }
+
+  /** Leaves the group and builds a new member; records buffered but not taken are fetched again. */
+  async reconnect (): Promise<void> {
+    await this.close()
+    await this.start()
+  }
+
+  async close (): Promise<void> {
+    const stream = this.#stream
+    const consumer = this.#consumer
+    this.#stream = undefined
+    this.#consumer = undefined
+    this.#buffer = []
+    this.#head = 0
+    this.#paused = false
+    if (stream !== undefined) await stream.close().catch(() => undefined)
+    if (consumer !== undefined) await consumer.close(this.#failure !== undefined).catch(() => undefined)
+  }
+}

@@ -1,0 +1,48 @@
+import type { CustomerProfile } from '../profile.ts'
+
+/** What the processor keeps of a customer beyond the profile: its alert state. */
+export interface AlertState {
+  /** True while the customer is in the high-risk band (entered at the high threshold, left below the low one). */
+  readonly high: boolean
+  /** Event time (epoch ms) of the last alert sent for this customer; 0 = never. */
+  readonly lastAt: number
+}
+
+/** A customer as the processor stores it. */
+export interface ProfileRecord {
+  readonly profile: CustomerProfile
+  /**
+   * The last offset applied from each source partition, keyed `<topic>:<partition>`. An event at or
+   * below it has been applied (and its sinks written) already, so a replay skips it.
+   */
+  readonly offsets: Readonly<Record<string, number>>
+  readonly alert: AlertState
+  /** Write count, for optimistic concurrency; 0 for a customer the store has never seen. */
+  readonly version: number
+}
+
+/** The profile store a processor reads and writes a batch at a time. */
+export interface ProfileStore {
+  readonly kind: 'redis' | 'memory'
+  /** For logs and /health: `redis 127.0.0.1:6379`, `memory (snapshot /path)`. */
+  readonly name: string
+  /**
+   * True when a resolved putMany is durable (Redis). False when durability comes only from
+   * `flush()` (the in-process store's snapshot): the processor then commits offsets only up to
+   * the last flush.
+   */
+  readonly durableOnWrite: boolean
+  /** The stored records of these customers; a customer never seen is absent from the map. */
+  getMany (ids: readonly string[]): Promise<Map<string, ProfileRecord>>
+  /**
+   * Writes each record if the stored version still equals `record.version` (the version read),
+   * storing it with version + 1. Resolves to the ids whose stored version had changed meanwhile
+   * (another processor wrote them during a rebalance): those were not written, and the caller
+   * re-reads and re-applies them. Rejects with a retriable ChurnflowError when the store is down.
+   */
+  putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]>
+  /** Makes every write so far durable (the in-process store's snapshot); a no-op for Redis. */
+  flush (): Promise<void>
+  ping (): Promise<void>
+  close (): Promise<void>
+}

@@ -1,0 +1,63 @@
+import { ChurnflowError, ErrorCodes, isChurnflowError } from '../errors.ts'
+
+/** The seeds' table name. */
+export const defaultTable = 'churn_predictions'
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
+/**
+ * Table names are spliced into DDL and DML (placeholders cannot name a table), so only plain
+ * identifiers are accepted, never anything that needs quoting to be safe.
+ */
+export function validTable (table: string): string {
+  if (!identifier.test(table)) {
+    throw new ChurnflowError(ErrorCodes.CONFIG_INVALID,
+      `invalid SQL table name ${JSON.stringify(table)}: expected a letter or _ then up to 63 letters, digits or _`)
+  }
+  return table
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS.mmm` in UTC. Every backend is handed text, not a Date, so neither the
+ * driver's nor the server's time zone can shift what is stored.
+ */
+export function sqlTimestamp (ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23)
+}
+
+/** Every `code` along an error, its `errors` (AggregateError from multi-address connects) and `cause` chain. */
+export function errorCodes (error: unknown): string[] {
+  const codes: string[] = []
+  const seen = new Set<unknown>()
+  const visit = (e: unknown): void => {
+    if (typeof e !== 'object' || e === null || seen.has(e)) return
+    seen.add(e)
+    const { code, errors, cause } = e as { code?: unknown, errors?: unknown, cause?: unknown }
+    if (typeof code === 'string') codes.push(code)
+    if (Array.isArray(errors)) for (const inner of errors) visit(inner)
+    visit(cause)
+  }
+  visit(error)
+  return codes
+}
+
+/** Socket-level failures: the database is down, restarting or unreachable, not wrong. */
+export const networkErrorCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN',
+  'ENETUNREACH', 'ENETDOWN', 'ENETRESET', 'EAI_AGAIN', 'ENOTFOUND'
+])
+
+export function message (error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Wraps a driver error: `DATABASE_UNAVAILABLE` (retriable) when `transient` says the database
+ * was unreachable or busy, else `DATABASE_FAILED`. ChurnflowErrors pass through unchanged.
+ */
+export function databaseError (storeName: string, what: string, error: unknown, transient: (error: unknown) => boolean): ChurnflowError {
+  if (isChurnflowError(error)) return error
+  return transient(error)
+    ? new ChurnflowError(ErrorCodes.DATABASE_UNAVAILABLE, `${storeName} is unavailable (${what}): ${message(error)}`, { retriable: true, cause: error })
+    : new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${storeName}: ${what} failed: ${message(error)}`, { cause: error })
+}

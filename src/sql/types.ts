@@ -1,0 +1,63 @@
+/**
+ * One stored churn prediction: a row of seed 000's `churn_predictions` table plus the Kafka topic,
+ * which together with partition and offset is the unique key that makes writes idempotent.
+ */
+export interface PredictionRow {
+  /** The event's user_id or customer_id, as text (VARCHAR(50)). */
+  readonly userId: string
+  readonly eventType: string
+  readonly churnScore: number
+  /** Event time, epoch ms (UTC). */
+  readonly eventTime: number
+  /** When the prediction was made, epoch ms (UTC). */
+  readonly predictionTime: number
+  /** The event's metadata (user-events) or data (customer-events) as JSON text, or null. */
+  readonly metadata: string | null
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+}
+
+export const SqlDialects = {
+  MYSQL: 'mysql',
+  POSTGRES: 'postgres',
+  SQLITE: 'sqlite'
+} as const
+export type SqlDialect = (typeof SqlDialects)[keyof typeof SqlDialects]
+
+/** What `ensureTable()` would find: nothing, seed 000's table without the unique key, or a table ready for idempotent writes. */
+export const TableStates = {
+  MISSING: 'missing',
+  NEEDS_KEY: 'needs-key',
+  READY: 'ready'
+} as const
+export type TableState = (typeof TableStates)[keyof typeof TableStates]
+
+/**
+ * Where predictions are stored. Every backend has the same columns in its own types and a unique
+ * key on (kafka_topic, kafka_partition, kafka_offset), so a replayed batch inserts nothing twice.
+ */
+export interface PredictionStore {
+  readonly dialect: SqlDialect
+  /** For logs and /health, with no password: `mysql root@127.0.0.1:3306/churn_db`, `sqlite /path/file.db`. */
+  readonly name: string
+  readonly table: string
+  /**
+   * Creates the table when it is missing; on a table that already has seed 000's columns it adds
+   * only what idempotency needs (the kafka_topic column and the unique key). Idempotent and safe
+   * when several processes run it at once.
+   */
+  ensureTable (): Promise<void>
+  /** Looks at the table without changing anything (for `churnflow doctor`); rejects like `ping()` when the database does not answer. */
+  tableState (): Promise<TableState>
+  /**
+   * Inserts the rows in one statement or transaction; rows whose Kafka coordinates are already
+   * stored are skipped. Resolves to the number of rows actually inserted. A dependency failure
+   * rejects with a ChurnflowError whose `retriable` is true (connection refused or lost, timeout,
+   * deadlock, server shutting down); anything else (bad SQL, permission) is not retriable.
+   */
+  insert (rows: readonly PredictionRow[]): Promise<number>
+  /** Round trip to the database; rejects (retriable) when it is not answering. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}

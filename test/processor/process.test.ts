@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import type { Config } from '../../src/config/index.ts'
+import type { RedisProfileStore} from '../../src/profile/index.ts';
+import { MemoryProfileStore, profileFields, type CustomerProfile } from '../../src/profile/index.ts'
+import { expectedProfiles, mixedEvents, poisonCorpus, produceRaw, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
+import { cli, consumeFromStart, createTopic, deleteTopics, kafkaConfig, redisStore, uniqueName } from '../helpers/services.ts'
+import { sqlBackends, tableName } from '../helpers/sql.ts'
+
+interface Topics { 'user-events': string, 'customer-events': string, predictions: string, alerts: string }
+
+async function topicsFor (t: TestContext, config: Config, partitions = 3): Promise<Topics> {
+  const base = uniqueName('proc')
+  const topics = { 'user-events': `${base}-user`, 'customer-events': `${base}-cust`, predictions: `${base}-pred`, alerts: `${base}-alert` }
+  await createTopic(config, topics['user-events'], partitions)
+  await createTopic(config, topics['customer-events'], partitions)
+  t.after(() => deleteTopics(config, [...Object.values(topics), `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`]))
+  return topics
+}
+
+/** The environment of a processor on these topics; the rest of the configuration is the defaults. */
+function processEnv (config: Config, topics: Topics, extra: Record<string, string>): Record<string, string> {
+  return {
+    KAFKA_BROKER: config.kafkaBrokers.join(','),
+    KAFKA_TOPIC: topics['user-events'],
+    KAFKA_TOPIC_CUSTOMER_EVENTS: topics['customer-events'],
+    KAFKA_TOPIC_CHURN_PREDICTIONS: topics.predictions,
+    KAFKA_TOPIC_CHURN_ALERTS: topics.alerts,
+    KAFKA_GROUP_ID: uniqueName('group'),
+    OPS_PORT: '0',
+    LOG_LEVEL: 'info',
+    ...extra
+  }
+}
+
+function assertProfiles (actual: Map<string, CustomerProfile | undefined>, expected: Map<string, CustomerProfile>): void {
+  assert.equal(actual.size, expected.size)
+  for (const [id, want] of expected) {
+    const got = actual.get(id)
+    assert.ok(got !== undefined, `no profile for ${id}`)
+    for (const f of profileFields) assert.equal(got[f], want[f], `${id}.${f}`)
+  }
+}
+
+async function profilesOf (store: { getMany (ids: readonly string[]): Promise<Map<string, { profile: CustomerProfile }>> }, ids: readonly string[]): Promise<Map<string, CustomerProfile | undefined>> {
+  const records = await store.getMany(ids)
+  return new Map(ids.map(id => [id, records.get(id)?.profile]))
+}
+
+function assertOneRowPerScoredEvent (rows: readonly { kafka_topic: string, kafka_partition: number, kafka_offset: number }[], records: readonly TestRecord[]): void {
+  const keys = new Set(rows.map(r => `${r.kafka_topic}:${r.kafka_partition}:${r.kafka_offset}`))
+  assert.equal(keys.size, rows.length, 'a row was written twice')
+  assert.equal(rows.length, scoredCount(records))
+}
+
+for (const backend of sqlBackends) {
+  test(`process (${backend.name}): one row per scored event, poison dead-lettered with its reason, exact profiles, and a replay by a new group changes nothing`, async t => {
+    const config = await kafkaConfig(t)
+    if (config === undefined) return
+    const url = await backend.url(t)
+    if (url === undefined) return
+    const table = tableName('preds')
+    t.after(() => backend.drop(url, table))
+    const topics = await topicsFor(t, config)
+    const records = mixedEvents(3000, { seed: backend.name.length })
+    await produceTo(config, topics, records)
+    await produceRaw(config, topics['user-events'], poisonCorpus.map(p => p.value))
+
+    // Redis profiles beside MariaDB; the in-process store (snapshotted) beside the others.
+    let redis: RedisProfileStore | undefined
+    const extra: Record<string, string> = { DATABASE_URL: url }
+    const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-proc-'))
+    t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
+    extra.CHURNFLOW_STATE_DIR = stateDir
+    if (backend.name === 'mariadb') {
+      const prefix = `${uniqueName('cf')}:`
+      redis = await redisStore(t, prefix)
+      if (redis === undefined) return
+      extra.REDIS_HOST = '127.0.0.1'
+      extra.REDIS_KEY_PREFIX = prefix
+    }
+    const env = processEnv(config, topics, extra)
+    const first = await cli(['process', '--exit-when-idle', '3', '--table', table], env, 180_000)
+    assert.equal(first.code, 0, first.stdout + first.stderr)
+    assert.match(first.stdout, /PROCESSING STATISTICS/)
+    assert.match(first.stdout, new RegExp(`Events Processed: ${records.length}\\n`))
+    assert.match(first.stdout, new RegExp(`Predictions Saved: ${scoredCount(records)}\\n`))
+    assert.match(first.stdout, new RegExp(`Errors: ${poisonCorpus.length}\\n`))
+
+    const rows = await backend.rows(url, table)
+    assertOneRowPerScoredEvent(rows, records)
+    assert.ok(rows.every(r => r.churn_score >= 0 && r.churn_score <= 1))
+
+    const dead = await consumeFromStart(config, `${topics['user-events']}-failed`, poisonCorpus.length)
+    assert.deepEqual(dead.map(d => d.value).sort(), poisonCorpus.map(p => p.value).sort())
+    for (const d of dead) {
+      const expected = poisonCorpus.find(p => p.value === d.value)
+      assert.equal(d.headers.get('churnflow-error-code'), expected?.code)
+      assert.equal(d.headers.get('churnflow-source-topic'), topics['user-events'])
+      assert.ok(Number(d.headers.get('churnflow-source-offset')) >= 0)
+      assert.ok((d.headers.get('churnflow-error-message') ?? '').length > 0)
+    }
+    const predictions = await consumeFromStart(config, topics.predictions, scoredCount(records))
+    const one = JSON.parse(predictions[0]!.value) as Record<string, unknown>
+    for (const field of ['customer_id', 'event_type', 'churn_score', 'risk_band', 'model_version', 'reasons', 'event_timestamp', 'prediction_timestamp', 'source']) assert.ok(field in one, field)
+
+    const expected = expectedProfiles(records)
+    const open = async (): Promise<Map<string, CustomerProfile | undefined>> => redis !== undefined
+      ? profilesOf(redis, [...expected.keys()])
+      : profilesOf(await MemoryProfileStore.open({ snapshotPath: join(stateDir, 'profiles', 'profiles.snapshot') }), [...expected.keys()])
+    assertProfiles(await open(), expected)
+
+    // Every record again, from a new group: profiles skip what they applied, rows are not doubled.
+    const replay = await cli(['process', '--exit-when-idle', '3', '--table', table], { ...env, KAFKA_GROUP_ID: uniqueName('group') }, 180_000)
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr)
+    assert.match(replay.stdout, /Events Processed: 0\n/)
+    assert.match(replay.stdout, new RegExp(`Replayed events skipped: ${records.length}\\n`))
+    assertOneRowPerScoredEvent(await backend.rows(url, table), records)
+    assertProfiles(await open(), expected)
+  })
+}
