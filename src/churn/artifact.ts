@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { GbtModel, LogisticModel, type CalibrationBin, type GbtModelJson } from '../model/index.ts'
+import { GbtModel, LogisticModel, sigmoid, type CalibrationBin, type GbtModelJson } from '../model/index.ts'
 import { CHURN_FEATURES, churnFeatureNames, churnFeatures, type CustomerProfile } from '../profile/index.ts'
 
 /** Risk bands: a score at or above `from` is in the band (the last matching one wins). */
@@ -72,12 +72,20 @@ export interface ChurnScore {
 
 /** The features that pushed a score up most (positive contributions to the margin), strongest first. */
 export function topReasons (names: readonly string[], values: Float64Array, contributions: Float64Array, count = 3): Reason[] {
-  const reasons: Reason[] = []
+  // A selection of the few largest, not a sort of all: this runs for every scored event.
+  const best: number[] = []
   for (let j = 0; j < names.length; j++) {
     const impact = contributions[j] as number
-    if (impact > 0) reasons.push({ feature: names[j] as string, value: round(values[j] as number), impact: round(impact) })
+    if (!(impact > 0)) continue
+    if (best.length === count && impact <= (contributions[best[count - 1] as number] as number)) continue
+    let i = best.length < count ? best.length : count - 1
+    while (i > 0 && (contributions[best[i - 1] as number] as number) < impact) {
+      best[i] = best[i - 1] as number
+      i--
+    }
+    best[i] = j
   }
-  return reasons.sort((a, b) => b.impact - a.impact).slice(0, count)
+  return best.map(j => ({ feature: names[j] as string, value: round(values[j] as number), impact: round(contributions[j] as number) }))
 }
 
 /** Scores profiles with a loaded artifact: probability, band, and the three features that pushed it up most. */
@@ -120,8 +128,10 @@ export class ChurnScorer {
 
   score (profile: CustomerProfile, at: number): ChurnScore {
     churnFeatures(profile, at, this.#features)
-    const churnScore = this.#model.predict(this.#features)
-    this.#model.contributions(this.#features, this.#contributions)
+    // The contributions sum to the margin: one walk of the trees gives the score and its reasons.
+    let margin = this.#model.contributions(this.#features, this.#contributions)
+    for (let j = 0; j < this.#contributions.length; j++) margin += this.#contributions[j] as number
+    const churnScore = sigmoid(margin)
     return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: topReasons(churnFeatureNames, this.#features, this.#contributions) }
   }
 }

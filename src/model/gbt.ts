@@ -203,7 +203,41 @@ export class GbtModel {
     const depth = this.#depth
     const internal = this.#internal
     const nodes = internal + this.#leaves
-    for (let t = 0; t < this.trees; t++) {
+    let t = 0
+    // Four trees at a time: their walks are independent, so the CPU overlaps them (as in sumLeaves).
+    for (; t + 4 <= this.trees; t += 4) {
+      const b0 = t * internal
+      const b1 = b0 + internal
+      const b2 = b1 + internal
+      const b3 = b2 + internal
+      const v0 = t * nodes
+      const v1 = v0 + nodes
+      const v2 = v1 + nodes
+      const v3 = v2 + nodes
+      let n0 = 0
+      let n1 = 0
+      let n2 = 0
+      let n3 = 0
+      for (let d = 0; d < depth; d++) {
+        const f0 = feature[b0 + n0] as number
+        const f1 = feature[b1 + n1] as number
+        const f2 = feature[b2 + n2] as number
+        const f3 = feature[b3 + n3] as number
+        const c0 = 2 * n0 + 2 - +((x[offset + f0] as number) <= (threshold[b0 + n0] as number))
+        const c1 = 2 * n1 + 2 - +((x[offset + f1] as number) <= (threshold[b1 + n1] as number))
+        const c2 = 2 * n2 + 2 - +((x[offset + f2] as number) <= (threshold[b2 + n2] as number))
+        const c3 = 2 * n3 + 2 - +((x[offset + f3] as number) <= (threshold[b3 + n3] as number))
+        out[f0] = (out[f0] as number) + (value[v0 + c0] as number) - (value[v0 + n0] as number)
+        out[f1] = (out[f1] as number) + (value[v1 + c1] as number) - (value[v1 + n1] as number)
+        out[f2] = (out[f2] as number) + (value[v2 + c2] as number) - (value[v2 + n2] as number)
+        out[f3] = (out[f3] as number) + (value[v3 + c3] as number) - (value[v3 + n3] as number)
+        n0 = c0
+        n1 = c1
+        n2 = c2
+        n3 = c3
+      }
+    }
+    for (; t < this.trees; t++) {
       const b = t * internal
       const vb = t * nodes
       let n = 0

@@ -157,6 +157,26 @@ function applyNew (w: Working, events: readonly DecodedEvent[]): boolean {
  * through its `Dependency`; the caller commits the batch's offsets only after this resolves.
  */
 export async function processBatch (records: readonly SourceRecord[], ctx: BatchContext): Promise<BatchResult> {
+  return (await prepareBatch(records, ctx, new Map())).write()
+}
+
+/**
+ * Profiles a processor has computed but not yet written (their batch's sinks are in flight), by
+ * customer. The next batch starts from these instead of the store, so batches can overlap.
+ */
+export type ProfileOverlay = Map<string, ProfileRecord>
+
+/** A batch whose profiles are applied and events scored; `write` sends it to every sink. */
+export interface PreparedBatch {
+  write (): Promise<BatchResult>
+}
+
+/**
+ * The computing half of `processBatch`: decode, read profiles (from `overlay` first), apply and
+ * score. Its profiles go into `overlay` until `write` has stored them, so the next batch can be
+ * prepared while this one is written. Writes must run one at a time, in order.
+ */
+export async function prepareBatch (records: readonly SourceRecord[], ctx: BatchContext, overlay: ProfileOverlay): Promise<PreparedBatch> {
   const now = ctx.now ?? Date.now
   const at = now()
   const poison: Poison[] = []
@@ -168,11 +188,16 @@ export async function processBatch (records: readonly SourceRecord[], ctx: Batch
   }
 
   const ids = [...new Set(events.map(e => e.customerId))]
+  const unknown = ids.filter(id => !overlay.has(id))
   let t = performance.now()
-  const stored = ids.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(ids), ctx.signal)
+  const stored = unknown.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(unknown), ctx.signal)
   let profilesMs = performance.now() - t
   const customers = new Map<string, Working>()
-  for (const id of ids) customers.set(id, working(stored.get(id)))
+  for (const id of ids) {
+    const pending = overlay.get(id)
+    // A profile still being written will be stored with version + 1: expect that.
+    customers.set(id, pending === undefined ? working(stored.get(id)) : working({ ...pending, version: pending.version + 1 }))
+  }
 
   const applied: EventOutcome[] = []
   const remote: RemoteRequest[] = []
@@ -246,29 +271,41 @@ export async function processBatch (records: readonly SourceRecord[], ctx: Batch
   }
   for (const p of poison) messages.push(deadLetterMessage(p, ctx.topics.deadLetter(p.record.topic), at))
 
-  // The SQL rows and the Kafka records are independent and both idempotent: write them at once.
-  t = performance.now()
-  let databaseMs = 0
-  let kafkaMs = 0
-  const [rowsInserted] = await Promise.all([
-    rows.length === 0 ? 0 : ctx.dependencies.database.run(() => ctx.predictions.insert(rows), ctx.signal).finally(() => { databaseMs = performance.now() - t }),
-    messages.length === 0 ? undefined : ctx.dependencies.kafka.run(() => ctx.output.send(messages), ctx.signal).finally(() => { kafkaMs = performance.now() - t })
-  ])
-
-  t = performance.now()
-  const conflicts = await writeProfiles(customers, events, ctx)
-  profilesMs += performance.now() - t
+  const written = new Map<string, ProfileRecord>()
+  for (const [id, w] of customers) {
+    if (!w.changed) continue
+    const record = { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version }
+    written.set(id, record)
+    overlay.set(id, record)
+  }
 
   return {
-    records: records.length,
-    applied,
-    duplicates,
-    poison,
-    predictions: rows.length,
-    rowsInserted,
-    alerts,
-    conflicts,
-    timings: { scoreMs, databaseMs, kafkaMs, profilesMs }
+    async write (): Promise<BatchResult> {
+      // The SQL rows and the Kafka records are independent and both idempotent: write them at once.
+      let t = performance.now()
+      let databaseMs = 0
+      let kafkaMs = 0
+      const [rowsInserted] = await Promise.all([
+        rows.length === 0 ? 0 : ctx.dependencies.database.run(() => ctx.predictions.insert(rows), ctx.signal).finally(() => { databaseMs = performance.now() - t }),
+        messages.length === 0 ? undefined : ctx.dependencies.kafka.run(() => ctx.output.send(messages), ctx.signal).finally(() => { kafkaMs = performance.now() - t })
+      ])
+      t = performance.now()
+      const conflicts = await writeProfiles(written, events, ctx)
+      profilesMs += performance.now() - t
+      // Stored now: later batches read them from the store, unless one of them has a newer one in flight.
+      for (const [id, record] of written) if (overlay.get(id) === record) overlay.delete(id)
+      return {
+        records: records.length,
+        applied,
+        duplicates,
+        poison,
+        predictions: rows.length,
+        rowsInserted,
+        alerts,
+        conflicts,
+        timings: { scoreMs, databaseMs, kafkaMs, profilesMs }
+      }
+    }
   }
 }
 
@@ -277,9 +314,8 @@ export async function processBatch (records: readonly SourceRecord[], ctx: Batch
  * customer meanwhile (a rebalance moved the partition while this batch was in hand): re-read it
  * and apply only what it has not seen, until the write goes through.
  */
-async function writeProfiles (customers: Map<string, Working>, events: readonly DecodedEvent[], ctx: BatchContext): Promise<number> {
-  let pending = new Map<string, ProfileRecord>()
-  for (const [id, w] of customers) if (w.changed) pending.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
+async function writeProfiles (records: ReadonlyMap<string, ProfileRecord>, events: readonly DecodedEvent[], ctx: BatchContext): Promise<number> {
+  let pending: ReadonlyMap<string, ProfileRecord> = records
   let conflicts = 0
   while (pending.size > 0) {
     const batch = pending
@@ -287,13 +323,14 @@ async function writeProfiles (customers: Map<string, Working>, events: readonly 
     if (conflicting.length === 0) break
     conflicts += conflicting.length
     const fresh = await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(conflicting), ctx.signal)
-    pending = new Map()
+    const next = new Map<string, ProfileRecord>()
     for (const id of conflicting) {
       const w = working(fresh.get(id))
       if (applyNew(w, events.filter(e => e.customerId === id))) {
-        pending.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
+        next.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
       }
     }
+    pending = next
   }
   return conflicts
 }

@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { Logger } from '../logging/index.ts'
 import type { Processor } from './processor.ts'
 
@@ -14,7 +14,7 @@ export interface OpsOptions {
  */
 export function buildOps (options: OpsOptions) {
   const { processor } = options
-  const app = Fastify({ loggerInstance: options.log.child({ component: 'ops' }), disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: options.log.child({ component: 'ops' }), logController: new LogController({ disableRequestLogging: true }) })
   app.get('/health', async (_request, reply) => {
     const health = await processor.health()
     void reply.status(health.healthy ? 200 : 503)

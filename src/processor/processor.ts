@@ -7,7 +7,7 @@ import type { ProfileStore } from '../profile/index.ts'
 import type { PredictionStore } from '../sql/index.ts'
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
-import { processBatch, type BatchContext, type BatchResult, type OutMessage, type OutputSink } from './batch.ts'
+import { prepareBatch, type BatchContext, type BatchResult, type OutMessage, type OutputSink, type ProfileOverlay } from './batch.ts'
 import { EventStreams, type EventStream } from './decode.ts'
 import { defaultRetryPolicy, Dependency, DependencyStates, StoppedWhileWaiting, type RetryPolicy } from './dependency.ts'
 import { processorMetrics, type ProcessorMetrics } from './metrics.ts'
@@ -66,6 +66,7 @@ export class Processor {
   #progressEvents = 0
   #recentRate = 0
   #aborted = false
+  readonly #overlay: ProfileOverlay = new Map()
 
   constructor (options: ProcessorOptions) {
     this.#o = options
@@ -171,6 +172,7 @@ export class Processor {
     const o = this.#o
     const signal = this.#stop.signal
     const flushInterval = o.profiles.durableOnWrite ? 0 : (o.flushIntervalMs ?? 5000)
+    let inFlight: { batch: TakenRecord[], started: number, result: Promise<BatchResult> } | undefined
     while (!signal.aborted) {
       let batch: TakenRecord[]
       try {
@@ -183,6 +185,8 @@ export class Processor {
       }
       this.#maybeProgress()
       if (batch.length === 0) {
+        if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
+        inFlight = undefined
         if (this.#pending.size > 0) await this.#flushAndCommit(signal)
         if (o.exitWhenIdleMs !== undefined && Date.now() - this.#source.lastRecordAt >= o.exitWhenIdleMs && this.#source.buffered === 0) {
           // Idle is not drained: a partition still behind (a fetch stalled, a member just rejoined) keeps it going.
@@ -195,16 +199,26 @@ export class Processor {
         }
         continue
       }
-      const started = performance.now()
       this.stats.firstRecordAt ??= Date.now()
-      const result = await processBatch(batch, ctx)
-      o.onProcessed?.(batch, Date.now())
-      this.#account(batch, result)
-      for (const r of batch) this.#pending.set(`${r.topic}:${r.partition}`, r)
-      for (const r of batch) this.#pendingRecords.push(r)
-      if (flushInterval === 0 || Date.now() - this.#lastFlush >= flushInterval) await this.#flushAndCommit(signal)
-      this.metrics.batch.observe((performance.now() - started) / 1000)
+      // One batch is written while the next is prepared: its sinks' I/O overlaps the next one's work.
+      const prepared = await prepareBatch(batch, ctx, this.#overlay)
+      if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
+      inFlight = { batch, started: performance.now(), result: prepared.write() }
+      // Awaited in #finish; until then a failure must not count as unhandled.
+      inFlight.result.catch(() => undefined)
     }
+    if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
+  }
+
+  /** Waits for a batch's writes, counts it, and commits when the profile store is durable (or due a snapshot). */
+  async #finish (w: { batch: TakenRecord[], started: number, result: Promise<BatchResult> }, signal: AbortSignal, flushInterval: number): Promise<void> {
+    const result = await w.result
+    this.#o.onProcessed?.(w.batch, Date.now())
+    this.#account(w.batch, result)
+    for (const r of w.batch) this.#pending.set(`${r.topic}:${r.partition}`, r)
+    for (const r of w.batch) this.#pendingRecords.push(r)
+    if (flushInterval === 0 || Date.now() - this.#lastFlush >= flushInterval) await this.#flushAndCommit(signal)
+    this.metrics.batch.observe((performance.now() - w.started) / 1000)
   }
 
   async #flushAndCommit (signal: AbortSignal): Promise<void> {

@@ -90,7 +90,7 @@ export class KafkaSource {
         fallbackMode: 'earliest',
         autocommit: false,
         maxWaitTime: 200,
-        maxBytes: o.maxBytes ?? 8 * 1024 * 1024
+        maxBytes: o.maxBytes ?? 1024 * 1024
       } as Parameters<typeof consumer.consume>[0])
       this.#stream = stream
       stream.on('data', (m: KafkaMessage) => {

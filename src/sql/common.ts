@@ -22,8 +22,16 @@ export function validTable (table: string): string {
  * driver's nor the server's time zone can shift what is stored.
  */
 export function sqlTimestamp (ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 23)
+  // A batch's rows share their prediction time and often an event time: format each once.
+  if (ms !== lastMs) {
+    lastText = new Date(ms).toISOString().replace('T', ' ').slice(0, 23)
+    lastMs = ms
+  }
+  return lastText
 }
+
+let lastMs = NaN
+let lastText = ''
 
 /** Every `code` along an error, its `errors` (AggregateError from multi-address connects) and `cause` chain. */
 export function errorCodes (error: unknown): string[] {

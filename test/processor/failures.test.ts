@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Config } from '../../src/config/index.ts'
+import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createConsumer } from '../../src/kafka/client/index.ts'
 import { MemoryProfileStore, profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName, type RunResult } from '../helpers/services.ts'
+import { cli, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
 
 const mariadb = sqlBackends.find(b => b.name === 'mariadb') as SqlBackend
@@ -199,4 +199,42 @@ test('two processors in one group, one killed: the other takes its partitions; n
   ok(await b.done)
   assertExactRows(await mariadb.rows(url, table), records)
   await assertExactProfiles(redis, records)
+})
+
+test('the broker restarted mid-run: the processor rejoins and catches up; exactly one row per event, exact profiles', async t => {
+  const url = await sqlite.url(t)
+  if (url === undefined) return
+  const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-broker-'))
+  t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
+  const cacheDir = loadConfig({ env: process.env, envFile: false }).config.cacheDir
+  const kafkaEnv = { CHURNFLOW_STATE_DIR: join(stateDir, 'kafka-state'), CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:38292' }
+  t.after(() => cli(['kafka', 'stop'], kafkaEnv))
+  const started = await cli(['kafka', 'start'], kafkaEnv, 180_000)
+  if (started.code !== 0) return unavailable(t, `a second local Kafka (${started.stderr.slice(-300)})`)
+  const config = loadConfig({ env: kafkaEnv, envFile: false }).config
+  const topics = { 'user-events': uniqueName('restart-user'), 'customer-events': uniqueName('restart-cust') }
+  await createTopic(config, topics['user-events'], 3)
+  await createTopic(config, topics['customer-events'], 3)
+  const records = mixedEvents(12_000, { seed: 17 })
+  await produceTo(config, topics, records)
+  const env = {
+    ...kafkaEnv,
+    CHURNFLOW_STATE_DIR: stateDir,
+    KAFKA_TOPIC: topics['user-events'],
+    KAFKA_TOPIC_CUSTOMER_EVENTS: topics['customer-events'],
+    KAFKA_GROUP_ID: uniqueName('group'),
+    DATABASE_URL: url,
+    BATCH_SIZE: '100',
+    OPS_PORT: '0',
+    MAX_RETRIES: '2'
+  }
+  const run = background(t, ['process', '--exit-when-idle', '5', '--table', 'restart'], env)
+  await waitFor('the first rows', async () => (await sqlite.count(url, 'restart')) > 500)
+  assert.equal((await cli(['kafka', 'stop'], kafkaEnv)).code, 0)
+  await sleep(5000)
+  assert.equal(run.child.exitCode, null, 'the processor gave up while the broker was down')
+  assert.equal((await cli(['kafka', 'start'], kafkaEnv, 180_000)).code, 0)
+  ok(await run.done)
+  assertExactRows(await sqlite.rows(url, 'restart'), records)
+  await assertExactProfiles(await MemoryProfileStore.open({ snapshotPath: join(stateDir, 'profiles', 'profiles.snapshot') }), records)
 })

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ModelHolder } from '../../src/api/index.ts'
+import { shippedChurnModelPath } from '../../src/churn/index.ts'
+import { createLogger } from '../../src/logging/index.ts'
+import { MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
+import {
+  alertPolicy, defaultRetryPolicy, Dependency, prepareBatch, processBatch, type BatchContext, type OutMessage, type SourceRecord
+} from '../../src/processor/index.ts'
+import { openPredictionStore } from '../../src/sql/index.ts'
+import { expectedProfiles, mixedEvents, type TestRecord } from '../helpers/events.ts'
+
+const silent = createLogger({ level: 'silent', format: 'json' })
+const models = new ModelHolder(shippedChurnModelPath, silent)
+
+/** A batch context on the embedded components: profiles in memory, rows in SQLite in memory, records collected. */
+async function context (profiles = new MemoryProfileStore()): Promise<{ ctx: BatchContext, published: OutMessage[] }> {
+  const predictions = openPredictionStore({ databaseUrl: 'sqlite::memory:', dbHost: undefined, dbPort: 3306, dbUser: 'root', dbPassword: '', dbName: 'x', stateDir: '/tmp' })
+  await predictions.ensureTable()
+  const published: OutMessage[] = []
+  const dep = (name: string): Dependency => new Dependency(name, defaultRetryPolicy, silent)
+  const ctx: BatchContext = {
+    profiles,
+    predictions,
+    output: { send: async m => { published.push(...m) } },
+    scorer: { kind: 'model', name: 'model', current: models.current },
+    alerts: alertPolicy({ enter: 0.6, hysteresis: 0.1, cooldownHours: 24 }),
+    topics: { predictions: 'p', alerts: 'a', deadLetter: t => `${t}-failed`, streamOf: t => t === 'customer-events' ? 'customer-events' : 'user-events' },
+    scoredCustomerTypes: new Set(['order_placed', 'payment_failed']),
+    dependencies: { kafka: dep('kafka'), database: dep('db'), profiles: dep('profiles'), scoring: undefined },
+    signal: new AbortController().signal
+  }
+  return { ctx, published }
+}
+
+/** Kafka-like records: one partition per stream, offsets in order. */
+function asRecords (records: readonly TestRecord[]): SourceRecord[] {
+  const next = { 'user-events': 0n, 'customer-events': 0n }
+  return records.map(r => ({ topic: r.stream, partition: 0, offset: next[r.stream]++, key: Buffer.from(r.key), value: Buffer.from(r.value), headers: undefined, timestamp: r.time }))
+}
+
+async function assertProfiles (store: MemoryProfileStore, records: readonly TestRecord[]): Promise<void> {
+  const expected = expectedProfiles(records)
+  const stored = await store.getMany([...expected.keys()])
+  for (const [id, want] of expected) for (const f of profileFields) assert.equal(stored.get(id)?.profile[f], want[f], `${id}.${f}`)
+}
+
+test('a replayed batch writes nothing twice and applies nothing twice', async () => {
+  const { ctx, published } = await context()
+  const events = mixedEvents(600, { seed: 21, users: 30, customers: 20 })
+  const records = asRecords(events)
+  const first = await processBatch(records, ctx)
+  assert.equal(first.applied.length, 600)
+  assert.equal(first.rowsInserted, first.predictions)
+  const before = published.length
+  const again = await processBatch(records, ctx)
+  assert.equal(again.applied.length, 0)
+  assert.equal(again.duplicates, 600)
+  assert.equal(again.rowsInserted, 0)
+  assert.equal(published.length, before, 'a replay published again')
+  await assertProfiles(ctx.profiles as MemoryProfileStore, events)
+})
+
+test('batches prepared while the one before is written give the profiles of one-at-a-time processing', async () => {
+  const { ctx } = await context()
+  const events = mixedEvents(900, { seed: 22, users: 20, customers: 10 })
+  const records = asRecords(events)
+  const overlay = new Map()
+  const a = await prepareBatch(records.slice(0, 300), ctx, overlay)
+  const b = await prepareBatch(records.slice(300, 600), ctx, overlay)
+  const ra = await a.write()
+  const c = await prepareBatch(records.slice(600), ctx, overlay)
+  const rb = await b.write()
+  const rc = await c.write()
+  assert.equal(ra.conflicts + rb.conflicts + rc.conflicts, 0)
+  assert.equal(overlay.size, 0)
+  await assertProfiles(ctx.profiles as MemoryProfileStore, events)
+})
+
+test('two processors on the same events during a rebalance: the late writer re-applies only what is new', async () => {
+  const shared = new MemoryProfileStore()
+  const one = await context(shared)
+  const two = await context(shared)
+  const events = mixedEvents(400, { seed: 23, users: 10, customers: 5 })
+  const records = asRecords(events)
+  // The old owner prepared the first half; the new owner takes everything and writes first.
+  const old = await prepareBatch(records.slice(0, 200), one.ctx, new Map())
+  const fresh = await prepareBatch(records, two.ctx, new Map())
+  await fresh.write()
+  const late = await old.write()
+  assert.ok(late.conflicts > 0, 'the late write met the newer profiles')
+  await assertProfiles(shared, events)
+})
