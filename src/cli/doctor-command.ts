@@ -49,7 +49,7 @@ async function checkDatabase (config: Config): Promise<Finding[]> {
     const hint = store.dialect === 'mysql'
       ? 'check MySQL/MariaDB runs and DB_HOST/DB_PORT/DB_USER/DB_PASSWORD (or DATABASE_URL); try: mysql -h HOST -u USER -p'
       : store.dialect === 'postgres' ? 'check PostgreSQL runs and DATABASE_URL; try: psql "$DATABASE_URL" -c "select 1"' : 'check the state directory is writable'
-    return [{ ok: false, what: `database ${store.name}: ${message(error)}`, fix: hint }]
+    return [{ ok: false, what: message(error).startsWith(store.name) ? message(error) : `database ${store.name}: ${message(error)}`, fix: hint }]
   } finally {
     await store.close().catch(() => undefined)
   }

@@ -36,7 +36,15 @@ export interface HttpScorerOptions {
   readonly apiKey?: string
   /** Single-route calls in flight at once, when the server has no batch route. */
   readonly concurrency?: number
+  /** Most events in one batch call (churnflow api accepts 1,000). */
+  readonly maxBatch?: number
   readonly log?: Logger
+}
+
+/** Why a fetch failed, in a word when there is one (ECONNREFUSED), from undici's nested causes. */
+function whyFetchFailed (error: unknown): string {
+  const e = error as Error & { cause?: { code?: string, message?: string, errors?: { code?: string }[] } }
+  return e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message ?? e.message
 }
 
 const unavailable = (url: string, message: string, cause?: unknown): ChurnflowError =>
@@ -76,6 +84,7 @@ export class HttpScorer implements RemoteScorer {
   readonly #timeoutMs: number
   readonly #headers: Record<string, string>
   readonly #concurrency: number
+  readonly #maxBatch: number
   readonly #log: Logger | undefined
   #batchRoute: boolean | undefined
 
@@ -85,6 +94,7 @@ export class HttpScorer implements RemoteScorer {
     this.#timeoutMs = options.timeoutMs
     this.#headers = { 'content-type': 'application/json', ...(options.apiKey === undefined ? {} : { 'x-api-key': options.apiKey }) }
     this.#concurrency = options.concurrency ?? 8
+    this.#maxBatch = options.maxBatch ?? 1000
     this.#log = options.log
   }
 
@@ -94,8 +104,7 @@ export class HttpScorer implements RemoteScorer {
     try {
       response = await fetch(url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]) })
     } catch (error) {
-      const e = error as Error & { cause?: { code?: string, message?: string } }
-      const why = e.name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message)
+      const why = (error as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : whyFetchFailed(error)
       throw unavailable(this.#base, why, error)
     }
     let json: unknown
@@ -132,6 +141,23 @@ export class HttpScorer implements RemoteScorer {
   }
 
   async scoreMany (requests: readonly RemoteRequest[], signal: AbortSignal): Promise<RemoteResult[]> {
+    if (requests.length <= this.#maxBatch) return this.#scoreChunk(requests, signal)
+    // The API takes at most maxBatch events a call (churnflow api: 1,000); a few calls at once keep its cores busy.
+    const chunks: RemoteRequest[][] = []
+    for (let i = 0; i < requests.length; i += this.#maxBatch) chunks.push(requests.slice(i, i + this.#maxBatch))
+    const results: RemoteResult[][] = new Array<RemoteResult[]>(chunks.length)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const i = next++
+        results[i] = await this.#scoreChunk(chunks[i] as RemoteRequest[], signal)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, worker))
+    return results.flat()
+  }
+
+  async #scoreChunk (requests: readonly RemoteRequest[], signal: AbortSignal): Promise<RemoteResult[]> {
     if (requests.length === 0) return []
     if (this.#batchRoute === false) return this.#singles(requests, signal)
     const { status, json } = await this.#post('/predict-churn/batch', { events: requests.map(bodyOf) }, signal)
@@ -142,7 +168,10 @@ export class HttpScorer implements RemoteScorer {
     }
     this.#batchRoute = true
     // A refused batch does not say which events are wrong in a way every server shares: ask one by one.
-    if (status !== 200) return this.#singles(requests, signal)
+    if (status !== 200) {
+      this.#log?.warn({ status }, `${this.name} refused a batch of ${requests.length} (${JSON.stringify(json).slice(0, 200)}); scoring its events one by one`)
+      return this.#singles(requests, signal)
+    }
     const predictions = (json as { predictions?: unknown } | undefined)?.predictions
     if (!Array.isArray(predictions) || predictions.length !== requests.length) {
       throw unavailable(this.#base, `answered the batch of ${requests.length} without as many predictions`)
@@ -155,8 +184,7 @@ export class HttpScorer implements RemoteScorer {
     try {
       response = await fetch(`${this.#base}/health`, { headers: this.#headers, signal: signal ?? AbortSignal.timeout(Math.min(this.#timeoutMs, 5000)) })
     } catch (error) {
-      const e = error as Error & { cause?: { code?: string } }
-      throw unavailable(this.#base, e.cause?.code ?? e.message, error)
+      throw unavailable(this.#base, whyFetchFailed(error), error)
     }
     await response.body?.cancel()
     if (!response.ok) throw unavailable(this.#base, `GET /health answered HTTP ${response.status}`)

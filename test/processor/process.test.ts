@@ -7,7 +7,8 @@ import type { Config } from '../../src/config/index.ts'
 import type { RedisProfileStore} from '../../src/profile/index.ts';
 import { MemoryProfileStore, profileFields, type CustomerProfile } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, poisonCorpus, produceRaw, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
-import { cli, consumeFromStart, createTopic, deleteTopics, kafkaConfig, redisStore, uniqueName } from '../helpers/services.ts'
+import { freePort } from '../helpers/mariadb.ts'
+import { cli, consumeFromStart, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName } from '../helpers/services.ts'
 import { sqlBackends, tableName } from '../helpers/sql.ts'
 
 interface Topics { 'user-events': string, 'customer-events': string, predictions: string, alerts: string }
@@ -122,3 +123,70 @@ for (const backend of sqlBackends) {
     assertProfiles(await open(), expected)
   })
 }
+
+test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes the batch, commits, and prints the statistics', async t => {
+  const config = await kafkaConfig(t)
+  if (config === undefined) return
+  const topics = await topicsFor(t, config)
+  const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-ops-'))
+  t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
+  const port = await freePort()
+  const env = processEnv(config, topics, { CHURNFLOW_STATE_DIR: stateDir, OPS_PORT: String(port), BATCH_SIZE: '50' })
+  const records = mixedEvents(2000, { seed: 31 })
+  await produceTo(config, topics, records)
+  const run = startCli(['process'], env)
+  t.after(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
+  const base = `http://127.0.0.1:${port}`
+  let stats: Record<string, number> = {}
+  for (let i = 0; i < 240 && !((stats.events_processed ?? 0) >= records.length); i++) {
+    await new Promise(resolve => setTimeout(resolve, 250))
+    stats = await fetch(`${base}/stats`).then(r => r.json() as Promise<Record<string, number>>, () => ({}))
+  }
+  assert.equal(stats.events_processed, records.length)
+  for (const key of ['runtime_s', 'events_processed', 'predictions_saved', 'errors', 'success_rate']) assert.ok(key in stats, key)
+  const health = await fetch(`${base}/health`)
+  assert.equal(health.status, 200)
+  const body = await health.json() as { status: string, dependencies: Record<string, { state: string }> }
+  assert.equal(body.status, 'ok')
+  assert.deepEqual(Object.keys(body.dependencies).sort(), ['database', 'kafka', 'profile_store', 'scoring_api'])
+  assert.equal(body.dependencies.kafka?.state, 'up')
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  for (const name of ['churnflow_processor_events_total', 'churnflow_processor_batch_duration_seconds', 'churnflow_processor_database_write_seconds', 'churnflow_processor_scoring_seconds', 'churnflow_processor_consumer_lag', 'churnflow_processor_events_per_second', 'churnflow_processor_failures_total']) {
+    assert.ok(metrics.includes(name), name)
+  }
+  assert.match(metrics, new RegExp(`churnflow_processor_consumer_lag\\{topic="${topics['user-events']}",partition="\\d"\\} 0`))
+  run.child.kill('SIGTERM')
+  const result = await run.done
+  assert.equal(result.code, 0, result.stderr)
+  assert.match(result.stdout, /SIGTERM: finishing the batch in hand/)
+  assert.match(result.stdout, new RegExp(`Events Processed: ${records.length}\\n`))
+  // Everything was committed: the same group starting again has nothing to do.
+  const again = await cli(['process', '--exit-when-idle', '2'], { ...env, OPS_PORT: '0' }, 120_000)
+  assert.equal(again.code, 0, again.stderr)
+  assert.match(again.stdout, /Events Processed: 0\n/)
+  assert.match(again.stdout, /Replayed events skipped: 0\n/)
+})
+
+test('churnflow demo runs the pipeline with no services and prints seed 000\'s lines and statistics', async () => {
+  const result = await cli(['demo'])
+  assert.equal(result.code, 0, result.stderr)
+  assert.match(result.stdout, /Processing event - User: 123, Type: product_view, Key: 123/)
+  assert.match(result.stdout, /Churn prediction received - User: 123, Score: 0\.\d+/)
+  assert.match(result.stdout, /Prediction saved to database - User: 123/)
+  assert.match(result.stdout, /✅ Event processed successfully - User: 123, Churn Score: /)
+  assert.match(result.stdout, /Alert \(critical_event\) - User: CUST-002, Type: payment_failed/)
+  assert.match(result.stdout, /Record sent to user-events-failed: /)
+  assert.match(result.stdout, /PROCESSING STATISTICS[\s\S]*Events Processed: 11\n[\s\S]*Errors: 1\n/)
+})
+
+test('churnflow doctor says what is wrong and how to fix it, and exits 1', async () => {
+  const api = await freePort()
+  const result = await cli(['doctor'], { KAFKA_BROKER: '127.0.0.1:1', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres', REDIS_HOST: '127.0.0.1', REDIS_PORT: '1', FLASK_API_URL: `http://127.0.0.1:${api}` }, 60_000)
+  assert.equal(result.code, 1)
+  assert.match(result.stdout, /❌ Kafka at 127\.0\.0\.1:1 does not answer/)
+  assert.match(result.stdout, /fix: start the local one with `churnflow kafka start`/)
+  assert.match(result.stdout, /❌ postgres postgres@127\.0\.0\.1:1\/postgres is unavailable/)
+  assert.match(result.stdout, /❌ profile store: /)
+  assert.match(result.stdout, new RegExp(`❌ scoring API http://127\\.0\\.0\\.1:${api}: ECONNREFUSED`))
+  assert.match(result.stdout, /4 problem\(s\) found/)
+})
