@@ -46,6 +46,9 @@ async function checkDatabase (config: Config): Promise<Finding[]> {
         : { ok: true, warn: true, what: `table ${store.table} has seed 000's columns but no unique key on the Kafka coordinates`, fix: 'nothing to do: churnflow process adds the kafka_topic column and the key at start' }
     return [{ ok: true, what: `database ${store.name}: login works` }, table]
   } catch (error) {
+    if (store.dialect === 'mysql' && /Unknown database/i.test(message(error))) {
+      return [{ ok: true, warn: true, what: `${store.name}: the server answers, the database does not exist yet`, fix: 'nothing to do: churnflow process creates it and the table' }]
+    }
     const hint = store.dialect === 'mysql'
       ? 'check MySQL/MariaDB runs and DB_HOST/DB_PORT/DB_USER/DB_PASSWORD (or DATABASE_URL); try: mysql -h HOST -u USER -p'
       : store.dialect === 'postgres' ? 'check PostgreSQL runs and DATABASE_URL; try: psql "$DATABASE_URL" -c "select 1"' : 'check the state directory is writable'
