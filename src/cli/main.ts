@@ -11,10 +11,11 @@ import { kafkaCommand } from './kafka-command.ts'
 import { processCommand } from './process-command.ts'
 import { produceCommand } from './produce-command.ts'
 import { topicsCommand } from './topics-command.ts'
+import { upCommand } from './up-command.ts'
 import { evaluateCommand, trainCommand } from './train-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, trainCommand, evaluateCommand, apiCommand, configCommand]
+export const commands: readonly Command[] = [upCommand, kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, trainCommand, evaluateCommand, apiCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

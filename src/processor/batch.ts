@@ -52,6 +52,8 @@ export interface EventOutcome {
   /** The score, when the event is one that is scored. */
   score: ChurnScore | undefined
   alert: AlertKind | undefined
+  /** Whether the customer is in the high-risk state after this event (hysteresis applied). */
+  high: boolean
 }
 
 export interface BatchResult {
@@ -219,7 +221,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
     applyEvent(w.profile, e.profileEvent)
     w.offsets[key] = offset
     w.changed = true
-    const outcome: EventOutcome = { event: e, score: undefined, alert: undefined }
+    const outcome: EventOutcome = { event: e, score: undefined, alert: undefined, high: w.alert.high }
     if (scored) {
       if (scorer.kind === 'model') outcome.score = scorer.current.score(w.profile, e.time)
       else {
@@ -250,6 +252,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
     const decision = decideAlert(ctx.alerts, w.alert, e.eventType, outcome.score?.churn_score, e.time)
     w.alert = decision.state
     outcome.alert = decision.alert
+    outcome.high = decision.state.high
     if (outcome.score !== undefined) {
       rows.push({
         userId: e.customerId,

@@ -67,6 +67,8 @@ export class Processor {
   #recentRate = 0
   #aborted = false
   readonly #overlay: ProfileOverlay = new Map()
+  /** Customers this process has seen enter the high-risk state and not leave it. */
+  readonly #highRisk = new Set<string>()
 
   constructor (options: ProcessorOptions) {
     this.#o = options
@@ -252,7 +254,11 @@ export class Processor {
     if (result.duplicates > 0) m.events.inc({ outcome: 'duplicate' }, result.duplicates)
     m.predictions.inc(result.predictions)
     for (const p of result.poison) m.failures.inc({ reason: p.code })
-    for (const a of result.applied) if (a.alert !== undefined) m.alerts.inc({ kind: a.alert })
+    for (const a of result.applied) {
+      if (a.alert !== undefined) m.alerts.inc({ kind: a.alert })
+      if (a.high) this.#highRisk.add(a.event.customerId)
+      else this.#highRisk.delete(a.event.customerId)
+    }
     m.database.observe(result.timings.databaseMs / 1000)
     m.scoring.observe(result.timings.scoreMs / 1000)
     this.#progressEvents += result.applied.length
@@ -277,6 +283,14 @@ export class Processor {
     }
     this.#progressAt = now
     this.#progressEvents = 0
+  }
+
+  /**
+   * Customers in the high-risk state: all of them when the profile store can count (in-process),
+   * else those this process has seen enter it.
+   */
+  highRiskCustomers (): number {
+    return this.#o.profiles.countHighRisk?.() ?? this.#highRisk.size
   }
 
   /** Records behind the end of each held partition (end offset minus committed offset). */

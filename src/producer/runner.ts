@@ -67,8 +67,11 @@ export async function runProducer (options: RunOptions): Promise<void> {
     if (allowed <= 0 || signal.aborted) continue
     const records = await source.take(Math.min(allowed, options.batchSize, count - stats.generated), Date.now(), until)
     if (records.length === 0) {
-      if (pace.kind === Paces.RECORDED && (await source.peekTime?.()) !== undefined) continue
-      break
+      // A source that holds records back until their time (a live simulation) is not dry yet.
+      const next = await source.peekTime?.()
+      if (next === undefined) break
+      if (pace.kind !== Paces.RECORDED) await pause(next - Date.now(), signal)
+      continue
     }
     stats.generated += records.length
     stats.firstSendAt ??= Date.now()

@@ -167,6 +167,15 @@ export class MemoryProfileStore implements ProfileStore {
     return this.#rows.size
   }
 
+  /** Customers whose alert state is high-risk: one pass over the rows. */
+  countHighRisk (): number {
+    let count = 0
+    for (let row = 0; row < this.#rows.size; row++) {
+      if (this.#slab(row)[(row & (SLAB_ROWS - 1)) * STRIDE + HIGH_AT] === 1) count++
+    }
+    return count
+  }
+
   #check (): void {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
   }

@@ -43,6 +43,8 @@ export interface ProfileStore {
   putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]>
   /** Makes every write so far durable (the in-process store's snapshot); a no-op for Redis. */
   flush (): Promise<void>
+  /** Customers now in the high-risk state, when the store can count them cheaply (the in-process store). */
+  countHighRisk? (): number
   ping (): Promise<void>
   close (): Promise<void>
 }

@@ -1,0 +1,72 @@
+import { runUp } from '../up/index.ts'
+import type { Command } from './command.ts'
+import { wholeNumberFlag } from './flags.ts'
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'the whole system in one command: Kafka, topics, scoring API, a processor and a producer, with a live status line',
+  usage: 'churnflow up [--fresh] [--rate 20] [--customers 2000] [--history-days 30] [--kafka-port 9092] [--status-interval 5]',
+  help: [
+    'Starts, in this terminal: the local Apache Kafka (downloaded from Maven Central on first use; none when',
+    'KAFKA_BROKER names a cluster), churnflow\'s topics, the scoring API (API_PORT, 5000), a processor with its',
+    'ops endpoints (OPS_PORT, 3000: /health, /metrics, /stats) and a producer of a simulated customer population.',
+    'Predictions go to SQLite and profiles stay in process under the state directory, unless DATABASE_URL or',
+    'DB_HOST (MySQL/MariaDB, PostgreSQL) and REDIS_HOST name real services. Ctrl+C stops everything in order',
+    '(producer, processor after committing, API, broker) and prints the statistics; up again continues.',
+    '',
+    '  --fresh                delete the local data first (Kafka, SQLite, profiles, the producer\'s position)',
+    '  --rate N               producer pace, events/s, while the history catches up (default 20; 0: no producer)',
+    '  --customers N          simulated customers (default 2000; a later up keeps the saved population)',
+    '  --history-days D       days of history replayed before the stream goes live (default 30)',
+    '  --kafka-port N         port of the local broker (default 9092)',
+    '  --status-interval S    seconds between status lines (default 5)'
+  ].join('\n'),
+  options: {
+    fresh: { type: 'boolean' },
+    rate: { type: 'string' },
+    customers: { type: 'string' },
+    'history-days': { type: 'string' },
+    'kafka-port': { type: 'string' },
+    'status-interval': { type: 'string' }
+  },
+  async run ({ values, loaded, env, log, out }) {
+    const rate = wholeNumberFlag(values, 'rate', 0, 1_000_000) ?? 20
+    const customers = wholeNumberFlag(values, 'customers', 1, 1_000_000)
+    const historyDays = wholeNumberFlag(values, 'history-days', 0, 3650) ?? 30
+    const kafkaPort = wholeNumberFlag(values, 'kafka-port', 1, 65535) ?? 9092
+    const statusInterval = wholeNumberFlag(values, 'status-interval', 1, 3600) ?? 5
+    let signals = 0
+    let resolveStop: (reason: string) => void = () => undefined
+    const stopSignal = new Promise<string>(resolve => { resolveStop = resolve })
+    const onSignal = (signal: string): void => {
+      signals++
+      if (signals === 1) resolveStop(signal)
+      else {
+        log.error(`${signal} again: exiting now; uncommitted events will be processed again on the next up`)
+        process.exit(130)
+      }
+    }
+    const sigint = (): void => { onSignal('SIGINT') }
+    const sigterm = (): void => { onSignal('SIGTERM') }
+    process.on('SIGINT', sigint)
+    process.on('SIGTERM', sigterm)
+    try {
+      return await runUp({
+        loaded,
+        env,
+        log,
+        out,
+        fresh: values.fresh === true,
+        rate,
+        customers,
+        historyDays,
+        kafkaPort,
+        statusIntervalMs: statusInterval * 1000,
+        stopSignal
+      })
+    } finally {
+      process.off('SIGINT', sigint)
+      process.off('SIGTERM', sigterm)
+    }
+  }
+}
