@@ -16,7 +16,7 @@ import { cli, consumeFromStart, hasCommand, startCli, unavailable, uniqueName, t
 import { sqlBackends } from '../helpers/sql.ts'
 
 // Every `up` here runs its own Apache Kafka from a temporary state directory, on this port.
-const KAFKA_PORT = Number(process.env.CHURNFLOW_TEST_UP_KAFKA_PORT ?? '39592')
+const KAFKA_PORT = Number(process.env.CHURNFLOW_TEST_UP_KAFKA_PORT ?? '38692')
 
 async function stateDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-up-'))
