@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.ts'
 import { Streams } from '../../src/events/index.ts'
 import { livePopulationSource, type UpState } from '../../src/up/index.ts'
 import { freePort } from '../helpers/mariadb.ts'
-import { cli, consumeFromStart, hasCommand, startCli, unavailable, uniqueName, type RunResult } from '../helpers/services.ts'
+import { cli, consumeFromStart, deleteTopics, hasCommand, kafkaConfig, redisStore, startCli, unavailable, uniqueName, type RunResult } from '../helpers/services.ts'
 import { sqlBackends } from '../helpers/sql.ts'
 
 // Every `up` here runs its own Apache Kafka from a temporary state directory, on this port.
@@ -225,6 +225,37 @@ test('up with DATABASE_URL pointing at MariaDB writes the predictions there, not
   assertCleanStop(await up.stop(), up.output())
   assert.equal(await backend.count(url, 'churn_predictions'), readState(dir).totals.predictions)
   assert.ok(!existsSync(join(dir, 'churnflow.db')), 'no SQLite file')
+})
+
+test('up with KAFKA_BROKER and REDIS_HOST uses that Kafka and Redis, and starts no broker', async t => {
+  const config = await kafkaConfig(t)
+  if (config === undefined) return
+  const prefix = `${uniqueName('up')}:`
+  const store = await redisStore(t, prefix)
+  if (store === undefined) return
+  const base = uniqueName('up')
+  const topics = {
+    KAFKA_TOPIC: `${base}-user`,
+    KAFKA_TOPIC_CUSTOMER_EVENTS: `${base}-cust`,
+    KAFKA_TOPIC_TRANSACTIONS: `${base}-tx`,
+    KAFKA_TOPIC_CHURN_PREDICTIONS: `${base}-pred`,
+    KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`
+  }
+  t.after(() => deleteTopics(config, [...Object.values(topics), ...Object.values(topics).map(n => `${n}-failed`)]))
+  const dir = await stateDir(t)
+  const up = await startUp(t, dir, ['--rate', '300', '--customers', '100', '--history-days', '10'], {
+    KAFKA_BROKER: config.kafkaBrokers.join(','), REDIS_HOST: '127.0.0.1', REDIS_KEY_PREFIX: prefix, KAFKA_GROUP_ID: uniqueName('group'), ...topics
+  })
+  await waitFor(up, 'events processed with Redis profiles', async () => ((await stats(up)).events_processed ?? 0) >= 200)
+  assert.match(up.output(), /\(your cluster, 1 broker; up starts no broker\)/)
+  assert.match(up.output(), /Profiles: +redis 127\.0\.0\.1:6379/)
+  assertCleanStop(await up.stop(), up.output())
+  assert.ok(!existsSync(join(dir, 'kafka')), 'no local broker')
+  // The profiles are in Redis: a customer seen has its counters there.
+  const seen = await store.getMany(Array.from({ length: 100 }, (_, i) => `CUST-${String(i + 1).padStart(3, '0')}`))
+  assert.ok(seen.size > 10, `profiles in Redis: ${seen.size}`)
+  assert.match(up.output(), /Everything is stopped/)
+  assert.ok(!up.output().includes('keeps running'), 'no local Kafka was involved')
 })
 
 test('up refuses a port that is taken, and a machine without Java, naming the fix; it starts nothing', async t => {
