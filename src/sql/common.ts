@@ -22,16 +22,22 @@ export function validTable (table: string): string {
  * driver's nor the server's time zone can shift what is stored.
  */
 export function sqlTimestamp (ms: number): string {
-  // A batch's rows share their prediction time and often an event time: format each once.
-  if (ms !== lastMs) {
-    lastText = new Date(ms).toISOString().replace('T', ' ').slice(0, 23)
-    lastMs = ms
-  }
-  return lastText
+  // A batch's rows share their prediction time and often an event time: format each once. Two
+  // slots, because rows alternate an event time with the batch's prediction time.
+  if (ms === msA) return textA
+  if (ms === msB) return textB
+  msB = msA
+  textB = textA
+  msA = ms
+  const iso = new Date(ms).toISOString()
+  textA = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+  return textA
 }
 
-let lastMs = NaN
-let lastText = ''
+let msA = NaN
+let textA = ''
+let msB = NaN
+let textB = ''
 
 /** Every `code` along an error, its `errors` (AggregateError from multi-address connects) and `cause` chain. */
 export function errorCodes (error: unknown): string[] {
