@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { ConfigResourceTypes } from '@platformatic/kafka'
 import { loadConfig } from '../../src/config/index.ts'
 import { describeCluster, createAdmin, createProducer } from '../../src/kafka/client/index.ts'
 import { parseJavaMajor, serverProperties, which } from '../../src/kafka/local/index.ts'
@@ -54,6 +55,9 @@ test('a three-node cluster replicates three ways with min.insync.replicas 2', ()
   assert.match(props, /^min\.insync\.replicas=2$/m)
   assert.match(props, /^offsets\.topic\.replication\.factor=3$/m)
   assert.match(props, /^group\.initial\.rebalance\.delay\.ms=0$/m)
+  assert.match(props, /^log\.retention\.ms=-1$/m, 'records keep their event time: a time limit would delete replayed history')
+  assert.match(props, /^log\.retention\.bytes=\d+$/m)
+  assert.doesNotMatch(props, /^log\.retention\.(hours|minutes)=/m)
   const single = serverProperties(nodes[0]!, [nodes[0]!])
   assert.match(single, /^offsets\.topic\.replication\.factor=1$/m)
   assert.match(single, /^min\.insync\.replicas=1$/m)
@@ -84,9 +88,13 @@ test('kafka start, status, start again, stop, status, start again keeps the data
   const topic = uniqueName('persist')
   const admin = createAdmin(config)
   await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 })
+  // The broker's own answer: topics keep records of any age (history is produced with its event time).
+  const [described] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ['retention.ms'] }] })
+  assert.equal(described?.configs.find(c => c.name === 'retention.ms')?.value, '-1')
   await admin.close()
   const producer = createProducer(config)
-  await producer.send({ messages: [{ topic, key: Buffer.from('k'), value: Buffer.from('survives a restart') }] })
+  // Two years old: a broker retaining by time would delete it within minutes.
+  await producer.send({ messages: [{ topic, key: Buffer.from('k'), value: Buffer.from('survives a restart'), timestamp: BigInt(Date.now() - 2 * 365 * 86_400_000) }] })
   await producer.close()
 
   const stop = await cli(['kafka', 'stop'], env)

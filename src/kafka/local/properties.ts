@@ -39,7 +39,11 @@ export function serverProperties (node: LocalNode, nodes: readonly LocalNode[]):
     // A local cluster serves tests and demos: a new consumer group should start at once.
     ['group.initial.rebalance.delay.ms', 0],
     ['auto.create.topics.enable', 'true'],
-    ['log.retention.hours', 168],
+    // Records carry their event time, and replayed history is older than any time limit: time
+    // retention would delete it minutes after it was produced, before a processor reads it. The
+    // local cluster keeps records by size instead.
+    ['log.retention.ms', -1],
+    ['log.retention.bytes', 2 * 1024 * 1024 * 1024],
     ['log.segment.bytes', 256 * 1024 * 1024]
   ]
   return `# Written by churnflow for local node ${node.id} of ${size}; rewritten at every start.\n` +
