@@ -1,5 +1,6 @@
 import type { ChurnScore } from '../churn/index.ts'
 import { isoUtc } from '../events/index.ts'
+import { DeadLetterHeaders } from '../kafka/topics/index.ts'
 import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
@@ -91,12 +92,12 @@ export function deadLetterMessage (poison: Poison, topic: string, at: number): O
   const r = poison.record
   const headers = new Map<Buffer, Buffer>()
   if (r.headers !== undefined) for (const [k, v] of r.headers) headers.set(k, v)
-  headers.set(text('churnflow-error-code'), text(poison.code))
-  headers.set(text('churnflow-error-message'), text(poison.message.slice(0, 1000)))
-  headers.set(text('churnflow-source-topic'), text(r.topic))
-  headers.set(text('churnflow-source-partition'), text(String(r.partition)))
-  headers.set(text('churnflow-source-offset'), text(String(r.offset)))
-  headers.set(text('churnflow-failed-at'), text(isoUtc(at)))
+  headers.set(text(DeadLetterHeaders.ERROR_CODE), text(poison.code))
+  headers.set(text(DeadLetterHeaders.ERROR_MESSAGE), text(poison.message.slice(0, 1000)))
+  headers.set(text(DeadLetterHeaders.SOURCE_TOPIC), text(r.topic))
+  headers.set(text(DeadLetterHeaders.SOURCE_PARTITION), text(String(r.partition)))
+  headers.set(text(DeadLetterHeaders.SOURCE_OFFSET), text(String(r.offset)))
+  headers.set(text(DeadLetterHeaders.FAILED_AT), text(isoUtc(at)))
   return { topic, key: r.key, value: r.value, headers, timestamp: BigInt(r.timestamp) }
 }
 

@@ -1,1 +1,1 @@
-export { churnflowTopics, deadLetterTopic, ensureTopics, hasProtocolError, topicReplicas, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'
+export { churnflowTopics, DEAD_LETTER_SUFFIX, DeadLetterHeaders, deadLetterTopic, ensureTopics, hasProtocolError, topicReplicas, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'

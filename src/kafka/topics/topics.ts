@@ -21,9 +21,22 @@ export function hasProtocolError (error: unknown, id: string, depth = 0): boolea
   return hasProtocolError(e.cause, id, depth + 1)
 }
 
+/** The suffix of a dead-letter topic's name when KAFKA_ERROR_TOPIC is not set. */
+export const DEAD_LETTER_SUFFIX = '-failed'
+
+/** The headers a dead-letter record carries beside its source record's own. */
+export const DeadLetterHeaders = {
+  ERROR_CODE: 'churnflow-error-code',
+  ERROR_MESSAGE: 'churnflow-error-message',
+  SOURCE_TOPIC: 'churnflow-source-topic',
+  SOURCE_PARTITION: 'churnflow-source-partition',
+  SOURCE_OFFSET: 'churnflow-source-offset',
+  FAILED_AT: 'churnflow-failed-at'
+} as const
+
 /** The dead-letter topic of a source topic: KAFKA_ERROR_TOPIC when set, else `<topic>-failed`. */
 export function deadLetterTopic (config: Pick<Config, 'errorTopic'>, source: string): string {
-  return config.errorTopic ?? `${source}-failed`
+  return config.errorTopic ?? `${source}${DEAD_LETTER_SUFFIX}`
 }
 
 /** Replication of the topics churnflow creates: KAFKA_REPLICATION_FACTOR, where `auto` is 3 or the broker count when smaller. */
