@@ -14,6 +14,9 @@ const MIN_TENURE_DAYS = 14
  */
 const PRIOR_PURCHASES = 2
 const PRIOR_DAYS = 25
+/** Purchases per filled cart, shrunk towards a prior of one purchase in two carts (worth 6 carts). */
+const PRIOR_CART_PURCHASES = 3
+const PRIOR_CARTS = 6
 
 /** The churn model's features, in the order of the feature vector. Defined once, for training and serving. */
 export const churnFeatureNames = [
@@ -25,7 +28,9 @@ export const churnFeatureNames = [
   'email_opens_30d', 'email_click_rate', 'avg_session_length', 'avg_rating', 'subscription_cancelled',
   'events_per_day', 'orders_per_day', 'activity_30d_vs_usual', 'activity_7d_vs_usual', 'purchases_30d_vs_usual',
   'bounces_7d', 'bounce_share_7d', 'logins_30d_vs_usual', 'email_opens_30d_vs_usual', 'purchase_rate_estimate',
-  'logins_7d_vs_usual', 'email_opens_7d_vs_usual', 'tickets_7d', 'payment_failures_7d'
+  'logins_7d_vs_usual', 'email_opens_7d_vs_usual', 'tickets_7d', 'payment_failures_7d',
+  'carts_per_day', 'logins_per_day', 'views_per_day', 'purchases_per_cart', 'purchase_rate_from_carts',
+  'bounces_per_day', 'email_opens_per_day', 'browsing_30d_vs_usual'
 ] as const
 export type ChurnFeatureName = (typeof churnFeatureNames)[number]
 export const CHURN_FEATURES = churnFeatureNames.length
@@ -96,5 +101,18 @@ export function churnFeatures (p: CustomerProfile, at: number, out: Float64Array
   out[i++] = p.logins > 0 ? (p.d7Logins * s) / ((p.logins / tenure) * FILL_7) : 0
   out[i++] = p.emailsOpened > 0 ? (p.d7EmailOpens * s) / ((p.emailsOpened / tenure) * FILL_7) : 0
   out[i++] = p.d7Tickets * s
-  out[i] = p.d7PaymentFailures * s
+  out[i++] = p.d7PaymentFailures * s
+  // How often someone buys is how often they fill a cart times how often a cart ends in a purchase:
+  // carts are several times more frequent than purchases, so the product is the steadier estimate.
+  const cartsPerDay = p.addToCarts / tenure
+  const viewsPerDay = (p.views + p.productViews) / tenure
+  const perCart = (p.checkouts + PRIOR_CART_PURCHASES) / (p.addToCarts + PRIOR_CARTS)
+  out[i++] = cartsPerDay
+  out[i++] = p.logins / tenure
+  out[i++] = viewsPerDay
+  out[i++] = perCart
+  out[i++] = cartsPerDay * perCart
+  out[i++] = p.bounces / tenure
+  out[i++] = p.emailsOpened / tenure
+  out[i] = viewsPerDay > 0 ? (p.d30Browsing * l) / (viewsPerDay * FILL_30) : 0
 }

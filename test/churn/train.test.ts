@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import {
-  buildRows, ChurnScorer, evaluateChurnModel, History, loadChurnArtifact, readHistoryFile, readHistoryTopics, saveArtifact, trainChurnModel
+  buildRows, ChurnScorer, evaluateChurnModel, History, loadChurnArtifact, readHistoryFile, readHistoryTopics, saveArtifact, shippedChurnModelPath, trainChurnModel
 } from '../../src/churn/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { emptyProfile, applyEvent, profileEventOf } from '../../src/profile/index.ts'
@@ -60,6 +60,17 @@ test('training on simulated history gives a sane model that beats its baseline a
   const other = simulated(1500, 120, 99)
   const report = evaluateChurnModel(artifact, other.history, { truth: other.truth })
   assert.ok(report.model.roc_auc > 0.68 && report.oracle !== undefined && report.oracle.roc_auc > report.model.roc_auc)
+})
+
+test('the shipped model: the features this code computes, and measured within 0.02 of the oracle on held-out customers', () => {
+  // loadChurnArtifact refuses a model whose features differ from churnFeatureNames.
+  const shipped = loadChurnArtifact(shippedChurnModelPath)
+  const test = shipped.metrics.test
+  assert.ok(test.oracle !== undefined, 'trained with --truth, so its report has the oracle')
+  assert.ok(Number(shipped.training.customers) >= 15_000 && Number(shipped.training.test_rows) >= 50_000, 'trained and measured on the README\'s 20,000 customers')
+  const gap = test.oracle.roc_auc - test.model.roc_auc
+  assert.ok(gap <= 0.02, `ROC-AUC gap to the oracle ${gap.toFixed(4)} (target 0.02)`)
+  assert.ok(test.model.roc_auc > test.baseline.roc_auc, 'the trees beat the logistic baseline')
 })
 
 test('an artifact round-trips through its file and scores with reasons', async t => {

@@ -68,6 +68,17 @@ test('a small history, by hand: counters, averages, rates and recency at the eve
   assert.ok(Math.abs(f.bounce_share_30d - 2 ** -0.5 / (2 ** -0.5 + view)) < 1e-12)
   // Purchases: three (checkout and order at day 0, 02:00; an order at day 5); 7-day half-life.
   assert.ok(Math.abs(f.purchases_7d - (2 * 2 ** (-(25 - 2 / 24) / 7) + 2 ** (-20 / 7))) < 1e-9)
+  // Lifetime rates over the 25 days known: one cart, one login, one view, one bounce, one email open.
+  assert.equal(f.carts_per_day, 1 / 25)
+  assert.equal(f.logins_per_day, 1 / 25)
+  assert.equal(f.views_per_day, 1 / 25)
+  assert.equal(f.bounces_per_day, 1 / 25)
+  assert.equal(f.email_opens_per_day, 1 / 25)
+  // Purchases per cart, shrunk towards 3 in 6: (1 checkout + 3) / (1 cart + 6); times the cart rate.
+  assert.equal(f.purchases_per_cart, 4 / 7)
+  assert.equal(f.purchase_rate_from_carts, (1 / 25) * (4 / 7))
+  // The one view, 25 days ago, against a usual rate of 1/25 a day filling a 30-day counter.
+  assert.ok(Math.abs(f.browsing_30d_vs_usual - view / ((1 / 25) * 30 / Math.LN2)) < 1e-12)
 })
 
 test('features later in time decay the recent counts without any new event', () => {
