@@ -80,9 +80,14 @@ interface Working {
   changed: boolean
 }
 
+/** A customer's state for this batch, taking over a record the store handed out (the caller's own: no copy). */
 const working = (stored: ProfileRecord | undefined): Working => stored === undefined
   ? { profile: emptyProfile(), offsets: {}, alert: { high: false, lastAt: 0 }, version: 0, changed: false }
-  : { profile: { ...stored.profile }, offsets: { ...stored.offsets }, alert: { ...stored.alert }, version: stored.version, changed: false }
+  : { profile: stored.profile, offsets: stored.offsets, alert: stored.alert, version: stored.version, changed: false }
+
+/** The same from a record still being written by an earlier batch, which must stay as it is: a copy. */
+const workingCopy = (pending: ProfileRecord): Working =>
+  working({ profile: { ...pending.profile }, offsets: { ...pending.offsets }, alert: { ...pending.alert }, version: pending.version + 1 })
 
 const partitionKey = (r: SourceRecord): string => `${r.topic}:${r.partition}`
 const text = (s: string): Buffer => Buffer.from(s)
@@ -199,7 +204,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   for (const id of ids) {
     const pending = overlay.get(id)
     // A profile still being written will be stored with version + 1: expect that.
-    customers.set(id, pending === undefined ? working(stored.get(id)) : working({ ...pending, version: pending.version + 1 }))
+    customers.set(id, pending === undefined ? working(stored.get(id)) : workingCopy(pending))
   }
 
   const applied: EventOutcome[] = []

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise'
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import { databaseError, defaultTable, errorCodes, networkErrorCodes, sqlTimestamp, validTable } from './common.ts'
@@ -60,6 +60,11 @@ export function isTransientMysqlError (error: unknown): boolean {
   // mysql2 marks errors that killed the connection as fatal ("Can't add new command when connection is in closed state").
   return fatal === true
 }
+
+/** Statements a large batch is cut into, run at once (each on its own pooled connection). */
+const PARALLEL_STATEMENTS = 2
+/** Below this many rows a second statement costs more than it saves. */
+const MIN_PARALLEL_ROWS = 1000
 
 // MySQL's own messages for "already there", when another process adopted the table first.
 const ER_DUP_FIELDNAME = 1060
@@ -217,55 +222,38 @@ export class MysqlPredictionStore implements PredictionStore {
   async insert (rows: readonly PredictionRow[]): Promise<number> {
     this.#assertOpen()
     if (rows.length === 0) return 0
-    const chunks = this.#chunks(rows)
     try {
-      const [first] = chunks
-      if (chunks.length === 1 && first !== undefined) return await this.#insertChunk(this.#pool, first)
-      return await this.#insertInTransaction(chunks)
+      // Every statement is atomic and idempotent on its own (the unique key turns a replayed row
+      // into a no-op), so a batch's statements need no transaction around them and run side by
+      // side on the pool's connections: the server inserts them on as many threads.
+      const counts = await Promise.all(this.#chunks(rows).map(chunk => this.#insertChunk(chunk)))
+      return counts.reduce((sum, n) => sum + n, 0)
     } catch (error) {
       throw databaseError(this.name, `insert of ${rows.length} rows into ${this.table}`, error, isTransientMysqlError)
     }
   }
 
-  async #insertChunk (target: Pool | PoolConnection, rows: readonly PredictionRow[]): Promise<number> {
+  async #insertChunk (rows: readonly PredictionRow[]): Promise<number> {
     const values = rows.map(r => [
       r.userId, r.eventType, r.churnScore, sqlTimestamp(r.eventTime), sqlTimestamp(r.predictionTime),
       r.metadata, r.topic, r.partition, r.offset
     ])
-    const [result] = await target.query<ResultSetHeader>({ sql: this.#insertSql, values: [values], timeout: this.#queryTimeoutMs })
+    const [result] = await this.#pool.query<ResultSetHeader>({ sql: this.#insertSql, values: [values], timeout: this.#queryTimeoutMs })
     return result.affectedRows
-  }
-
-  async #insertInTransaction (chunks: readonly (readonly PredictionRow[])[]): Promise<number> {
-    const connection = await this.#pool.getConnection()
-    let broken = false
-    try {
-      await connection.beginTransaction()
-      let inserted = 0
-      for (const chunk of chunks) inserted += await this.#insertChunk(connection, chunk)
-      await connection.commit()
-      return inserted
-    } catch (error) {
-      broken = isTransientMysqlError(error)
-      if (!broken) await connection.rollback().catch(() => { broken = true })
-      throw error
-    } finally {
-      // A connection that failed mid-transaction is not trusted again, even if it looks alive.
-      if (broken) connection.destroy()
-      else connection.release()
-    }
   }
 
   /** Splits by rows and by an estimate of the statement's size, well under max_allowed_packet (16 MiB by default). */
   #chunks (rows: readonly PredictionRow[]): PredictionRow[][] {
     const maxBytes = 4 * 1024 * 1024
+    // A large batch is cut in PARALLEL_STATEMENTS, each of at least MIN_PARALLEL_ROWS rows.
+    const maxRows = Math.min(this.#maxRows, Math.max(MIN_PARALLEL_ROWS, Math.ceil(rows.length / PARALLEL_STATEMENTS)))
     const chunks: PredictionRow[][] = []
     let current: PredictionRow[] = []
     let bytes = 0
     for (const row of rows) {
       // Worst case escaping doubles a string; 4 bytes per UTF-16 unit covers any character.
       const size = 160 + 4 * (row.userId.length + row.eventType.length + row.topic.length + (row.metadata?.length ?? 0))
-      if (current.length > 0 && (current.length >= this.#maxRows || bytes + size > maxBytes)) {
+      if (current.length > 0 && (current.length >= maxRows || bytes + size > maxBytes)) {
         chunks.push(current)
         current = []
         bytes = 0

@@ -32,7 +32,10 @@ export interface ProfileStore {
    * the last flush.
    */
   readonly durableOnWrite: boolean
-  /** The stored records of these customers; a customer never seen is absent from the map. */
+  /**
+   * The stored records of these customers; a customer never seen is absent from the map. The
+   * records are the caller's own (fresh objects every call): it may change them in place.
+   */
   getMany (ids: readonly string[]): Promise<Map<string, ProfileRecord>>
   /**
    * Writes each record if the stored version still equals `record.version` (the version read),
