@@ -64,6 +64,9 @@ export class Processor {
    */
   #pendingTimes: number[] = []
   #lastFlush = Date.now()
+  /** A snapshot and commit running beside the batches (in-process store only), and how it failed. */
+  #background: Promise<void> | undefined
+  #backgroundFailure: Error | undefined
   #running = false
   #progressAt = Date.now()
   #progressEvents = 0
@@ -222,22 +225,46 @@ export class Processor {
     this.#account(w.batch, result)
     for (const r of w.batch) this.#pending.set(`${r.topic}:${r.partition}`, r)
     for (const r of w.batch) this.#pendingTimes.push(r.timestamp)
-    if (flushInterval === 0 || Date.now() - this.#lastFlush >= flushInterval) await this.#flushAndCommit(signal)
+    if (this.#backgroundFailure !== undefined) throw this.#backgroundFailure
+    if (flushInterval === 0) {
+      await this.#flushAndCommit(signal)
+    } else if (this.#background === undefined && Date.now() - this.#lastFlush >= flushInterval) {
+      // A snapshot of a large in-process store takes a while to write: it goes on beside the next
+      // batches, and the offsets it covers are committed when it is on disk.
+      this.#background = this.#flushAndCommit(signal)
+        .catch((error: unknown) => { this.#backgroundFailure = error as Error })
+        .finally(() => { this.#background = undefined })
+    }
     this.metrics.batch.observe((performance.now() - w.started) / 1000)
   }
 
+  /**
+   * Makes the profiles durable (a snapshot, for the in-process store) and then commits the
+   * offsets of every batch written before it started. Batches written meanwhile wait for the next.
+   * A snapshot taken while later batches write holds some profiles newer than the commit, which
+   * is harmless: a profile skips an event it has applied by its offset.
+   */
   async #flushAndCommit (signal: AbortSignal): Promise<void> {
+    while (this.#background !== undefined) await this.#background
     if (this.#pending.size === 0) return
-    if (!this.#o.profiles.durableOnWrite) await this.dependencies.profiles.run(() => this.#o.profiles.flush(), signal)
-    this.#lastFlush = Date.now()
     const last = [...this.#pending.values()]
-    await this.dependencies.kafka.run(() => this.#source.commit(last), signal)
+    const times = this.#pendingTimes
+    this.#pending = new Map()
+    this.#pendingTimes = []
+    try {
+      if (!this.#o.profiles.durableOnWrite) await this.dependencies.profiles.run(() => this.#o.profiles.flush(), signal)
+      this.#lastFlush = Date.now()
+      await this.dependencies.kafka.run(() => this.#source.commit(last), signal)
+    } catch (error) {
+      // Not committed: a later commit covers these partitions, or a restart processes them again.
+      for (const r of last) if (!this.#pending.has(`${r.topic}:${r.partition}`)) this.#pending.set(`${r.topic}:${r.partition}`, r)
+      this.#pendingTimes = times.concat(this.#pendingTimes)
+      throw error
+    }
     const at = Date.now()
     this.stats.commits++
     this.stats.lastCommitAt = at
-    for (const t of this.#pendingTimes) this.metrics.endToEnd.observe(Math.max(0, at - t) / 1000)
-    this.#pending = new Map()
-    this.#pendingTimes = []
+    for (const t of times) this.metrics.endToEnd.observe(Math.max(0, at - t) / 1000)
   }
 
   #account (batch: readonly TakenRecord[], result: BatchResult): void {
@@ -346,6 +373,7 @@ export class Processor {
   async #close (): Promise<void> {
     const signal = new AbortController().signal
     // Commit what is done unless a dependency is still down (then it is processed again on restart).
+    if (this.#background !== undefined) await this.#background
     if (!this.#aborted && this.#pending.size > 0) {
       await this.#flushAndCommit(signal).catch(error => { this.#log.warn({ err: error }, 'could not commit the last offsets; those events will be processed again (idempotently) on restart') })
     }
