@@ -14,8 +14,10 @@ const DAY = 86_400_000
  * Churn labels are noisy (a quiet month is partly chance) and several features nearly identify a
  * customer, so shallow trees with large leaves generalise to new customers best. Measured on
  * simulator history: depth 3, rate 0.05, leaves >= 200, L2 10 beat the library defaults by 0.03 AUC.
+ * At most 220 trees: held-out AUC is flat from there (0.7745 at 220 and 260 trees, 0.7746 at the
+ * 313 early stopping picks without a cap), while every tree costs scoring time on each event.
  */
-export const churnGbtDefaults: Partial<GbtOptions> = { trees: 600, maxDepth: 3, learningRate: 0.05, minSamplesLeaf: 200, l2: 10, earlyStoppingRounds: 40 }
+export const churnGbtDefaults: Partial<GbtOptions> = { trees: 220, maxDepth: 3, learningRate: 0.05, minSamplesLeaf: 200, l2: 10, earlyStoppingRounds: 40 }
 
 export interface TrainOptions {
   readonly horizonDays: number

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Config } from '../config/index.ts'
 import {
-  ChurnScorer, evaluateChurnModel, History, readHistoryFile, readHistoryTopics, readTruthFile, saveArtifact,
+  churnGbtDefaults, ChurnScorer, evaluateChurnModel, History, readHistoryFile, readHistoryTopics, readTruthFile, saveArtifact,
   shippedChurnModelPath, trainChurnModel, type ModelMetrics
 } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
@@ -74,7 +74,7 @@ export const trainCommand: Command = {
     '  --cutoff DATE     where the test period starts (default: leaves max(horizon, a quarter of the history))',
     '  --qualifying T,T  event types that count as activity (default order_placed,checkout)',
     '  --truth FILE      the simulator\'s truth: also report the oracle\'s ROC-AUC on the same test rows',
-    '  --trees N         most trees (default 600; early stopping picks fewer)   --seed N',
+    `  --trees N         most trees (default ${String(churnGbtDefaults.trees)}; early stopping may pick fewer)   --seed N`,
     '  --out FILE        where to write the artifact (default models/churn-model.json)',
     '  --kind fraud      train the fraud model instead, on transactions (JSON lines) and the simulator\'s truth',
     '                    (--truth, from churnflow produce --stream transactions --truth FILE); writes models/fraud-model.json'
@@ -100,7 +100,7 @@ export const trainCommand: Command = {
       cutoff = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(values.cutoff) ? `${values.cutoff}T00:00:00Z` : values.cutoff)
       if (cutoff === undefined) throw usage(`--cutoff="${values.cutoff}" is invalid: expected a date (2025-05-01) or an ISO 8601 time`)
     }
-    const trees = wholeNumberFlag(values, 'trees', 1, 5000) ?? 600
+    const trees = wholeNumberFlag(values, 'trees', 1, 5000)
     const seed = seedOf(values)
     const outPath = typeof values.out === 'string' ? values.out : shippedChurnModelPath
     const truth = await truthOf(values)
@@ -113,7 +113,7 @@ export const trainCommand: Command = {
         ...(typeof values.qualifying === 'string' ? { qualifying: values.qualifying.split(',').map(s => s.trim()) } : {}),
         ...(truth === undefined ? {} : { truth }),
         seed,
-        gbt: { trees, seed },
+        gbt: { ...(trees === undefined ? {} : { trees }), seed },
         onProgress: message => { log.info(message) }
       })
     } catch (error) {
