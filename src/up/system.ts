@@ -7,6 +7,7 @@ import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
+import { startTicker } from '../util/ticker.ts'
 import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { buildOps, EventStreams, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
@@ -255,24 +256,17 @@ export async function runUp (options: UpOptions): Promise<number> {
         (t.deadLettered > 0 ? `, ${count(t.deadLettered)} dead-lettered` : ''))
       await saveState()
     }
-    let timer: NodeJS.Timeout | undefined
-    const ticking = new Promise<never>((_resolve, reject) => {
-      const next = (): void => {
-        timer = setTimeout(() => { tick().then(next, reject) }, options.statusIntervalMs)
-      }
-      next()
-    })
-    ticking.catch(() => undefined)
+    const ticker = startTicker(tick, options.statusIntervalMs)
     try {
       const reason = await Promise.race([
         options.stopSignal,
         processing.then(() => { throw new PartStopped('the processor', new Error('it ended on its own')) }, (error: unknown) => { throw new PartStopped('the processor', error) }),
         producing.then(() => new Promise<never>(() => undefined), (error: unknown) => { throw new PartStopped('the producer', error) }),
-        ticking.catch((error: unknown) => { throw new PartStopped('the status line', error) })
+        ticker.failed.catch((error: unknown) => { throw new PartStopped('the status line', error) })
       ])
       log.info(`${reason}: stopping the producer, then the processor (after its last commit), the API and the broker`)
     } finally {
-      clearTimeout(timer)
+      ticker.stop()
     }
   } catch (error) {
     if (!(error instanceof PartStopped)) throw await cleanup(cleanups, log, error)
