@@ -336,6 +336,41 @@ test('redis: on a dead port the store fails fast with a retriable PROFILE_STORE_
   await down.flush()
 })
 
+test('redis: a Redis that stops answering fails a whole batch at the deadline; what it wrote later is refused on retry', async t => {
+  const probe = await redisStore(t)
+  if (probe === undefined) return
+  const [host, port] = (process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')
+  const prefix = `${uniqueName('test-deadline')}:`
+  const store = new RedisProfileStore({ host: host ?? '127.0.0.1', port: Number(port ?? 6379), prefix, timeoutMs: 300 })
+  t.after(async () => {
+    await store.clear().catch(() => undefined)
+    await store.close()
+  })
+  await store.ping()
+  const ids = Array.from({ length: 2000 }, (_, i) => `CUST-${i}`)
+  const batch = new Map(ids.map((id, i) => [id, record(busyProfile(i))]))
+  // Redis holds every client's commands for 1.5 s: it is there, but answers nothing.
+  assert.match(await redisCommand(host ?? '127.0.0.1', Number(port ?? 6379), ['CLIENT', 'PAUSE', '1500', 'ALL']), /OK/)
+  for (const call of [() => store.getMany(ids), () => store.putMany(batch)]) {
+    const started = performance.now()
+    await assert.rejects(call(), (error: unknown) => {
+      assert.ok(isChurnflowError(error), String(error))
+      assert.equal(error.code, ErrorCodes.PROFILE_STORE_UNAVAILABLE)
+      assert.equal(error.retriable, true)
+      assert.match(error.message, /did not answer within 300 ms/)
+      return true
+    })
+    assert.ok(performance.now() - started < 1000, `failed after ${Math.round(performance.now() - started)} ms`)
+  }
+  await new Promise(resolve => setTimeout(resolve, 1600))
+  // The abandoned putMany ran once Redis answered again; the processor's retry of it is refused, not applied twice.
+  const conflicts = await store.putMany(batch)
+  assert.equal(conflicts.length, ids.length)
+  const read = await store.getMany(ids)
+  assert.equal(read.size, ids.length)
+  for (const [id, r] of read) assert.equal(r.version, 1, id)
+})
+
 test('redis: the same store object works again once Redis is back', async t => {
   const probe = await redisStore(t)
   if (probe === undefined) return
