@@ -7,7 +7,6 @@ import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
-import { startTicker } from '../util/ticker.ts'
 import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { buildOps, EventStreams, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
@@ -16,6 +15,7 @@ import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
 import { livePopulationSource } from './population-source.ts'
 import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
+import { startTicker } from '../util/ticker.ts'
 
 const DAY = 86_400_000
 

@@ -129,16 +129,22 @@ export class RedisProfileStore implements ProfileStore {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
     if (this.#client.isReady) return
     this.#connecting ??= this.#client.connect().catch(() => undefined).finally(() => { this.#connecting = undefined })
+    await this.#within(this.#connecting)
+    if (!this.#client.isReady) throw this.#unavailable('is not reachable')
+  }
+
+  /** `pending`, or a retriable PROFILE_STORE_UNAVAILABLE once the store's timeout has passed (`pending` then goes on unobserved). */
+  async #within<T> (pending: Promise<T>): Promise<T> {
+    pending.catch(() => undefined)
     let timer: ReturnType<typeof setTimeout> | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => { reject(this.#unavailable(`did not answer within ${this.#timeoutMs} ms`)) }, this.#timeoutMs)
     })
     try {
-      await Promise.race([this.#connecting, deadline])
+      return await Promise.race([pending, deadline])
     } finally {
       clearTimeout(timer)
     }
-    if (!this.#client.isReady) throw this.#unavailable('is not reachable')
   }
 
   #unavailable (what: string, cause?: unknown): ChurnflowError {
@@ -153,20 +159,12 @@ export class RedisProfileStore implements ProfileStore {
    */
   async #run<T> (call: () => Promise<T>): Promise<T> {
     await this.#ready()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const pending = call()
-    pending.catch(() => undefined)
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(this.#unavailable(`did not answer within ${this.#timeoutMs} ms`)) }, this.#timeoutMs)
-    })
     try {
-      return await Promise.race([pending, deadline])
+      return await this.#within(call())
     } catch (error) {
       if (error instanceof ChurnflowError) throw error
       if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) throw error
       throw this.#unavailable(`failed: ${(error as Error).message}`, error)
-    } finally {
-      clearTimeout(timer)
     }
   }
 
