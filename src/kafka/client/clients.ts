@@ -1,9 +1,10 @@
 import {
-  Admin, compatibilityPartitioner, Consumer, Producer, ProduceAcks, SASLMechanisms,
+  Admin, Consumer, Producer, ProduceAcks, SASLMechanisms,
   type CompressionAlgorithmValue, type ConsumerOptions, type ProducerOptions, type SASLMechanismValue
 } from '@platformatic/kafka'
 import type { Config } from '../../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { javaCompatiblePartitioner } from './partitioner.ts'
 
 /** What a client needs to reach the cluster; the part of `Config` the Kafka clients use. */
 export type KafkaConnection = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'saslMechanism' | 'saslUsername' | 'saslPassword' | 'kafkaTls'>
@@ -61,7 +62,7 @@ export function createProducer (connection: KafkaConnection, options: ChurnflowP
     ...baseClientOptions(connection, options.suffix ?? 'producer'),
     acks: ProduceAcks.ALL,
     idempotent: options.idempotent ?? true,
-    partitioner: compatibilityPartitioner,
+    partitioner: javaCompatiblePartitioner,
     autocreateTopics: false
   }
   if (options.retries !== undefined) producerOptions.retries = options.retries
