@@ -89,7 +89,13 @@ const working = (stored: ProfileRecord | undefined): Working => stored === undef
 const workingCopy = (pending: ProfileRecord): Working =>
   working({ profile: { ...pending.profile }, offsets: { ...pending.offsets }, alert: { ...pending.alert }, version: pending.version + 1 })
 
-const partitionKey = (r: SourceRecord): string => `${r.topic}:${r.partition}`
+/** `<topic>:<partition>`, the key of a profile's offsets; made once per partition, not per event. */
+const partitionKeys = new Map<string, string[]>()
+function partitionKey (r: SourceRecord): string {
+  let keys = partitionKeys.get(r.topic)
+  if (keys === undefined) partitionKeys.set(r.topic, keys = [])
+  return keys[r.partition] ??= `${r.topic}:${r.partition}`
+}
 const text = (s: string): Buffer => Buffer.from(s)
 
 /** The dead-letter record: the value and key byte for byte, the reason and the source in headers. */
@@ -110,20 +116,20 @@ function source (r: SourceRecord): { topic: string, partition: number, offset: n
   return { topic: r.topic, partition: r.partition, offset: Number(r.offset) }
 }
 
-function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore, at: number): OutMessage {
-  const value = {
-    customer_id: e.customerId,
-    user_id: e.rawId,
-    event_type: e.eventType,
-    churn_score: s.churn_score,
-    risk_band: s.risk_band,
-    model_version: s.model_version,
-    reasons: s.reasons,
-    event_timestamp: isoUtc(e.time),
-    prediction_timestamp: isoUtc(at),
-    source: source(e.record)
-  }
-  return { topic, key: text(e.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+/**
+ * The churn-predictions record, written as text rather than through an object and JSON.stringify:
+ * this runs for every scored event. Byte for byte what JSON.stringify gives for the object
+ * `{ customer_id, user_id, event_type, churn_score, risk_band, model_version, reasons,
+ * event_timestamp, prediction_timestamp, source: { topic, partition, offset } }` (a test holds it
+ * to that). `predictedAt` and `stamp` are `at` as text and as a Kafka timestamp, made once per batch.
+ */
+export function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore, at: number, predictedAt = isoUtc(at), stamp = BigInt(at)): OutMessage {
+  const r = e.record
+  const value = `{"customer_id":${JSON.stringify(e.customerId)},"user_id":${JSON.stringify(e.rawId)},"event_type":${JSON.stringify(e.eventType)}` +
+    `,"churn_score":${JSON.stringify(s.churn_score)},"risk_band":${JSON.stringify(s.risk_band)},"model_version":${JSON.stringify(s.model_version)}` +
+    `,"reasons":${JSON.stringify(s.reasons)},"event_timestamp":"${isoUtc(e.time)}","prediction_timestamp":"${predictedAt}"` +
+    `,"source":{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${Number(r.offset)}}}`
+  return { topic, key: text(e.customerId), value: text(value), timestamp: stamp }
 }
 
 function alertMessage (topic: string, kind: AlertKind, e: DecodedEvent, s: ChurnScore | undefined, at: number): OutMessage {
@@ -251,6 +257,8 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   // Alerts in event order per customer, after every score is known.
   const rows: PredictionRow[] = []
   const messages: OutMessage[] = []
+  const predictedAt = isoUtc(at)
+  const stamp = BigInt(at)
   let alerts = 0
   for (const outcome of applied) {
     const e = outcome.event
@@ -271,7 +279,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
         partition: e.record.partition,
         offset: e.record.offset
       })
-      messages.push(predictionMessage(ctx.topics.predictions, e, outcome.score, at))
+      messages.push(predictionMessage(ctx.topics.predictions, e, outcome.score, at, predictedAt, stamp))
     }
     if (decision.alert !== undefined) {
       alerts++

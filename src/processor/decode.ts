@@ -104,7 +104,7 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
   const timestamp = fields.timestamp as string
   const time = parseEventTime(timestamp)
   if (time === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is not an ISO 8601 date-time such as 2024-01-15T10:30:00Z`)
-  const profileEvent = profileEventOf(fields as { event_type: string, timestamp: string })
+  const profileEvent = profileEventOf(fields as { event_type: string, timestamp: string }, time)
   if (profileEvent === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is invalid`)
   const rawId = (stream === EventStreams.USER_EVENTS ? fields.user_id : fields.customer_id) as string | number
   const details = (stream === EventStreams.USER_EVENTS ? fields.metadata : fields.data) as Record<string, unknown> | null | undefined

@@ -123,28 +123,28 @@ export interface ProfileEvent {
   readonly type: UserEventType | CustomerEventType
   readonly time: number
   /** session_length (user-events, minutes), order_value (order_placed), rating (review_submitted). */
-  readonly sessionLength?: number
-  readonly orderValue?: number
-  readonly rating?: number
+  readonly sessionLength?: number | undefined
+  readonly orderValue?: number | undefined
+  readonly rating?: number | undefined
 }
 
 const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
 
-/** The profile's view of a user-event or customer-event record; undefined for a bad timestamp. */
-export function profileEventOf (event: { event_type: string, timestamp: string, metadata?: unknown, data?: unknown }): ProfileEvent | undefined {
-  const time = parseEventTime(event.timestamp)
+/**
+ * The profile's view of a user-event or customer-event record; undefined for a bad timestamp.
+ * `time` is the timestamp already parsed, when the caller has it.
+ */
+export function profileEventOf (event: { event_type: string, timestamp: string, metadata?: unknown, data?: unknown }, time = parseEventTime(event.timestamp)): ProfileEvent | undefined {
   if (time === undefined) return undefined
-  const meta = (event.metadata ?? {}) as Record<string, unknown>
-  const data = (event.data ?? {}) as Record<string, unknown>
-  const sessionLength = finite(meta.session_length)
-  const orderValue = finite(data.order_value)
-  const rating = finite(data.rating)
+  const meta = event.metadata as Record<string, unknown> | null | undefined
+  const data = event.data as Record<string, unknown> | null | undefined
+  // One shape for every event (absent numbers are undefined), built at once: this runs per event.
   return {
     type: event.event_type as ProfileEvent['type'],
     time,
-    ...(sessionLength === undefined ? {} : { sessionLength }),
-    ...(orderValue === undefined ? {} : { orderValue }),
-    ...(rating === undefined ? {} : { rating })
+    sessionLength: finite(meta?.session_length),
+    orderValue: finite(data?.order_value),
+    rating: finite(data?.rating)
   }
 }
 

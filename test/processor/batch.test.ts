@@ -5,7 +5,7 @@ import { shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
 import {
-  alertPolicy, defaultRetryPolicy, Dependency, prepareBatch, processBatch, type BatchContext, type OutMessage, type SourceRecord
+  alertPolicy, decodeRecord, defaultRetryPolicy, Dependency, predictionMessage, prepareBatch, processBatch, type BatchContext, type OutMessage, type SourceRecord
 } from '../../src/processor/index.ts'
 import { openPredictionStore } from '../../src/sql/index.ts'
 import { expectedProfiles, mixedEvents, type TestRecord } from '../helpers/events.ts'
@@ -90,4 +90,41 @@ test('two processors on the same events during a rebalance: the late writer re-a
   const late = await old.write()
   assert.ok(late.conflicts > 0, 'the late write met the newer profiles')
   await assertProfiles(shared, events)
+})
+
+test('a prediction record is exactly the JSON of its fields, whatever the ids and reasons hold', () => {
+  const cases = [
+    { topic: 'user-events', value: { user_id: 12345, event_type: 'bounce', timestamp: '2024-01-15T10:30:00', metadata: null } },
+    { topic: 'user-events', value: { user_id: 'ü "quoted" \\ back\u2028slash\n', event_type: 'checkout', timestamp: '2024-01-15T10:30:00.123+02:00', metadata: { a: 1 } } },
+    { topic: 'customer-events', value: JSON.parse(mixedEvents(30).find(r => r.stream === 'customer-events')?.value ?? '{}') as Record<string, unknown> }
+  ]
+  const scores = [
+    { churn_score: 0.9123, risk_band: 'high', model_version: 'churn-gbt "v2"', reasons: [{ feature: 'days_since_last_purchase', value: 41.5, impact: 0.7 }, { feature: 'x', value: Infinity, impact: 1e-7 }] },
+    { churn_score: 0, risk_band: '', model_version: 'remote', reasons: [] }
+  ]
+  for (const [i, c] of cases.entries()) {
+    const record: SourceRecord = { topic: c.topic, partition: 3, offset: 9_007_199_254_740_000n + BigInt(i), key: undefined, value: Buffer.from(JSON.stringify(c.value)), headers: undefined, timestamp: 1 }
+    const d = decodeRecord(record, c.topic === 'customer-events' ? 'customer-events' : 'user-events')
+    assert.ok(d.ok, d.ok ? '' : d.poison.message)
+    for (const s of scores) {
+      const at = Date.UTC(2024, 0, 16, 8, 0, 0, 7)
+      const m = predictionMessage('churn-predictions', d.event, s, at)
+      const expected: string = JSON.stringify({
+        customer_id: d.event.customerId,
+        user_id: d.event.rawId,
+        event_type: d.event.eventType,
+        churn_score: s.churn_score,
+        risk_band: s.risk_band,
+        model_version: s.model_version,
+        reasons: s.reasons,
+        event_timestamp: new Date(d.event.time).toISOString(),
+        prediction_timestamp: new Date(at).toISOString(),
+        source: { topic: record.topic, partition: record.partition, offset: Number(record.offset) }
+      })
+      assert.equal(m.value?.toString('utf8'), expected)
+      assert.deepEqual(JSON.parse(m.value?.toString('utf8') ?? ''), JSON.parse(expected))
+      assert.equal(m.key?.toString('utf8'), d.event.customerId)
+      assert.equal(m.timestamp, BigInt(at))
+    }
+  }
 })
