@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream'
 import mysql from 'mysql2/promise'
-import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import { databaseError, defaultTable, errorCodes, networkErrorCodes, sqlTimestamp, validTable } from './common.ts'
@@ -66,6 +67,14 @@ const PARALLEL_STATEMENTS = 2
 /** Below this many rows a second statement costs more than it saves. */
 const MIN_PARALLEL_ROWS = 1000
 
+// A server that does not take LOAD DATA LOCAL (local_infile=OFF, MySQL 8's default): rows go in as INSERTs.
+const ER_NOT_ALLOWED_COMMAND = 1148
+const ER_CLIENT_LOCAL_FILES_DISABLED = 3948
+const CR_LOAD_DATA_LOCAL_INFILE_REJECTED = 2068
+const ER_LOAD_INFILE_CAPABILITY_DISABLED = 4166 // MariaDB's
+// LOAD DATA LOCAL skips a row whose key is there already, with this warning: the replay of a batch.
+const ER_DUP_ENTRY = 1062
+
 // MySQL's own messages for "already there", when another process adopted the table first.
 const ER_DUP_FIELDNAME = 1060
 const ER_DUP_KEYNAME = 1061
@@ -95,6 +104,9 @@ export class MysqlPredictionStore implements PredictionStore {
   readonly #maxRows: number
   readonly #log: Logger | undefined
   readonly #insertSql: string
+  readonly #loadSql: string
+  /** Whether rows go in by LOAD DATA LOCAL: until the server refuses it once. */
+  #load = true
   #closed = false
 
   constructor (options: MysqlStoreOptions) {
@@ -118,14 +130,18 @@ export class MysqlPredictionStore implements PredictionStore {
     })
     // DATETIME has no zone: the session zone only matters for CURRENT_TIMESTAMP defaults and
     // NOW(), which must agree with the UTC text we write.
+    // Every warning of a load is listed (the default keeps 64), so none can hide behind duplicates.
     this.#pool.pool.on('connection', connection => {
-      connection.query("SET time_zone = '+00:00'", error => {
+      connection.query("SET time_zone = '+00:00', max_error_count = 65535", error => {
         if (error !== null) this.#log?.warn({ err: error, store: this.name }, 'could not set the session time zone to UTC')
       })
     })
     this.#insertSql = `INSERT INTO ${quoteId(this.table)} ` +
       '(user_id, event_type, churn_score, event_timestamp, prediction_timestamp, metadata, kafka_topic, kafka_partition, kafka_offset) ' +
       'VALUES ? ON DUPLICATE KEY UPDATE id = id'
+    this.#loadSql = `LOAD DATA LOCAL INFILE 'churnflow-rows.tsv' INTO TABLE ${quoteId(this.table)} CHARACTER SET utf8mb4 ` +
+      "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' " +
+      '(user_id, event_type, churn_score, event_timestamp, prediction_timestamp, metadata, kafka_topic, kafka_partition, kafka_offset)'
   }
 
   #connectionOptions (): mysql.ConnectionOptions {
@@ -142,9 +158,16 @@ export class MysqlPredictionStore implements PredictionStore {
       supportBigNumbers: true,
       bigNumberStrings: true,
       // Without -FOUND_ROWS a duplicate left as is counts 0 affected rows instead of 1, so
-      // affectedRows is exactly the number of rows inserted.
-      flags: ['-FOUND_ROWS', '-LOCAL_FILES']
+      // affectedRows is exactly the number of rows inserted. LOCAL_FILES lets LOAD DATA LOCAL
+      // send a batch's rows; mysql2 answers a server's request for a file only from the stream
+      // the statement itself hands over, never from the disk.
+      flags: ['-FOUND_ROWS', '+LOCAL_FILES']
     }
+  }
+
+  /** Whether rows go in by LOAD DATA LOCAL (true until the server refuses it) rather than INSERT. */
+  get loadsData (): boolean {
+    return this.#load
   }
 
   #assertOpen (): void {
@@ -234,12 +257,52 @@ export class MysqlPredictionStore implements PredictionStore {
   }
 
   async #insertChunk (rows: readonly PredictionRow[]): Promise<number> {
+    if (this.#load) {
+      try {
+        return await this.#loadChunk(rows)
+      } catch (error) {
+        if (!hasErrno(error, ER_NOT_ALLOWED_COMMAND, ER_CLIENT_LOCAL_FILES_DISABLED, CR_LOAD_DATA_LOCAL_INFILE_REJECTED, ER_LOAD_INFILE_CAPABILITY_DISABLED)) throw error
+        if (this.#load) this.#log?.info({ store: this.name, err: error }, 'the server does not take LOAD DATA LOCAL (local_infile is off); inserting rows with INSERT statements')
+        this.#load = false
+      }
+    }
     const values = rows.map(r => [
       r.userId, r.eventType, r.churnScore, sqlTimestamp(r.eventTime), sqlTimestamp(r.predictionTime),
       r.metadata, r.topic, r.partition, r.offset
     ])
     const [result] = await this.#pool.query<ResultSetHeader>({ sql: this.#insertSql, values: [values], timeout: this.#queryTimeoutMs })
     return result.affectedRows
+  }
+
+  /**
+   * The rows as LOAD DATA LOCAL text, written straight into one buffer: the server parses it for
+   * less than a multi-row INSERT, and the client builds no statement text. A row whose key is
+   * there already is skipped with a duplicate warning, as the INSERT's ON DUPLICATE KEY leaves
+   * it; any other warning (a value cut short, a failed CHECK) means a row was not stored as
+   * given, and fails the batch as the INSERT would have.
+   */
+  async #loadChunk (rows: readonly PredictionRow[]): Promise<number> {
+    const data = loadDataText(rows)
+    let connection: PoolConnection | undefined
+    try {
+      connection = await this.#pool.getConnection()
+      const [result] = await connection.query<ResultSetHeader>({
+        sql: this.#loadSql,
+        timeout: this.#queryTimeoutMs,
+        infileStreamFactory: () => Readable.from(pieces(data), { objectMode: false })
+      } as mysql.QueryOptions)
+      if (result.warningStatus > 0) {
+        const [warnings] = await connection.query<RowDataPacket[]>('SHOW WARNINGS')
+        const wrong = warnings.filter(w => w.Level !== 'Note' && Number(w.Code) !== ER_DUP_ENTRY)
+        if (wrong.length > 0) {
+          throw new ChurnflowError(ErrorCodes.DATABASE_FAILED,
+            `${this.name}: ${wrong.length} of ${rows.length} rows were not stored as given (${wrong.slice(0, 3).map(w => `${String(w.Code)} ${String(w.Message)}`).join('; ')})`)
+        }
+      }
+      return result.affectedRows
+    } finally {
+      connection?.release()
+    }
   }
 
   /** Splits by rows and by an estimate of the statement's size, well under max_allowed_packet (16 MiB by default). */
@@ -300,4 +363,42 @@ function createTableSql (table: string): string {
     INDEX idx_event_timestamp (event_timestamp),
     UNIQUE KEY uq_kafka_coordinates (kafka_topic, kafka_partition, kafka_offset)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
+}
+
+/** A string as a LOAD DATA field: its backslashes, tabs, newlines, carriage returns and NULs escaped. */
+const needsEscape = /[\\\t\n\r\0]/
+const escapes: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
+const escapeField = (s: string): string => needsEscape.test(s) ? s.replace(/[\\\t\n\r\0]/g, c => escapes[c] as string) : s
+
+/** Tab-separated rows in the order of the load's column list, NULL as `\N`, each line ending in a newline. */
+export function loadDataText (rows: readonly PredictionRow[]): Buffer {
+  let size = 0
+  for (const r of rows) size += 96 + 2 * (r.userId.length + r.eventType.length + r.topic.length + (r.metadata?.length ?? 2))
+  let out = Buffer.allocUnsafe(size)
+  let at = 0
+  const put = (s: string): void => {
+    // Worst case, a UTF-16 unit is three bytes and escaping doubles it: grow rather than cut.
+    if (at + 6 * s.length + 1 > out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * out.length, at + 6 * s.length + 1024))
+      out.copy(bigger, 0, 0, at)
+      out = bigger
+    }
+    at += out.write(s, at, 'utf8')
+  }
+  for (const r of rows) {
+    put(escapeField(r.userId))
+    put('\t')
+    put(escapeField(r.eventType))
+    put(`\t${r.churnScore}\t${sqlTimestamp(r.eventTime)}\t${sqlTimestamp(r.predictionTime)}\t`)
+    put(r.metadata === null ? '\\N' : escapeField(r.metadata))
+    put('\t')
+    put(escapeField(r.topic))
+    put(`\t${r.partition}\t${r.offset}\n`)
+  }
+  return out.subarray(0, at)
+}
+
+/** A buffer in 256 KB pieces: each becomes one protocol packet. */
+function * pieces (data: Buffer): Generator<Buffer> {
+  for (let i = 0; i < data.length; i += 256 * 1024) yield data.subarray(i, i + 256 * 1024)
 }
