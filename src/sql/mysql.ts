@@ -67,6 +67,9 @@ const PARALLEL_STATEMENTS = 2
 /** Below this many rows a second statement costs more than it saves. */
 const MIN_PARALLEL_ROWS = 1000
 
+/** Below this many rows one INSERT beats a load, which costs a round trip more (the server asks for the data). */
+const MIN_LOAD_ROWS = 100
+
 // A server that does not take LOAD DATA LOCAL (local_infile=OFF, MySQL 8's default): rows go in as INSERTs.
 const ER_NOT_ALLOWED_COMMAND = 1148
 const ER_CLIENT_LOCAL_FILES_DISABLED = 3948
@@ -165,7 +168,7 @@ export class MysqlPredictionStore implements PredictionStore {
     }
   }
 
-  /** Whether rows go in by LOAD DATA LOCAL (true until the server refuses it) rather than INSERT. */
+  /** Whether large batches go in by LOAD DATA LOCAL (until the server refuses it once) rather than INSERT. */
   get loadsData (): boolean {
     return this.#load
   }
@@ -257,7 +260,7 @@ export class MysqlPredictionStore implements PredictionStore {
   }
 
   async #insertChunk (rows: readonly PredictionRow[]): Promise<number> {
-    if (this.#load) {
+    if (this.#load && rows.length >= MIN_LOAD_ROWS) {
       try {
         return await this.#loadChunk(rows)
       } catch (error) {

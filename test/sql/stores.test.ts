@@ -540,18 +540,30 @@ test('mariadb: rows go in by LOAD DATA LOCAL; a row the server would not store a
   const store = new MysqlPredictionStore({ host: url.hostname, port: Number(url.port || 3306), database: url.pathname.slice(1), table: f.table })
   t.after(() => store.close())
   await store.ensureTable()
-  assert.equal(await store.insert(rows(3000)), 3000)
+  // Every character a tab-separated load must escape, in an id and in the JSON's strings.
+  const tricky = { userId: 'a\tb\\c\nd\re\\N', metadata: JSON.stringify({ path: 'C:\\dir\\N', say: 'a "b"\tc\nd', empty: '' }) }
+  assert.equal(await store.insert(rows(3000).map((r, i) => i === 7 ? { ...r, ...tricky } : r)), 3000)
   assert.equal(store.loadsData, true)
+  const stored = await f.read()
+  const json = (v: unknown): unknown => typeof v === 'string' ? JSON.parse(v) : v
+  assert.equal(stored[7]?.user_id, tricky.userId)
+  assert.deepEqual(json(stored[7]?.metadata), JSON.parse(tricky.metadata))
+  assert.equal(stored[6]?.metadata, null)
+  assert.equal(utc(stored[2999]?.event_timestamp), base + 2999 * 1000)
+  assert.equal(BigInt(String(stored[2999]?.kafka_offset)), 2999n)
   // A replay: 3,000 duplicate warnings, more than MariaDB lists by default, and nothing wrong.
   assert.equal(await store.insert(rows(3000)), 0)
   const tooLong = { ...rows(1, { from: 3000 })[0]!, userId: 'x'.repeat(51) }
-  await assert.rejects(store.insert([...rows(10, { from: 3001 }), tooLong]), (error: unknown) => {
+  const refused = (message: RegExp) => (error: unknown): boolean => {
     assert.ok(error instanceof ChurnflowError)
     assert.equal(error.code, ErrorCodes.DATABASE_FAILED, error.message)
     assert.equal(error.retriable, false)
-    assert.match(error.message, /not stored as given.*user_id/)
+    assert.match(error.message, message)
     return true
-  })
+  }
+  // A large batch is loaded; a small one is one INSERT, which the server refuses as a whole.
+  await assert.rejects(store.insert([...rows(150, { from: 3001 }), tooLong]), refused(/not stored as given.*user_id/))
+  await assert.rejects(store.insert([...rows(10, { from: 3200 }), tooLong]), refused(/too long for column 'user_id'/))
 })
 
 test('mariadb: a server with local_infile off gets the same rows by INSERT', async t => {
