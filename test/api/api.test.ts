@@ -147,7 +147,9 @@ test('/health, /model and /metrics describe the service', async t => {
   const metrics = await api.inject({ method: 'GET', url: '/metrics' })
   assert.match(metrics.headers['content-type'] as string, /^text\/plain/)
   assert.match(metrics.body, /^churnflow_api_requests_total\{route="\/predict-churn",status="200"\} 1$/m)
-  assert.match(metrics.body, /^churnflow_api_request_duration_seconds_bucket\{le="0\.01",route="\/predict-churn"\} 1$/m)
+  // One request timed (how long it took is the machine's business: a cold first call on a busy machine passes 10 ms).
+  assert.match(metrics.body, /^churnflow_api_request_duration_seconds_bucket\{le="\+Inf",route="\/predict-churn"\} 1$/m)
+  assert.match(metrics.body, /^churnflow_api_request_duration_seconds_count\{route="\/predict-churn"\} 1$/m)
   assert.match(metrics.body, /^churnflow_churn_score_count 1$/m)
   assert.match(metrics.body, new RegExp(`^churnflow_model_info\\{version="${models.current.version}"\\} 1$`, 'm'))
   assert.equal((await api.inject({ method: 'GET', url: '/nope' })).statusCode, 404)
