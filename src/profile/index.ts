@@ -1,6 +1,6 @@
 export { CHURN_FEATURES, churnFeatureNames, churnFeatures, type ChurnFeatureName } from './features.ts'
 export {
-  applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, type CustomerProfile, type ProfileEvent
+  applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, profileFromRow, profileToRow, type CustomerProfile, type ProfileEvent
 } from './profile.ts'
 export { MemoryProfileStore, type MemoryProfileStoreOptions } from './stores/memory.ts'
 export { openProfileStore, type OpenProfileStoreOptions } from './stores/open.ts'

@@ -2,7 +2,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
-import { emptyProfile, profileFields, type CustomerProfile } from '../profile.ts'
+import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface MemoryProfileStoreOptions {
@@ -25,18 +25,6 @@ const INLINE_OFFSETS = 2
 const STRIDE = OFFSETS_AT + 2 * INLINE_OFFSETS
 const SLAB_SHIFT = 12
 const SLAB_ROWS = 1 << SLAB_SHIFT
-
-/*
- * A profile's fields to and from a row, compiled from `profileFields` into straight-line code.
- * Through a loop over field names each access is a keyed lookup, and reading a fractional number
- * that way boxes it: writing one profile allocated some 800 bytes of heap numbers, and a batch of
- * 5,000 customers (copied in and out) was several megabytes of garbage. Named accesses compile to
- * direct loads and stores. The names are this module's own, never input.
- */
-const writeFields = new Function('slab', 'base', 'p', profileFields.map((f, i) => `slab[base + ${i}] = p.${f}`).join('\n')) as
-  (slab: Float64Array, base: number, profile: CustomerProfile) => void
-const readFields = new Function('slab', 'base', `return { ${profileFields.map((f, i) => `${f}: slab[base + ${i}]`).join(', ')} }`) as
-  (slab: Float64Array, base: number) => CustomerProfile
 
 /**
  * Snapshot format, version 1 (little-endian throughout):
@@ -229,7 +217,7 @@ export class MemoryProfileStore implements ProfileStore {
   #record (row: number): ProfileRecord {
     const slab = this.#slab(row)
     const base = (row & (SLAB_ROWS - 1)) * STRIDE
-    const profile = readFields(slab, base)
+    const profile = profileFromRow(slab, base)
     const offsets: Record<string, number> = {}
     for (let j = 0; j < INLINE_OFFSETS; j++) {
       const key = slab[base + OFFSETS_AT + 2 * j] as number
@@ -272,7 +260,7 @@ export class MemoryProfileStore implements ProfileStore {
   #write (row: number, profile: CustomerProfile, version: number, high: boolean, lastAt: number): void {
     const slab = this.#slab(row)
     const base = (row & (SLAB_ROWS - 1)) * STRIDE
-    writeFields(slab, base, profile)
+    profileToRow(profile, slab, base)
     slab[base + VERSION_AT] = version
     slab[base + HIGH_AT] = high ? 1 : 0
     slab[base + LAST_AT] = lastAt
