@@ -133,10 +133,13 @@ export class MysqlPredictionStore implements PredictionStore {
     })
     // DATETIME has no zone: the session zone only matters for CURRENT_TIMESTAMP defaults and
     // NOW(), which must agree with the UTC text we write.
-    // Every warning of a load is listed (the default keeps 64), so none can hide behind duplicates.
     this.#pool.pool.on('connection', connection => {
-      connection.query("SET time_zone = '+00:00', max_error_count = 65535", error => {
+      connection.query("SET time_zone = '+00:00'", error => {
         if (error !== null) this.#log?.warn({ err: error, store: this.name }, 'could not set the session time zone to UTC')
+      })
+      // Every warning of a load is listed (the default keeps 64), so none can hide behind duplicates.
+      connection.query('SET max_error_count = 65535', error => {
+        if (error !== null) this.#log?.warn({ err: error, store: this.name }, 'could not raise max_error_count: a load\'s warnings past the 64th are not checked')
       })
     })
     this.#insertSql = `INSERT INTO ${quoteId(this.table)} ` +

@@ -485,7 +485,8 @@ test('mariadb: the same store inserts again after the server restarts, and fails
   // A quick restart between two batches: the pooled connections died with the old server.
   await server.stop()
   await server.start()
-  assert.equal(await store.insert(rows(10, { from: 10 })), 10)
+  // 150 rows: a load, where 10 were an INSERT.
+  assert.equal(await store.insert(rows(150, { from: 10 })), 150)
 
   // A long outage: every attempt fails within the connect timeout, none hangs or wedges the pool.
   await server.stop()
@@ -493,21 +494,21 @@ test('mariadb: the same store inserts again after the server restarts, and fails
   const until = Date.now() + outageMs
   let attempts = 0
   while (Date.now() < until) {
-    const { ms } = await timed(() => assert.rejects(store.insert(rows(10, { from: 20 })), isRetriable))
+    const { ms } = await timed(() => assert.rejects(store.insert(rows(attempts % 2 === 0 ? 10 : 150, { from: 160 })), isRetriable))
     assert.ok(ms < 6000, `a failed insert took ${ms} ms`)
     await assert.rejects(store.ping(), isRetriable)
     attempts++
     await sleep(1000)
   }
   await server.start()
-  assert.equal(await store.insert(rows(10, { from: 20 })), 10)
+  assert.equal(await store.insert(rows(150, { from: 160 })), 150)
   await store.ping()
   t.diagnostic(`${attempts} inserts failed retriable during a ${outageMs} ms outage; the first after the restart succeeded`)
 
   const check = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root', database: 'churnflow_restart' })
   try {
     const [result] = await check.query('SELECT COUNT(*) AS n FROM predictions')
-    assert.equal(Number((result as { n: number }[])[0]?.n), 30)
+    assert.equal(Number((result as { n: number }[])[0]?.n), 310)
   } finally {
     await check.end()
   }
