@@ -91,7 +91,7 @@ const workingCopy = (pending: ProfileRecord): Working =>
 
 /** `<topic>:<partition>`, the key of a profile's offsets; made once per partition, not per event. */
 const partitionKeys = new Map<string, string[]>()
-function partitionKey (r: SourceRecord): string {
+export function partitionKey (r: SourceRecord): string {
   let keys = partitionKeys.get(r.topic)
   if (keys === undefined) partitionKeys.set(r.topic, keys = [])
   return keys[r.partition] ??= `${r.topic}:${r.partition}`

@@ -7,7 +7,7 @@ import type { ProfileStore } from '../profile/index.ts'
 import type { PredictionStore } from '../sql/index.ts'
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
-import { prepareBatch, type BatchContext, type BatchResult, type OutMessage, type OutputSink, type ProfileOverlay } from './batch.ts'
+import { partitionKey, prepareBatch, type BatchContext, type BatchResult, type OutMessage, type OutputSink, type ProfileOverlay } from './batch.ts'
 import { EventStreams, type EventStream } from './decode.ts'
 import { defaultRetryPolicy, Dependency, DependencyStates, StoppedWhileWaiting, type RetryPolicy } from './dependency.ts'
 import { processorMetrics, type ProcessorMetrics } from './metrics.ts'
@@ -223,7 +223,7 @@ export class Processor {
     const result = await w.result
     this.#o.onProcessed?.(w.batch, Date.now())
     this.#account(w.batch, result)
-    for (const r of w.batch) this.#pending.set(`${r.topic}:${r.partition}`, r)
+    for (const r of w.batch) this.#pending.set(partitionKey(r), r)
     for (const r of w.batch) this.#pendingTimes.push(r.timestamp)
     if (this.#backgroundFailure !== undefined) throw this.#backgroundFailure
     if (flushInterval === 0) {
@@ -257,7 +257,7 @@ export class Processor {
       await this.dependencies.kafka.run(() => this.#source.commit(last), signal)
     } catch (error) {
       // Not committed: a later commit covers these partitions, or a restart processes them again.
-      for (const r of last) if (!this.#pending.has(`${r.topic}:${r.partition}`)) this.#pending.set(`${r.topic}:${r.partition}`, r)
+      for (const r of last) if (!this.#pending.has(partitionKey(r))) this.#pending.set(partitionKey(r), r)
       this.#pendingTimes = times.concat(this.#pendingTimes)
       throw error
     }

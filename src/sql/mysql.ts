@@ -377,7 +377,7 @@ const escapes: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '
 const escapeField = (s: string): string => needsEscape.test(s) ? s.replace(/[\\\t\n\r\0]/g, c => escapes[c] as string) : s
 
 /** Tab-separated rows in the order of the load's column list, NULL as `\N`, each line ending in a newline. */
-export function loadDataText (rows: readonly PredictionRow[]): Buffer {
+function loadDataText (rows: readonly PredictionRow[]): Buffer {
   let size = 0
   for (const r of rows) size += 96 + 2 * (r.userId.length + r.eventType.length + r.topic.length + (r.metadata?.length ?? 2))
   let out = Buffer.allocUnsafe(size)

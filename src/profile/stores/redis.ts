@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createClient, ErrorReply, RESP_TYPES } from 'redis'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
-import { emptyProfile, profileFields, profileFromRow, type CustomerProfile } from '../profile.ts'
+import { profileFields, profileFromRow, type CustomerProfile } from '../profile.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface RedisProfileStoreOptions {
@@ -56,15 +56,6 @@ function hashArgs (record: ProfileRecord): string[] {
   for (const key in record.offsets) args.push(OFFSET_PREFIX + key, encode(record.offsets[key] as number))
   args.push(ALERT_HIGH, record.alert.high ? '1' : '0', ALERT_AT, encode(record.alert.lastAt), VERSION, String(record.version + 1))
   return args
-}
-
-function profileOf (hash: Record<string, string>): CustomerProfile {
-  const profile = emptyProfile()
-  for (const field of profileFields) {
-    const v = hash[field]
-    if (v !== undefined) profile[field] = Number(v)
-  }
-  return profile
 }
 
 const fieldIndex = new Map<string, number>(profileFields.map((f, i) => [f, i]))
@@ -191,9 +182,8 @@ export class RedisProfileStore implements ProfileStore {
 
   /** The customer's profile alone (the bookkeeping fields left out), or undefined when there is none. */
   async get (customerId: string): Promise<CustomerProfile | undefined> {
-    const hash = await this.#run(() => this.#client.hGetAll(this.key(customerId)))
-    if (Object.keys(hash).length === 0) return undefined
-    return profileOf(hash)
+    const tuples = await this.#run(() => this.#tuples.hGetAll(this.key(customerId)) as unknown as Promise<string[]>)
+    return tuples.length === 0 ? undefined : recordOf(tuples).profile
   }
 
   /** Writes a profile outside the processor's versioning (tests, seeding); the bookkeeping fields stay. */
