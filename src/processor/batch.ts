@@ -98,6 +98,15 @@ export function partitionKey (r: SourceRecord): string {
 }
 const text = (s: string): Buffer => Buffer.from(s)
 
+/**
+ * Records handled between two turns of the event loop while a batch is prepared. Preparing a
+ * large batch is tens of milliseconds of uninterrupted work, and the previous batch's writes
+ * (a LOAD DATA's round trips, the producer's requests) need the event loop to make progress:
+ * without these turns they waited until the whole batch was prepared, and the database sat idle.
+ */
+const RECORDS_PER_TURN = 1000
+const turn = (): Promise<void> => new Promise(resolve => { setImmediate(resolve) })
+
 /** The dead-letter record: the value and key byte for byte, the reason and the source in headers. */
 export function deadLetterMessage (poison: Poison, topic: string, at: number): OutMessage {
   const r = poison.record
@@ -195,22 +204,37 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const at = now()
   const poison: Poison[] = []
   const events: DecodedEvent[] = []
+  // A turn first: the writes just started send their requests while this batch is decoded.
+  await turn()
+  let sinceTurn = 0
   for (const r of records) {
+    if (++sinceTurn === RECORDS_PER_TURN) {
+      sinceTurn = 0
+      await turn()
+    }
     const d = decodeRecord(r, ctx.topics.streamOf(r.topic))
     if (d.ok) events.push(d.event)
     else poison.push(d.poison)
   }
 
+  // The overlay's records are taken now: the batch before may finish writing (and leave the
+  // overlay) while the others are read from the store.
   const ids = [...new Set(events.map(e => e.customerId))]
-  const unknown = ids.filter(id => !overlay.has(id))
+  const pending = new Map<string, ProfileRecord>()
+  const unknown: string[] = []
+  for (const id of ids) {
+    const p = overlay.get(id)
+    if (p === undefined) unknown.push(id)
+    else pending.set(id, p)
+  }
   let t = performance.now()
   const stored = unknown.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(unknown), ctx.signal)
   let profilesMs = performance.now() - t
   const customers = new Map<string, Working>()
   for (const id of ids) {
-    const pending = overlay.get(id)
+    const p = pending.get(id)
     // A profile still being written will be stored with version + 1: expect that.
-    customers.set(id, pending === undefined ? working(stored.get(id)) : workingCopy(pending))
+    customers.set(id, p === undefined ? working(stored.get(id)) : workingCopy(p))
   }
 
   const applied: EventOutcome[] = []
@@ -220,6 +244,10 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const scorer = ctx.scorer
   t = performance.now()
   for (const e of events) {
+    if (++sinceTurn === RECORDS_PER_TURN) {
+      sinceTurn = 0
+      await turn()
+    }
     const w = customers.get(e.customerId) as Working
     const key = partitionKey(e.record)
     const last = w.offsets[key]
@@ -261,6 +289,10 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const stamp = BigInt(at)
   let alerts = 0
   for (const outcome of applied) {
+    if (++sinceTurn === RECORDS_PER_TURN) {
+      sinceTurn = 0
+      await turn()
+    }
     const e = outcome.event
     const w = customers.get(e.customerId) as Working
     const decision = decideAlert(ctx.alerts, w.alert, e.eventType, outcome.score?.churn_score, e.time)

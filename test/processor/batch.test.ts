@@ -77,6 +77,35 @@ test('batches prepared while the one before is written give the profiles of one-
   await assertProfiles(ctx.profiles as MemoryProfileStore, events)
 })
 
+test('a batch whose profile read spans the end of the write before it starts from the profiles that write stored', async () => {
+  /** Finishes the batch before's write while this batch's read is in flight, as a slow store or a busy event loop can. */
+  class FinishingDuringRead extends MemoryProfileStore {
+    during: (() => Promise<unknown>) | undefined
+    override async getMany (ids: readonly string[]): ReturnType<MemoryProfileStore['getMany']> {
+      const during = this.during
+      this.during = undefined
+      if (during !== undefined) await during()
+      return super.getMany(ids)
+    }
+  }
+  const store = new FinishingDuringRead()
+  const { ctx } = await context(store)
+  const events = mixedEvents(900, { seed: 24, users: 40, customers: 20 })
+  const records = asRecords(events)
+  const overlay = new Map()
+  const a = await prepareBatch(records.slice(0, 100), ctx, overlay)
+  const inA = new Set(overlay.keys())
+  const later = records.slice(100).map(r => decodeRecord(r, ctx.topics.streamOf(r.topic))).flatMap(d => d.ok ? [d.event.customerId] : [])
+  assert.ok(later.some(id => inA.has(id)) && later.some(id => !inA.has(id)), 'the second batch has customers of the first and new ones')
+  store.during = () => a.write()
+  const b = await prepareBatch(records.slice(100), ctx, overlay)
+  assert.equal(store.during, undefined, 'the first write finished during the read')
+  const rb = await b.write()
+  assert.equal(rb.conflicts, 0)
+  assert.equal(overlay.size, 0)
+  await assertProfiles(store, events)
+})
+
 test('two processors on the same events during a rebalance: the late writer re-applies only what is new', async () => {
   const shared = new MemoryProfileStore()
   const one = await context(shared)
