@@ -125,6 +125,30 @@ function source (r: SourceRecord): { topic: string, partition: number, offset: n
   return { topic: r.topic, partition: r.partition, offset: Number(r.offset) }
 }
 
+/** JSON of a number, as JSON.stringify writes it (`null` for NaN and the infinities). */
+const jsonNumber = (n: number): string => Number.isFinite(n) ? String(n) : 'null'
+
+/** JSON of the few strings that repeat on every record (model version, band, topic, feature names), kept. */
+const quotedCache = new Map<string, string>()
+function quoted (s: string): string {
+  let q = quotedCache.get(s)
+  if (q === undefined) {
+    if (quotedCache.size >= 1024) quotedCache.clear()
+    quotedCache.set(s, q = JSON.stringify(s))
+  }
+  return q
+}
+
+/** JSON.stringify of a score's reasons, byte for byte, without it. */
+function reasonsJson (reasons: ChurnScore['reasons']): string {
+  let out = '['
+  for (let i = 0; i < reasons.length; i++) {
+    const r = reasons[i] as ChurnScore['reasons'][number]
+    out += `${i === 0 ? '' : ','}{"feature":${quoted(r.feature)},"value":${jsonNumber(r.value)},"impact":${jsonNumber(r.impact)}}`
+  }
+  return out + ']'
+}
+
 /**
  * The churn-predictions record, written as text rather than through an object and JSON.stringify:
  * this runs for every scored event. Byte for byte what JSON.stringify gives for the object
@@ -134,10 +158,11 @@ function source (r: SourceRecord): { topic: string, partition: number, offset: n
  */
 export function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore, at: number, predictedAt = isoUtc(at), stamp = BigInt(at)): OutMessage {
   const r = e.record
-  const value = `{"customer_id":${JSON.stringify(e.customerId)},"user_id":${JSON.stringify(e.rawId)},"event_type":${JSON.stringify(e.eventType)}` +
-    `,"churn_score":${JSON.stringify(s.churn_score)},"risk_band":${JSON.stringify(s.risk_band)},"model_version":${JSON.stringify(s.model_version)}` +
-    `,"reasons":${JSON.stringify(s.reasons)},"event_timestamp":"${isoUtc(e.time)}","prediction_timestamp":"${predictedAt}"` +
-    `,"source":{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${Number(r.offset)}}}`
+  const customerId = JSON.stringify(e.customerId)
+  const value = `{"customer_id":${customerId},"user_id":${typeof e.rawId === 'number' ? jsonNumber(e.rawId) : customerId},"event_type":${quoted(e.eventType)}` +
+    `,"churn_score":${jsonNumber(s.churn_score)},"risk_band":${quoted(s.risk_band)},"model_version":${quoted(s.model_version)}` +
+    `,"reasons":${reasonsJson(s.reasons)},"event_timestamp":"${isoUtc(e.time)}","prediction_timestamp":"${predictedAt}"` +
+    `,"source":{"topic":${quoted(r.topic)},"partition":${r.partition},"offset":${Number(r.offset)}}}`
   return { topic, key: text(e.customerId), value: text(value), timestamp: stamp }
 }
 

@@ -129,7 +129,8 @@ test('a prediction record is exactly the JSON of its fields, whatever the ids an
   ]
   const scores = [
     { churn_score: 0.9123, risk_band: 'high', model_version: 'churn-gbt "v2"', reasons: [{ feature: 'days_since_last_purchase', value: 41.5, impact: 0.7 }, { feature: 'x', value: Infinity, impact: 1e-7 }] },
-    { churn_score: 0, risk_band: '', model_version: 'remote', reasons: [] }
+    { churn_score: 0, risk_band: '', model_version: 'remote', reasons: [] },
+    { churn_score: -0, risk_band: 'médio "x"', model_version: 'v\u2028\u0001', reasons: [{ feature: 'we"ird\\', value: -0, impact: NaN }, { feature: 'big', value: 1e21, impact: -1.5e-300 }, { feature: 'big', value: -Infinity, impact: 123456789.12345679 }] }
   ]
   for (const [i, c] of cases.entries()) {
     const record: SourceRecord = { topic: c.topic, partition: 3, offset: 9_007_199_254_740_000n + BigInt(i), key: undefined, value: Buffer.from(JSON.stringify(c.value)), headers: undefined, timestamp: 1 }
