@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { createClient, ErrorReply, RESP_TYPES } from 'redis'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { profileFields, profileFromRow, type CustomerProfile } from '../profile.ts'
+import { asciiBulk, bulk, RespBuffer, RespConnection, RespError, RespTimeout, type RespReply } from './resp.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface RedisProfileStoreOptions {
@@ -39,24 +40,42 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY
 /** `String(n)` reads back exactly through `Number()` for every double but -0. */
 const encode = (n: number): string => Object.is(n, -0) ? '-0' : String(n)
 
-/**
- * The profile's non-zero fields as hash field/value pairs, appended to `args`: compiled from the
- * field list into named accesses, since a keyed loop boxed every fractional field it read (as in
- * the memory store). A field read back as missing is 0 (emptyProfile), so zeros (but not -0)
- * need not travel or be stored.
- */
-const pushProfileFields = new Function('p', 'args', 'encode', profileFields.map(f =>
-  `v = p.${f}; if (v !== 0 || 1 / v < 0) args.push('${f}', encode(v))`).join('\n').replace(/^/, 'let v\n')) as
-  (profile: CustomerProfile, args: string[], encoder: typeof encode) => void
+/** Counts the arguments the compiled writers below add. */
+const written = { args: 0 }
 
-/** The hash of a record for the CAS script: non-zero profile fields, offsets, alert, version + 1. */
-function hashArgs (record: ProfileRecord): string[] {
-  const args: string[] = [String(record.version)]
-  pushProfileFields(record.profile, args, encode)
-  for (const key in record.offsets) args.push(OFFSET_PREFIX + key, encode(record.offsets[key] as number))
-  args.push(ALERT_HIGH, record.alert.high ? '1' : '0', ALERT_AT, encode(record.alert.lastAt), VERSION, String(record.version + 1))
-  return args
+/**
+ * The profile's non-zero fields as RESP field/value arguments of the CAS script, with their count
+ * added to `written.args`: compiled from the field list into named accesses, since a keyed loop
+ * boxed every fractional field it read (as in the memory store). A field read back as missing is 0
+ * (emptyProfile), so zeros (but not -0) need not travel or be stored.
+ */
+const profileArguments = new Function('p', 'encode', 'written', 'let v, s = ""\n' + profileFields.map(f =>
+  `v = p.${f}; if (v !== 0 || 1 / v < 0) { v = encode(v); s += ${JSON.stringify(asciiBulk(f))} + "$" + v.length + "\\r\\n" + v + "\\r\\n"; written.args += 2 }`).join('\n') + '\nreturn s') as
+  (profile: CustomerProfile, encoder: typeof encode, count: typeof written) => string
+
+/**
+ * The CAS script call for one record, as RESP: the version it read, then the hash it writes
+ * (non-zero profile fields, offsets, alert, version + 1). Everything but the key and the offsets'
+ * topic names is ASCII by construction (field names, numbers), so only those are measured in bytes.
+ */
+function casCommand (head: string, key: string, record: ProfileRecord): string {
+  written.args = 0
+  let body = asciiBulk(String(record.version)) + profileArguments(record.profile, encode, written)
+  for (const k in record.offsets) {
+    body += bulk(OFFSET_PREFIX + k) + asciiBulk(encode(record.offsets[k] as number))
+    written.args += 2
+  }
+  body += `${ALERT_HIGH_ARG}${record.alert.high ? ONE : ZERO}${ALERT_AT_ARG}${asciiBulk(encode(record.alert.lastAt))}${VERSION_ARG}${asciiBulk(String(record.version + 1))}`
+  return `*${4 + 1 + written.args + 6}\r\n${head}${bulk(key)}${body}`
 }
+const ALERT_HIGH_ARG = asciiBulk(ALERT_HIGH)
+const ALERT_AT_ARG = asciiBulk(ALERT_AT)
+const VERSION_ARG = asciiBulk(VERSION)
+const ONE = asciiBulk('1')
+const ZERO = asciiBulk('0')
+const HGETALL_HEAD = `*2\r\n${asciiBulk('HGETALL')}`
+const EVALSHA_HEAD = `${asciiBulk('EVALSHA')}${asciiBulk(CAS_SHA)}${asciiBulk('1')}`
+const EVAL_HEAD = `${asciiBulk('EVAL')}${bulk(CAS_SCRIPT)}${asciiBulk('1')}`
 
 const fieldIndex = new Map<string, number>(profileFields.map((f, i) => [f, i]))
 /** recordOf's row of field values, reused: filled, read into a profile, cleared. */
@@ -104,6 +123,9 @@ export class RedisProfileStore implements ProfileStore {
   readonly #prefix: string
   readonly #timeoutMs: number
   #connecting: Promise<unknown> | undefined
+  /** A connection of its own for the batch reads and writes: each batch one write, one read. */
+  readonly #batches: RespConnection
+  #batchesConnecting: Promise<void> | undefined
   #closed = false
 
   constructor (options: RedisProfileStoreOptions) {
@@ -127,6 +149,38 @@ export class RedisProfileStore implements ProfileStore {
     // Errors surface on the commands that fail; the client's own error events would otherwise crash.
     this.#client.on('error', () => undefined)
     this.#tuples = this.#client.withTypeMapping({ [RESP_TYPES.MAP]: Array })
+    this.#batches = new RespConnection({ host: options.host, port: options.port, ...(options.password === undefined ? {} : { password: options.password }) })
+  }
+
+  /**
+   * Sends a pipeline on the batch connection (opened first if need be) and gives back its replies,
+   * all within the store's timeout, with the same errors as `#run`: a connection that is refused
+   * or lost, no answer in time, or a "not now" reply is a retriable PROFILE_STORE_UNAVAILABLE;
+   * another error reply is thrown as it is. A pipeline past its deadline is left to Redis (its
+   * writes are compare-and-set); the connection reads and drops its late replies.
+   */
+  async #pipeline (payload: Buffer, replies: number): Promise<RespReply[]> {
+    if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
+    const started = performance.now()
+    try {
+      if (!this.#batches.connected) {
+        this.#batchesConnecting ??= this.#batches.connect(this.#timeoutMs).finally(() => { this.#batchesConnecting = undefined })
+        await this.#batchesConnecting
+      }
+      const left = Math.max(1, this.#timeoutMs - (performance.now() - started))
+      const out = await this.#batches.request(payload, replies, left)
+      for (const r of out) {
+        if (r instanceof RespError) {
+          if (TRANSIENT_REPLY.test(r.message)) throw this.#unavailable(`failed: ${r.message}`, r)
+          if (!r.message.startsWith('NOSCRIPT')) throw r
+        }
+      }
+      return out
+    } catch (error) {
+      if (error instanceof ChurnflowError || (error instanceof RespError && !TRANSIENT_REPLY.test(error.message))) throw error
+      if (error instanceof RespTimeout) throw this.#unavailable(`did not answer within ${this.#timeoutMs} ms`, error)
+      throw this.#unavailable(this.#batches.connected ? `failed: ${(error as Error).message}` : `is not reachable (${(error as Error).message})`, error)
+    }
   }
 
   /**
@@ -195,33 +249,43 @@ export class RedisProfileStore implements ProfileStore {
     await this.#run(() => this.#client.del(this.key(customerId)))
   }
 
-  /** One HGETALL per customer, all sent in the same tick: the client pipelines them into one round trip. */
+  /** One HGETALL per customer, the whole batch as one pipeline (one write, one round trip). */
   async getMany (ids: readonly string[]): Promise<Map<string, ProfileRecord>> {
-    // The flat reply, not the object the client would build from it: recordOf reads it in one pass.
-    const client = this.#tuples
-    const hashes = await this.#run(() => Promise.all(ids.map(id => client.hGetAll(this.key(id)) as unknown as Promise<string[]>)))
     const records = new Map<string, ProfileRecord>()
-    ids.forEach((id, i) => {
+    if (ids.length === 0) return records
+    const payload = new RespBuffer(ids.length * 64)
+    for (const id of ids) payload.add(HGETALL_HEAD + bulk(this.key(id)))
+    const hashes = await this.#pipeline(payload.bytes, ids.length)
+    for (let i = 0; i < ids.length; i++) {
       const hash = hashes[i]
-      if (hash !== undefined && hash.length > 0) records.set(id, recordOf(hash))
-    })
+      if (!Array.isArray(hash)) throw new Error(`${this.name}: HGETALL ${this.key(ids[i] as string)} answered ${String(hash)}, not a hash`)
+      if (hash.length > 0) records.set(ids[i] as string, recordOf(hash as string[]))
+    }
     return records
   }
 
   /**
-   * One compare-and-set script call per customer, pipelined (one round trip). EVALSHA first; a
-   * Redis that has not cached the script (restarted, SCRIPT FLUSH) answers NOSCRIPT without running
-   * anything, and that customer is sent again with EVAL, which caches it for the next batch.
+   * One compare-and-set script call per customer, the whole batch as one pipeline. EVALSHA first;
+   * a Redis that has not cached the script (restarted, SCRIPT FLUSH) answers NOSCRIPT without
+   * running anything, and those customers are sent again with EVAL, which caches it for the next batch.
    */
   async putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]> {
     const entries = [...records]
-    const results = await this.#run(() => Promise.all(entries.map(([id, record]) => {
-      const options = { keys: [this.key(id)], arguments: hashArgs(record) }
-      return this.#client.evalSha(CAS_SHA, options).catch((error: unknown) => {
-        if (error instanceof ErrorReply && error.message.startsWith('NOSCRIPT')) return this.#client.eval(CAS_SCRIPT, options)
-        throw error
-      })
-    })))
+    if (entries.length === 0) return []
+    const payload = new RespBuffer(entries.length * 1024)
+    for (const [id, record] of entries) payload.add(casCommand(EVALSHA_HEAD, this.key(id), record))
+    const results = await this.#pipeline(payload.bytes, entries.length)
+    const uncached: number[] = []
+    results.forEach((r, i) => { if (r instanceof RespError) uncached.push(i) })
+    if (uncached.length > 0) {
+      const again = new RespBuffer(uncached.length * 1024)
+      for (const i of uncached) {
+        const [id, record] = entries[i] as [string, ProfileRecord]
+        again.add(casCommand(EVAL_HEAD, this.key(id), record))
+      }
+      const retried = await this.#pipeline(again.bytes, uncached.length)
+      uncached.forEach((index, j) => { results[index] = retried[j] as RespReply })
+    }
     const conflicts: string[] = []
     entries.forEach(([id], i) => { if (results[i] !== 1) conflicts.push(id) })
     return conflicts
@@ -248,6 +312,7 @@ export class RedisProfileStore implements ProfileStore {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#batches.close()
     // A client still trying to connect has nothing to flush: stop its reconnecting at once.
     if (this.#client.isReady) await this.#client.close()
     else if (this.#client.isOpen) this.#client.destroy()
