@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { createServer, type Server, type Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { command, RespBuffer, RespConnection, RespError, RespTimeout } from '../../src/profile/stores/resp.ts'
 import { redisStore } from '../helpers/services.ts'
-import { emptyProfile, type ProfileRecord } from '../../src/profile/index.ts'
+import { emptyProfile, RedisProfileStore, type ProfileRecord } from '../../src/profile/index.ts'
+import { isRetriable } from '../../src/processor/index.ts'
 
 /** Listens on a free port; the test's end destroys its connections and closes it. */
 async function listen (t: TestContext, server: Server): Promise<number> {
@@ -159,4 +161,36 @@ test('RESP: a reply that is not RESP fails the request and drops the connection,
   await c.connect(1000)
   await assert.rejects(c.request(command(['PING']), 1, 2000), /unexpected RESP type byte/)
   assert.equal(c.connected, false)
+})
+
+test('redis: a Redis with a password: the batch connection authenticates as the client does, and a wrong password is not retriable', async t => {
+  // A Redis of its own on a free port, with requirepass: the shared one has no password.
+  const probe = createServer()
+  const port = await new Promise<number>(resolve => probe.listen(0, '127.0.0.1', () => { resolve((probe.address() as { port: number }).port) }))
+  await new Promise<void>(resolve => probe.close(() => { resolve() }))
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'pässword'], { stdio: 'ignore' })
+  t.after(() => { server.kill() })
+  const good = new RedisProfileStore({ host: '127.0.0.1', port, password: 'pässword', prefix: 'auth-test:' })
+  const bad = new RedisProfileStore({ host: '127.0.0.1', port, password: 'wrong', prefix: 'auth-test:', timeoutMs: 1000 })
+  t.after(async () => { await Promise.all([good.close(), bad.close()]) })
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      await good.ping()
+      break
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+  const profile = emptyProfile()
+  profile.orders = 3
+  assert.deepEqual(await good.putMany(new Map([['CUST-A', { profile, offsets: { 'user-events:0': 1 }, alert: { high: false, lastAt: 0 }, version: 0 }]])), [])
+  assert.equal((await good.getMany(['CUST-A'])).get('CUST-A')?.profile.orders, 3)
+  await assert.rejects(bad.getMany(['CUST-A']), (error: unknown) => {
+    assert.ok(error instanceof RespError, String(error))
+    assert.match(error.message, /WRONGPASS|invalid password/)
+    assert.equal(isRetriable(error), false)
+    return true
+  })
 })
