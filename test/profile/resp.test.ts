@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test'
 import { command, RespBuffer, RespConnection, RespError, RespTimeout } from '../../src/profile/stores/resp.ts'
 import { redisStore } from '../helpers/services.ts'
 import { emptyProfile, RedisProfileStore, type ProfileRecord } from '../../src/profile/index.ts'
+import { ErrorCodes, isChurnflowError } from '../../src/errors.ts'
 import { isRetriable } from '../../src/processor/index.ts'
 
 /** Listens on a free port; the test's end destroys its connections and closes it. */
@@ -187,6 +188,13 @@ test('redis: a Redis with a password: the batch connection authenticates as the 
   profile.orders = 3
   assert.deepEqual(await good.putMany(new Map([['CUST-A', { profile, offsets: { 'user-events:0': 1 }, alert: { high: false, lastAt: 0 }, version: 0 }]])), [])
   assert.equal((await good.getMany(['CUST-A'])).get('CUST-A')?.profile.orders, 3)
+  // The general client's calls say why as well, rather than only that Redis did not answer.
+  await assert.rejects(bad.ping(), (error: unknown) => {
+    assert.ok(isChurnflowError(error), String(error))
+    assert.equal(error.code, ErrorCodes.PROFILE_STORE_UNAVAILABLE)
+    assert.match(error.message, /is not reachable: .*(WRONGPASS|invalid password)/)
+    return true
+  })
   await assert.rejects(bad.getMany(['CUST-A']), (error: unknown) => {
     assert.ok(error instanceof RespError, String(error))
     assert.match(error.message, /WRONGPASS|invalid password/)

@@ -123,6 +123,7 @@ export class RedisProfileStore implements ProfileStore {
   readonly #prefix: string
   readonly #timeoutMs: number
   #connecting: Promise<unknown> | undefined
+  #lastError: Error | undefined
   /** A connection of its own for the batch reads and writes: each batch one write, one read. */
   readonly #batches: RespConnection
   #batchesConnecting: Promise<void> | undefined
@@ -146,8 +147,10 @@ export class RedisProfileStore implements ProfileStore {
       // drain to 17,800 events/s; with one deadline per call it ran at 21,800.
       disableOfflineQueue: true
     })
-    // Errors surface on the commands that fail; the client's own error events would otherwise crash.
-    this.#client.on('error', () => undefined)
+    // Errors surface on the commands that fail; the client's own error events would otherwise
+    // crash. The last one says why a connection is not coming up (refused, a wrong password).
+    this.#client.on('error', (error: Error) => { this.#lastError = error })
+    this.#client.on('ready', () => { this.#lastError = undefined })
     this.#tuples = this.#client.withTypeMapping({ [RESP_TYPES.MAP]: Array })
     this.#batches = new RespConnection({ host: options.host, port: options.port, ...(options.password === undefined ? {} : { password: options.password }) })
   }
@@ -191,8 +194,12 @@ export class RedisProfileStore implements ProfileStore {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
     if (this.#client.isReady) return
     this.#connecting ??= this.#client.connect().catch(() => undefined).finally(() => { this.#connecting = undefined })
-    await this.#within(this.#connecting)
-    if (!this.#client.isReady) throw this.#unavailable('is not reachable')
+    try {
+      await this.#within(this.#connecting)
+    } catch (error) {
+      throw this.#lastError === undefined ? error : this.#unavailable(`is not reachable: ${this.#lastError.message}`, this.#lastError)
+    }
+    if (!this.#client.isReady) throw this.#unavailable(`is not reachable${this.#lastError === undefined ? '' : `: ${this.#lastError.message}`}`, this.#lastError)
   }
 
   /** `pending`, or a retriable PROFILE_STORE_UNAVAILABLE once the store's timeout has passed (`pending` then goes on unobserved). */
