@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { connect, createServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
@@ -153,4 +154,46 @@ export async function redisStore (t: TestContext, prefix = `${uniqueName('test')
     await store.close()
   })
   return store
+}
+
+/** A TCP proxy that can be stopped (dropping every connection) and started again on the same port. */
+export class RedisProxy {
+  readonly #host: string
+  readonly #port: number
+  readonly #sockets = new Set<Socket>()
+  #server: ReturnType<typeof createServer> | undefined
+
+  constructor (host: string, port: number) {
+    this.#host = host
+    this.#port = port
+  }
+
+  start (port: number): Promise<number> {
+    const server = createServer(client => {
+      const upstream = connect(this.#port, this.#host)
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s)
+        s.on('error', () => undefined)
+        s.on('close', () => { this.#sockets.delete(s) })
+      }
+      client.pipe(upstream).pipe(client)
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    this.#server = server
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => {
+        const address = server.address()
+        resolve(typeof address === 'object' && address !== null ? address.port : port)
+      })
+    })
+  }
+
+  async stop (): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    for (const s of this.#sockets) s.destroy()
+    if (server !== undefined) await new Promise<void>(resolve => server.close(() => resolve()))
+  }
 }

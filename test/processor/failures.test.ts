@@ -9,7 +9,7 @@ import { createConsumer } from '../../src/kafka/client/index.ts'
 import { MemoryProfileStore, profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
+import { cli, createTopic, deleteTopics, kafkaConfig, RedisProxy, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
 
 const mariadb = sqlBackends.find(b => b.name === 'mariadb') as SqlBackend
@@ -150,6 +150,36 @@ test('MariaDB stopped for 30 seconds: the processor waits, then catches up; noth
   assert.match(result.stdout, /is down .*partitions paused until it is back/)
   assert.match(result.stdout, /is back; resuming/)
   assertExactRows(await mariadb.rows(url, 'churn_predictions'), records)
+  assert.equal(await recordsIn(s.config, `${s.topics['user-events']}-failed`), 0)
+  assert.equal(await recordsIn(s.config, `${s.topics['customer-events']}-failed`), 0)
+})
+
+test('Redis away for 10 seconds (its connections dropped, new ones refused): the processor waits, then catches up; exact profiles, nothing lost', async t => {
+  const url = await sqlite.url(t)
+  if (url === undefined) return
+  const prefix = `${uniqueName('cf-away')}:`
+  const redis = await redisStore(t, prefix)
+  if (redis === undefined) return
+  const proxy = new RedisProxy('127.0.0.1', Number((process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')[1] ?? 6379))
+  const proxyPort = await proxy.start(0)
+  t.after(() => proxy.stop())
+  const s = await setup(t, { extra: { DATABASE_URL: url, BATCH_SIZE: '200', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(proxyPort), REDIS_KEY_PREFIX: prefix } })
+  if (s === undefined) return
+  const records = mixedEvents(6000, { seed: 5, users: 200, customers: 100 })
+  await produceTo(s.config, s.topics, records.slice(0, 3000))
+  const run = background(t, ['process', '--exit-when-idle', '5'], s.env)
+  await waitFor('the first rows', async () => (await sqlite.count(url, 'churn_predictions')) > 0)
+  await proxy.stop()
+  await produceTo(s.config, s.topics, records.slice(3000))
+  await sleep(10_000)
+  assert.equal(run.child.exitCode, null, 'the processor gave up while Redis was away')
+  await proxy.start(proxyPort)
+  const result = await run.done
+  ok(result)
+  assert.match(result.stdout, /is down .*partitions paused until it is back/)
+  assert.match(result.stdout, /is back; resuming/)
+  assertExactRows(await sqlite.rows(url, 'churn_predictions'), records)
+  await assertExactProfiles(redis, records)
   assert.equal(await recordsIn(s.config, `${s.topics['user-events']}-failed`), 0)
   assert.equal(await recordsIn(s.config, `${s.topics['customer-events']}-failed`), 0)
 })

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
-import { createServer, type Socket } from 'node:net'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +10,7 @@ import {
   applyEvent, emptyProfile, MemoryProfileStore, openProfileStore, profileEventOf, profileFields, RedisProfileStore,
   type CustomerProfile, type ProfileRecord, type ProfileStore
 } from '../../src/profile/index.ts'
-import { redisStore, uniqueName } from '../helpers/services.ts'
+import { RedisProxy, redisStore, uniqueName } from '../helpers/services.ts'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-stores-'))
@@ -406,48 +405,6 @@ test('redis: the same store object works again once Redis is back', async t => {
   assert.equal(read.get('CUST-1')?.version, 1)
   assert.deepEqual(await store.putMany(new Map([['CUST-1', record(busyProfile(2), 1)]])), [])
 })
-
-/** A TCP proxy that can be stopped (dropping every connection) and started again on the same port. */
-class RedisProxy {
-  readonly #host: string
-  readonly #port: number
-  readonly #sockets = new Set<Socket>()
-  #server: ReturnType<typeof createServer> | undefined
-
-  constructor (host: string, port: number) {
-    this.#host = host
-    this.#port = port
-  }
-
-  start (port: number): Promise<number> {
-    const server = createServer(client => {
-      const upstream = connect(this.#port, this.#host)
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s)
-        s.on('error', () => undefined)
-        s.on('close', () => { this.#sockets.delete(s) })
-      }
-      client.pipe(upstream).pipe(client)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    this.#server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address()
-        resolve(typeof address === 'object' && address !== null ? address.port : port)
-      })
-    })
-  }
-
-  async stop (): Promise<void> {
-    const server = this.#server
-    this.#server = undefined
-    for (const s of this.#sockets) s.destroy()
-    if (server !== undefined) await new Promise<void>(resolve => server.close(() => resolve()))
-  }
-}
 
 /** Sends one command to Redis outside the store and waits for its reply line. */
 function redisCommand (host: string, port: number, args: readonly string[]): Promise<string> {
