@@ -263,6 +263,8 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   }
 
   const applied: EventOutcome[] = []
+  /** Each applied event's customer state, beside `applied`: looked up once per event, not twice. */
+  const appliedTo: Working[] = []
   const remote: RemoteRequest[] = []
   const remoteOutcomes: EventOutcome[] = []
   let duplicates = 0
@@ -295,6 +297,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       }
     }
     applied.push(outcome)
+    appliedTo.push(w)
   }
   if (remote.length > 0) {
     const scoring = ctx.dependencies.scoring as Dependency
@@ -313,13 +316,14 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const predictedAt = isoUtc(at)
   const stamp = BigInt(at)
   let alerts = 0
-  for (const outcome of applied) {
+  for (let i = 0; i < applied.length; i++) {
     if (++sinceTurn === RECORDS_PER_TURN) {
       sinceTurn = 0
       await turn()
     }
+    const outcome = applied[i] as EventOutcome
     const e = outcome.event
-    const w = customers.get(e.customerId) as Working
+    const w = appliedTo[i] as Working
     const decision = decideAlert(ctx.alerts, w.alert, e.eventType, outcome.score?.churn_score, e.time)
     w.alert = decision.state
     outcome.alert = decision.alert
