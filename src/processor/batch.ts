@@ -232,11 +232,13 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   // A turn first: the writes just started send their requests while this batch is decoded.
   await turn()
   let sinceTurn = 0
+  const turnDue = (): boolean => {
+    if (++sinceTurn < RECORDS_PER_TURN) return false
+    sinceTurn = 0
+    return true
+  }
   for (const r of records) {
-    if (++sinceTurn === RECORDS_PER_TURN) {
-      sinceTurn = 0
-      await turn()
-    }
+    if (turnDue()) await turn()
     const d = decodeRecord(r, ctx.topics.streamOf(r.topic))
     if (d.ok) events.push(d.event)
     else poison.push(d.poison)
@@ -271,10 +273,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const scorer = ctx.scorer
   t = performance.now()
   for (const e of events) {
-    if (++sinceTurn === RECORDS_PER_TURN) {
-      sinceTurn = 0
-      await turn()
-    }
+    if (turnDue()) await turn()
     const w = customers.get(e.customerId) as Working
     const key = partitionKey(e.record)
     const last = w.offsets[key]
@@ -317,10 +316,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const stamp = BigInt(at)
   let alerts = 0
   for (let i = 0; i < applied.length; i++) {
-    if (++sinceTurn === RECORDS_PER_TURN) {
-      sinceTurn = 0
-      await turn()
-    }
+    if (turnDue()) await turn()
     const outcome = applied[i] as EventOutcome
     const e = outcome.event
     const w = appliedTo[i] as Working

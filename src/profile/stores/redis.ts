@@ -66,6 +66,7 @@ function casCommand (head: string, key: string, record: ProfileRecord): string {
     written.args += 2
   }
   body += `${ALERT_HIGH_ARG}${record.alert.high ? ONE : ZERO}${ALERT_AT_ARG}${asciiBulk(encode(record.alert.lastAt))}${VERSION_ARG}${asciiBulk(String(record.version + 1))}`
+  // EVAL(SHA), the script, numkeys and the key; the version read; the hash; alert_high, alert_at and v with their values.
   return `*${4 + 1 + written.args + 6}\r\n${head}${bulk(key)}${body}`
 }
 const ALERT_HIGH_ARG = asciiBulk(ALERT_HIGH)
@@ -155,6 +156,10 @@ export class RedisProfileStore implements ProfileStore {
     this.#batches = new RespConnection({ host: options.host, port: options.port, ...(options.password === undefined ? {} : { password: options.password }) })
   }
 
+  #assertOpen (): void {
+    if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
+  }
+
   /**
    * Sends a pipeline on the batch connection (opened first if need be) and gives back its replies,
    * all within the store's timeout, with the same errors as `#run`: a connection that is refused
@@ -163,7 +168,7 @@ export class RedisProfileStore implements ProfileStore {
    * writes are compare-and-set); the connection reads and drops its late replies.
    */
   async #pipeline (payload: Buffer, replies: number): Promise<RespReply[]> {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
+    this.#assertOpen()
     const started = performance.now()
     try {
       if (!this.#batches.connected) {
@@ -191,7 +196,7 @@ export class RedisProfileStore implements ProfileStore {
    * background, and a caller learns now that Redis is not there rather than waiting for it.
    */
   async #ready (): Promise<void> {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
+    this.#assertOpen()
     if (this.#client.isReady) return
     this.#connecting ??= this.#client.connect().catch(() => undefined).finally(() => { this.#connecting = undefined })
     try {
