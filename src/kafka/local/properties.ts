@@ -39,6 +39,11 @@ export function serverProperties (node: LocalNode, nodes: readonly LocalNode[]):
     // A local cluster serves tests and demos: a new consumer group should start at once.
     ['group.initial.rebalance.delay.ms', 0],
     ['auto.create.topics.enable', 'true'],
+    // `kafka stop` stops every node at once, so a controlled shutdown has no broker to hand
+    // leadership to; and on a node slower to stop than the others it waits for the controller
+    // quorum's approval after the quorum has gone, until churnflow kills it. Without it a broker
+    // still flushes its logs and writes the clean-shutdown marker.
+    ['controlled.shutdown.enable', 'false'],
     // Records carry their event time, and replayed history is older than any time limit: time
     // retention would delete it minutes after it was produced, before a processor reads it. The
     // local cluster keeps records by size instead.
