@@ -84,3 +84,30 @@ test('a key lands on the same partition from churnflow and from kcat with Java\'
   for (const key of keys) assert.equal(a.get(key), b.get(key), `key ${key}`)
   assert.equal(new Set(a.values()).size, 7, 'keys spread over every partition')
 })
+
+test('uncompressed records (churnflow\'s own batch encoding) read back with kcat: keys, headers, timestamps months apart', async t => {
+  const ctx = await setup(t, 1)
+  if (ctx === undefined) return
+  const { config, topics: [topic] } = ctx
+  // Timestamps spread over a year in one batch: the Kafka client's encoder gets deltas past 2^31 ms (24.8 days) wrong.
+  const start = Date.UTC(2025, 0, 1)
+  const messages = Array.from({ length: 40 }, (_, i) => ({ ...sample(i), timestamp: start + i * 9 * 86_400_000 + i }))
+  const producer = createProducer(config)
+  try {
+    await producer.send({
+      messages: messages.map((m, i) => ({
+        topic: topic!,
+        key: i % 10 === 0 ? undefined : Buffer.from(m.key),
+        value: Buffer.from(m.value),
+        headers: new Map([[Buffer.from('n'), Buffer.from(String(i))]]),
+        timestamp: BigInt(m.timestamp)
+      }))
+    })
+  } finally {
+    await producer.close()
+  }
+  const result = await run('kcat', ['-C', '-b', config.kafkaBrokers.join(','), '-t', topic!, '-o', 'beginning', '-e', '-q', '-f', '%k\\t%s\\t%T\\t%h\\n'])
+  assert.equal(result.code, 0, result.stderr)
+  const read = result.stdout.split('\n').filter(l => l !== '').map(line => line.split('\t'))
+  assert.deepEqual(read, messages.map((m, i) => [i % 10 === 0 ? '' : m.key, m.value, String(m.timestamp), `n=${i}`]))
+})
