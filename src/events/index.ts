@@ -3,4 +3,4 @@ export {
   CustomerEventSchema, customerEventTypes, Streams, TransactionSchema, UserEventSchema, userEventTypes, userEventWeights,
   type CustomerEvent, type CustomerEventType, type Stream, type Transaction, type UserEvent, type UserEventType
 } from './schemas.ts'
-export { isoNaiveMicros, isoUtc, parseEventTime } from './time.ts'
+export { isoNaiveMicros, isoUtc, parseEventTime, utcText } from './time.ts'

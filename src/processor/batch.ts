@@ -99,6 +99,27 @@ export function partitionKey (r: SourceRecord): string {
 const text = (s: string): Buffer => Buffer.from(s)
 
 /**
+ * The customer id as a record key: the source record's own key when it holds exactly that id (the
+ * usual case: events are keyed by customer), so no new buffer is made for it.
+ */
+function customerKey (e: DecodedEvent): Buffer {
+  const key = e.record.key
+  const id = e.customerId
+  if (key !== undefined && key.length === id.length) {
+    let same = true
+    for (let i = 0; i < id.length; i++) {
+      // Equal lengths and every code unit below 128 in both: the UTF-8 bytes are the same.
+      if (key[i] !== id.charCodeAt(i) || (key[i] as number) >= 128) {
+        same = false
+        break
+      }
+    }
+    if (same) return key
+  }
+  return text(id)
+}
+
+/**
  * Records handled between two turns of the event loop while a batch is prepared. Preparing a
  * large batch is tens of milliseconds of uninterrupted work, and the previous batch's writes
  * (a LOAD DATA's round trips, the producer's requests) need the event loop to make progress:
@@ -163,7 +184,7 @@ export function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore
     `,"churn_score":${jsonNumber(s.churn_score)},"risk_band":${quoted(s.risk_band)},"model_version":${quoted(s.model_version)}` +
     `,"reasons":${reasonsJson(s.reasons)},"event_timestamp":"${isoUtc(e.time)}","prediction_timestamp":"${predictedAt}"` +
     `,"source":{"topic":${quoted(r.topic)},"partition":${r.partition},"offset":${Number(r.offset)}}}`
-  return { topic, key: text(e.customerId), value: text(value), timestamp: stamp }
+  return { topic, key: customerKey(e), value: text(value), timestamp: stamp }
 }
 
 function alertMessage (topic: string, kind: AlertKind, e: DecodedEvent, s: ChurnScore | undefined, at: number): OutMessage {
@@ -178,7 +199,7 @@ function alertMessage (topic: string, kind: AlertKind, e: DecodedEvent, s: Churn
     alert_timestamp: isoUtc(at),
     source: source(e.record)
   }
-  return { topic, key: text(e.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+  return { topic, key: customerKey(e), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
 }
 
 /** Applies a customer's events of this batch that its record has not seen yet; true when any was new. */
@@ -246,10 +267,13 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
 
   // The overlay's records are taken now: the batch before may finish writing (and leave the
   // overlay) while the others are read from the store.
-  const ids = [...new Set(events.map(e => e.customerId))]
+  const customers = new Map<string, Working | undefined>()
   const pending = new Map<string, ProfileRecord>()
   const unknown: string[] = []
-  for (const id of ids) {
+  for (const e of events) {
+    const id = e.customerId
+    if (customers.has(id)) continue
+    customers.set(id, undefined)
     const p = overlay.get(id)
     if (p === undefined) unknown.push(id)
     else pending.set(id, p)
@@ -257,8 +281,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   let t = performance.now()
   const stored = unknown.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(unknown), ctx.signal)
   let profilesMs = performance.now() - t
-  const customers = new Map<string, Working>()
-  for (const id of ids) {
+  for (const id of customers.keys()) {
     const p = pending.get(id)
     // A profile still being written will be stored with version + 1: expect that.
     customers.set(id, p === undefined ? working(stored.get(id)) : workingCopy(p))
@@ -346,7 +369,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   for (const p of poison) messages.push(deadLetterMessage(p, ctx.topics.deadLetter(p.record.topic), at))
 
   const written = new Map<string, ProfileRecord>()
-  for (const [id, w] of customers) {
+  for (const [id, w] of customers as Map<string, Working>) {
     if (!w.changed) continue
     const record = { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version }
     written.set(id, record)

@@ -1,4 +1,5 @@
 import { ChurnflowError, ErrorCodes, isChurnflowError } from '../errors.ts'
+import { utcText } from '../events/index.ts'
 
 /** The seeds' table name. */
 export const defaultTable = 'churn_predictions'
@@ -29,6 +30,8 @@ export function sqlTimestamp (ms: number): string {
   msB = msA
   textB = textA
   msA = ms
+  const fast = utcText(ms, ' ', '')
+  if (fast !== undefined) return textA = fast
   const iso = new Date(ms).toISOString()
   textA = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
   return textA

@@ -36,3 +36,20 @@ test('isoUtc and sqlTimestamp format alternating times correctly (their caches h
     assert.equal(sqlTimestamp(ms), new Date(ms).toISOString().replace('T', ' ').slice(0, 23))
   }
 })
+
+test('isoUtc writes what toISOString writes, for any time of any day and outside the years it builds itself', () => {
+  let seed = 99
+  const next = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+  const times: number[] = [0, 1, 999, 1000, 59_999, 86_399_999, 86_400_000, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2024, 2, 1),
+    253_402_300_799_999, 253_402_300_800_000, -1, -86_400_001, -62_198_755_200_000, 1.5, 1_700_000_000_123.9, 8.64e15, -8.64e15]
+  for (let i = 0; i < 20_000; i++) times.push(Math.floor(next() * 253_402_300_800_000))
+  // Runs of one day, then jumps back and forth: the kept day must follow.
+  for (let i = 0; i < 2000; i++) times.push(Date.UTC(2025, 5, 1) + (i % 7) * 86_400_000 + Math.floor(next() * 86_400_000))
+  for (const ms of times) {
+    assert.equal(isoUtc(ms), new Date(ms).toISOString(), String(ms))
+    // The SQL form is the same text with a space and no zone (SQL holds years up to 9999).
+    if (ms >= 0 && ms < 253_402_300_800_000) assert.equal(sqlTimestamp(ms), new Date(ms).toISOString().replace('T', ' ').slice(0, 23), String(ms))
+  }
+  assert.throws(() => isoUtc(NaN), RangeError)
+  assert.throws(() => isoUtc(8.64e15 + 1), RangeError)
+})

@@ -121,6 +121,29 @@ test('two processors on the same events during a rebalance: the late writer re-a
   await assertProfiles(shared, events)
 })
 
+test('a prediction\'s key is the customer id: the source record\'s key when it holds exactly that, a new buffer otherwise', () => {
+  const score = { churn_score: 0.5, risk_band: 'medium', model_version: 'v', reasons: [] }
+  const cases: { id: string | number, key: Buffer | undefined, reused: boolean }[] = [
+    { id: 12345, key: Buffer.from('12345'), reused: true },
+    { id: 'CUST-001', key: Buffer.from('CUST-001'), reused: true },
+    { id: 12345, key: Buffer.from('12346'), reused: false },
+    { id: 12345, key: Buffer.from('1234'), reused: false },
+    { id: 12345, key: undefined, reused: false },
+    // Same length in code units and in bytes, different text: é is two bytes, so "éa" is three.
+    { id: 'éa', key: Buffer.from('éa'), reused: false },
+    { id: 'é', key: Buffer.from([0xe9]), reused: false },
+    { id: 'ü-1', key: Buffer.from('u-1'), reused: false }
+  ]
+  for (const c of cases) {
+    const record: SourceRecord = { topic: 'user-events', partition: 0, offset: 1n, key: c.key, value: Buffer.from(JSON.stringify({ user_id: c.id, event_type: 'bounce', timestamp: '2024-01-15T10:30:00Z' })), headers: undefined, timestamp: 1 }
+    const d = decodeRecord(record, 'user-events')
+    assert.ok(d.ok)
+    const m = predictionMessage('churn-predictions', d.event, score, 0)
+    assert.deepEqual(m.key, Buffer.from(String(c.id)), String(c.id))
+    assert.equal(m.key === c.key, c.reused, `${String(c.id)} reused`)
+  }
+})
+
 test('a prediction record is exactly the JSON of its fields, whatever the ids and reasons hold', () => {
   const cases = [
     { topic: 'user-events', value: { user_id: 12345, event_type: 'bounce', timestamp: '2024-01-15T10:30:00', metadata: null } },
