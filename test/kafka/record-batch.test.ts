@@ -123,6 +123,10 @@ test('a record without a timestamp gets the clock\'s', () => {
   assert.ok((decoded[0]?.timestamp as bigint) >= before && (decoded[0]?.timestamp as bigint) <= BigInt(Date.now()))
   assert.equal(records[0]?.timestamp, decoded[0]?.timestamp)
   assert.equal(decoded[1]?.timestamp, 5n)
+  // A timestamp given as a number is taken as the client takes it.
+  const numeric: EncodableRecord[] = [{ topic: 't', partition: 0, value: Buffer.from('a'), timestamp: 1_700_000_000_000 }, { topic: 't', partition: 0, value: Buffer.from('b'), timestamp: 1_700_000_000_001 }]
+  assert.deepEqual(decodeBatch(encodeRecordBatch(numeric)).map(r => r.timestamp), [1_700_000_000_000n, 1_700_000_000_001n])
+  assert.equal(numeric[1]?.timestamp, 1_700_000_000_001n)
   assert.deepEqual(decoded.map(r => [r.offsetDelta, r.key, r.value?.toString()]), [[0n, null, 'a'], [1n, null, 'b']])
 })
 

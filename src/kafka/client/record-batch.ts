@@ -10,7 +10,8 @@ export interface EncodableRecord {
   readonly headers?: ReadonlyMap<Buffer, Buffer> | undefined
   topic: string
   partition?: number
-  timestamp?: bigint
+  /** Epoch ms; a number is taken too, as the client takes it. */
+  timestamp?: bigint | number
 }
 
 /** The Produce options the producer passes down (idempotence, transactions). */
@@ -72,18 +73,21 @@ interface EncodedRecords {
   readonly firstKey: string
 }
 
+/** A record's timestamp as the client takes it: now when it has none, a number made a BigInt. */
+const stamp = (t: bigint | number | undefined, now: bigint): bigint => t === undefined ? now : typeof t === 'number' ? BigInt(t) : t
+
 function encodeRecords (records: EncodableRecord[]): EncodedRecords {
   const now = BigInt(Date.now())
   const first = records[0]
   if (first === undefined) throw new Error('encodeRecordBatch: no records')
-  const firstTimestamp = first.timestamp ?? now
+  const firstTimestamp = stamp(first.timestamp, now)
   let maxTimestamp = firstTimestamp
   const deltas = new Array<number>(records.length)
   const sizes = new Array<number>(records.length)
   let body = 0
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as EncodableRecord
-    const ts = r.timestamp ?? now
+    const ts = stamp(r.timestamp, now)
     r.timestamp = ts
     if (ts > maxTimestamp) maxTimestamp = ts
     const big = ts - firstTimestamp
