@@ -3,19 +3,21 @@
 // their Produce request encoding) over 300,000 seed-003 user-events of 100,000 users, in batches
 // of 5,000 prepared while the one before is written, as `churnflow process` runs them. SQL rows
 // are handed to a sink that only counts them, so the database's work is not in the figure: this
-// is the part of a drain's cost that churnflow's code decides. Runs with the processor's heap flags.
+// is the part of a drain's cost that churnflow's code decides. Runs with the processor's heap and
+// allocator settings.
 //
 //   npm run bench:batch -- [--events=300000] [--batch-size=5000] [--rounds=6]
 //
 // The figure moves with the machine's load; compare two versions in alternating runs.
 import { parseArgs } from 'node:util'
-import { heapFlags } from '../bin/heap.js'
+import { allocatorEnv, heapFlags } from '../bin/heap.js'
 import type { BatchContext, OutMessage, SourceRecord } from '../src/processor/index.ts'
 import type { PredictionRow } from '../src/sql/index.ts'
 
 const flags = heapFlags(['process'], process.env.NODE_OPTIONS, process.execArgv)
-if (flags.length > 0 && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env)
+const env = allocatorEnv(['process'], process.env)
+if ((flags.length > 0 || Object.keys(env).length > 0) && typeof process.execve === 'function') {
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env })
 }
 
 const { ModelHolder } = await import('../src/api/index.ts')
