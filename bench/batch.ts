@@ -9,26 +9,17 @@
 //   npm run bench:batch -- [--events=300000] [--batch-size=5000] [--rounds=6]
 //
 // The figure moves with the machine's load; compare two versions in alternating runs.
+import './processor-heap.ts'
 import { parseArgs } from 'node:util'
-import { allocatorEnv, heapFlags } from '../bin/heap.js'
-import type { BatchContext, OutMessage, SourceRecord } from '../src/processor/index.ts'
-import type { PredictionRow } from '../src/sql/index.ts'
-
-const flags = heapFlags(['process'], process.env.NODE_OPTIONS, process.execArgv)
-const env = allocatorEnv(['process'], process.env)
-if ((flags.length > 0 || Object.keys(env).length > 0) && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env })
-}
-
-const { ModelHolder } = await import('../src/api/index.ts')
-const { shippedChurnModelPath } = await import('../src/churn/index.ts')
-const { createProduceRequestV11 } = await import('../src/kafka/client/record-batch.ts')
-const { javaCompatiblePartitioner } = await import('../src/kafka/client/partitioner.ts')
-const { createLogger } = await import('../src/logging/index.ts')
-const { MemoryProfileStore } = await import('../src/profile/index.ts')
-const { alertPolicy, defaultRetryPolicy, Dependency, prepareBatch } = await import('../src/processor/index.ts')
-const { RandomUserEvents, Rng, UserEventShapes } = await import('../src/simulator/index.ts')
-const { SqlDialects, TableStates } = await import('../src/sql/index.ts')
+import { ModelHolder } from '../src/api/index.ts'
+import { shippedChurnModelPath } from '../src/churn/index.ts'
+import { createProduceRequestV11 } from '../src/kafka/client/record-batch.ts'
+import { javaCompatiblePartitioner } from '../src/kafka/client/partitioner.ts'
+import { createLogger } from '../src/logging/index.ts'
+import { MemoryProfileStore } from '../src/profile/index.ts'
+import { alertPolicy, defaultRetryPolicy, Dependency, prepareBatch, type BatchContext, type OutMessage, type SourceRecord } from '../src/processor/index.ts'
+import { RandomUserEvents, Rng, UserEventShapes } from '../src/simulator/index.ts'
+import { SqlDialects, TableStates, type PredictionRow } from '../src/sql/index.ts'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '300000' }, 'batch-size': { type: 'string', default: '5000' }, rounds: { type: 'string', default: '6' } } })
 const events = Number(values.events)
@@ -57,7 +48,7 @@ for (let i = 0; i < events; i++) {
 async function round (): Promise<{ us: number, rows: number, bytes: number }> {
   let rows = 0
   let bytes = 0
-  const dep = (name: string): InstanceType<typeof Dependency> => new Dependency(name, defaultRetryPolicy, silent)
+  const dep = (name: string): Dependency => new Dependency(name, defaultRetryPolicy, silent)
   const ctx: BatchContext = {
     profiles: new MemoryProfileStore(),
     predictions: {

@@ -10,6 +10,7 @@
 //   6. peak RSS while draining a backlog of 5 million events (target <= 400 MB)
 //
 //   npm run bench:processor -- [--events=500000] [--backlog=5000000] [--backlog-batch-size=5000] [--seed-style=5000] [--only=1,2,3,4,5,6]
+import './processor-heap.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
