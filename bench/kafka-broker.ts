@@ -19,7 +19,7 @@ const { values } = parseArgs({
     records: { type: 'string', default: '2000000' },
     'record-size': { type: 'string', default: '200' },
     heap: { type: 'string', default: '-Xms256m -Xmx512m' },
-    port: { type: 'string', default: '39992' }
+    port: { type: 'string', default: '21992' }
   }
 })
 const records = Number(values.records)

@@ -29,7 +29,7 @@ const { values } = parseArgs({
     backlog: { type: 'string', default: '5000000' },
     'seed-style': { type: 'string', default: '5000' },
     only: { type: 'string', default: '1,2,3,4,5,6' },
-    port: { type: 'string', default: '39994' },
+    port: { type: 'string', default: '21994' },
     'api-port': { type: 'string', default: '5078' },
     'backlog-batch-size': { type: 'string', default: '5000' }
   }

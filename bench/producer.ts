@@ -14,7 +14,7 @@ import { ensureKafkaDistribution, findJava, startLocalKafka, stopLocalKafka } fr
 import { createLogger } from '../src/logging/index.ts'
 import { RandomUserEvents, Rng } from '../src/simulator/index.ts'
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '2000000' }, port: { type: 'string', default: '39993' } } })
+const { values } = parseArgs({ options: { records: { type: 'string', default: '2000000' }, port: { type: 'string', default: '21993' } } })
 const records = Number(values.records)
 const port = Number(values.port)
 const broker = `127.0.0.1:${port}`

@@ -8,7 +8,10 @@ import { startLocalKafka, stopLocalKafka } from '../../src/kafka/local/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 
 const stateDir = process.env.CHURNFLOW_TEST_STATE_DIR ?? join(tmpdir(), `churnflow-test-${process.pid}`)
-const port = Number(process.env.CHURNFLOW_TEST_KAFKA_PORT ?? '39092')
+// The tests' brokers listen below 32768, and so do their controllers (broker + 10000): Linux gives
+// 32768-60999 to outgoing connections, so a fixed port there can be held by any client's socket
+// when a broker starts (a CI run failed so, on 39192).
+const port = Number(process.env.CHURNFLOW_TEST_KAFKA_PORT ?? '21092')
 let started = false
 
 export async function globalSetup (): Promise<void> {

@@ -64,22 +64,24 @@ test('a three-node cluster replicates three ways with min.insync.replicas 2', ()
   assert.match(single, /^min\.insync\.replicas=1$/m)
 })
 
+// Every broker port here, and its controller's (+ 10000), is below Linux's ephemeral range
+// (32768-60999), where any outgoing connection may hold it: see test/helpers/global-setup.ts.
 test('kafka start, status, start again, stop, status, start again keeps the data', async t => {
   if (!needJava(t)) return
   const dir = await stateDir(t)
-  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:39192' }
+  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21192' }
   const config = loadConfig({ env, envFile: false }).config
 
   const first = await cli(['kafka', 'start'], env, 180_000)
   assert.equal(first.code, 0, first.stderr)
-  assert.match(first.stdout, /^Kafka 4\.1\.\d+ is running \(started in [\d.]+ s\): 1 node, bootstrap 127\.0\.0\.1:39192$/m)
+  assert.match(first.stdout, /^Kafka 4\.1\.\d+ is running \(started in [\d.]+ s\): 1 node, bootstrap 127\.0\.0\.1:21192$/m)
   const pid = pidOf(first.stdout)
   assert.ok(alive(pid))
   assert.equal((await describeCluster(config)).brokers.length, 1)
 
   const status = await cli(['kafka', 'status'], env)
   assert.equal(status.code, 0)
-  assert.match(status.stdout, /^Kafka 4\.1\.\d+ running: 1 node, bootstrap 127\.0\.0\.1:39192$/m)
+  assert.match(status.stdout, /^Kafka 4\.1\.\d+ running: 1 node, bootstrap 127\.0\.0\.1:21192$/m)
 
   const again = await cli(['kafka', 'start'], env)
   assert.equal(again.code, 0)
@@ -118,12 +120,12 @@ test('kafka start, status, start again, stop, status, start again keeps the data
 test('kafka start --nodes 3 runs a three-broker cluster that replicates topics three ways', async t => {
   if (!needJava(t)) return
   const dir = await stateDir(t)
-  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:39492' }
+  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21492' }
   const start = await cli(['kafka', 'start', '--nodes', '3'], env, 240_000)
   assert.equal(start.code, 0, start.stderr)
-  assert.match(start.stdout, /3 nodes, bootstrap 127\.0\.0\.1:39492,127\.0\.0\.1:39493,127\.0\.0\.1:39494/)
-  const config = loadConfig({ env: { ...env, KAFKA_BROKER: '127.0.0.1:39492,127.0.0.1:39493,127.0.0.1:39494', KAFKA_TOPIC: uniqueName('r3') }, envFile: false }).config
-  assert.deepEqual((await describeCluster(config)).brokers.map(b => b.port), [39492, 39493, 39494])
+  assert.match(start.stdout, /3 nodes, bootstrap 127\.0\.0\.1:21492,127\.0\.0\.1:21493,127\.0\.0\.1:21494/)
+  const config = loadConfig({ env: { ...env, KAFKA_BROKER: '127.0.0.1:21492,127.0.0.1:21493,127.0.0.1:21494', KAFKA_TOPIC: uniqueName('r3') }, envFile: false }).config
+  assert.deepEqual((await describeCluster(config)).brokers.map(b => b.port), [21492, 21493, 21494])
 
   const topics = await cli(['topics', 'create'], { ...env, KAFKA_TOPIC: config.userEventsTopic })
   assert.equal(topics.code, 0, topics.stderr)
@@ -146,11 +148,11 @@ test('kafka start refuses a port that is taken, naming it and the fix', async t 
   if (!needJava(t)) return
   const dir = await stateDir(t)
   const server = createServer()
-  await new Promise<void>(resolve => server.listen(39592, '127.0.0.1', resolve))
+  await new Promise<void>(resolve => server.listen(21592, '127.0.0.1', resolve))
   t.after(() => new Promise<void>(resolve => server.close(() => { resolve() })))
-  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:39592' })
+  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21592' })
   assert.equal(result.code, 1)
-  assert.match(result.stderr, /^churnflow: port 39592 on 127\.0\.0\.1 is in use by another program/m)
+  assert.match(result.stderr, /^churnflow: port 21592 on 127\.0\.0\.1 is in use by another program/m)
   assert.match(result.stderr, /KAFKA_BROKER/)
 })
 
@@ -158,7 +160,7 @@ test('kafka start without Java, or with a Java too old, says which Java is neede
   const dir = await stateDir(t)
   const bin = await mkdtemp(join(tmpdir(), 'churnflow-bin-'))
   t.after(() => rm(bin, { recursive: true, force: true }))
-  const base = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:39692' }
+  const base = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21692' }
   const none = await cli(['kafka', 'start'], { ...base, PATH: bin, JAVA_HOME: '/nonexistent' })
   assert.equal(none.code, 1)
   assert.match(none.stderr, /Java 17 or newer is needed to run the local Apache Kafka, and none was found/)
@@ -179,7 +181,7 @@ test('kafka start with no Maven and nothing cached says how to fix it', async t 
   const emptyCache = await mkdtemp(join(tmpdir(), 'churnflow-cache-'))
   t.after(() => Promise.all([rm(bin, { recursive: true, force: true }), rm(emptyCache, { recursive: true, force: true })]))
   await symlink(java, join(bin, 'java'))
-  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: emptyCache, KAFKA_BROKER: '127.0.0.1:39792', PATH: bin })
+  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: emptyCache, KAFKA_BROKER: '127.0.0.1:21792', PATH: bin })
   assert.equal(result.code, 1)
   assert.match(result.stderr, /Apache Kafka 4\.1\.\d+ is not in .* yet, and Maven \(mvn\) is needed to download it from Maven Central/)
   assert.match(result.stderr, /apt-get install maven/)
@@ -189,7 +191,7 @@ test('kafka start with no Maven and nothing cached says how to fix it', async t 
 test('a broker that exits while starting is reported with the last lines of its log', async t => {
   if (!needJava(t)) return
   const dir = await stateDir(t)
-  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:39892', KAFKA_HEAP_OPTS: '-Xmx1k' }, 180_000)
+  const result = await cli(['kafka', 'start'], { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21892', KAFKA_HEAP_OPTS: '-Xmx1k' }, 180_000)
   assert.equal(result.code, 1)
   assert.match(result.stderr, /^churnflow: Kafka node 1 exited while starting \(exit code 1\)$/m)
   assert.match(result.stderr, /Too small maximum heap/)

@@ -237,7 +237,7 @@ test('the broker restarted mid-run: the processor rejoins and catches up; exactl
   const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-broker-'))
   t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
   const cacheDir = loadConfig({ env: process.env, envFile: false }).config.cacheDir
-  const kafkaEnv = { CHURNFLOW_STATE_DIR: join(stateDir, 'kafka-state'), CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:38292' }
+  const kafkaEnv = { CHURNFLOW_STATE_DIR: join(stateDir, 'kafka-state'), CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21292' }
   t.after(() => cli(['kafka', 'stop'], kafkaEnv))
   const started = await cli(['kafka', 'start'], kafkaEnv, 180_000)
   if (started.code !== 0) return unavailable(t, `a second local Kafka (${started.stderr.slice(-300)})`)

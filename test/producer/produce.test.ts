@@ -162,7 +162,7 @@ test('a broker stopped mid-run: the producer retries, and sent + failed = genera
   if (which('java', process.env) === undefined) return unavailable(t, 'Java')
   const dir = await tempDir(t)
   const cacheDir = loadConfig({ env: process.env, envFile: false }).config.cacheDir
-  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:38192' }
+  const env = { CHURNFLOW_STATE_DIR: dir, CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21392' }
   t.after(() => cli(['kafka', 'stop'], env))
   assert.equal((await cli(['kafka', 'start'], env, 180_000)).code, 0)
   const topic = uniqueName('outage')
