@@ -10,13 +10,8 @@ if (!(major >= 24 || (major === 22 && minor >= 22) || (major === 23 && minor >= 
   )
   process.exit(1)
 }
-// A processing command restarts itself in place (same pid, so signals and kill -9 reach it) with
-// the heap flags and allocator setting that keep its memory in bounds; see heap.js.
-const { allocatorEnv, heapFlags } = await import('./heap.js')
-const args = process.argv.slice(2)
-const flags = heapFlags(args, process.env.NODE_OPTIONS, process.execArgv)
-const env = allocatorEnv(args, process.env)
-if ((flags.length > 0 || Object.keys(env).length > 0) && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env })
-}
+// A processing command restarts itself in place with the heap flags and allocator setting that
+// keep its memory in bounds; see heap.js.
+const { restartForProcessing } = await import('./heap.js')
+restartForProcessing(process.argv.slice(2))
 await import('../src/cli/run.ts')

@@ -41,3 +41,18 @@ export function allocatorEnv (args, env) {
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined) return {}
   return { MALLOC_MMAP_THRESHOLD_: '131072' }
 }
+
+/**
+ * Restarts this process in place (same pid, so signals and kill -9 reach it) with a processing
+ * command's heap flags and allocator setting, when `args` is one and they are not all in force
+ * yet; otherwise returns. Without `process.execve` it carries on as it is.
+ * @param {readonly string[]} args the command line after the script (a benchmark passes ['process'])
+ * @returns {void}
+ */
+export function restartForProcessing (args) {
+  const flags = heapFlags(args, process.env.NODE_OPTIONS, process.execArgv)
+  const env = allocatorEnv(args, process.env)
+  if ((flags.length > 0 || Object.keys(env).length > 0) && typeof process.execve === 'function') {
+    process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, ...env })
+  }
+}

@@ -199,12 +199,14 @@ export class RedisProfileStore implements ProfileStore {
     this.#assertOpen()
     if (this.#client.isReady) return
     this.#connecting ??= this.#client.connect().catch(() => undefined).finally(() => { this.#connecting = undefined })
+    const unreachable = (): ChurnflowError => this.#unavailable(`is not reachable${this.#lastError === undefined ? '' : `: ${this.#lastError.message}`}`, this.#lastError)
     try {
       await this.#within(this.#connecting)
     } catch (error) {
-      throw this.#lastError === undefined ? error : this.#unavailable(`is not reachable: ${this.#lastError.message}`, this.#lastError)
+      // A timeout says only that no answer came; the client's last error says why.
+      throw this.#lastError === undefined ? error : unreachable()
     }
-    if (!this.#client.isReady) throw this.#unavailable(`is not reachable${this.#lastError === undefined ? '' : `: ${this.#lastError.message}`}`, this.#lastError)
+    if (!this.#client.isReady) throw unreachable()
   }
 
   /** `pending`, or a retriable PROFILE_STORE_UNAVAILABLE once the store's timeout has passed (`pending` then goes on unobserved). */
