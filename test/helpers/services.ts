@@ -63,6 +63,9 @@ export function run (command: string, args: readonly string[], options: { env?: 
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8') })
     child.on('error', reject)
     child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+    // A child that exits before reading its input (one that only prints its Node.js version
+    // check) closes the pipe: EPIPE on stdin then says nothing the exit code and output do not.
+    child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
 }
