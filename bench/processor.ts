@@ -1,6 +1,9 @@
 // The churn processor, measured: events already in Kafka, drained into MariaDB until the last
 // row and offset are committed, on one fresh local broker (broker, MariaDB, Redis and the
-// processor share this machine's cores). Prints, each from `churnflow process` run as a user runs it:
+// processor share this machine's cores). Prints first what MariaDB alone takes, then, each from
+// `churnflow process` run as a user runs it:
+//   0. MariaDB alone: the processor's own insert path (LOAD DATA LOCAL into seed 000's table plus
+//      the unique key), fed rows with nothing else running: the ceiling any drain into it meets
 //   1. in-process model and profiles            (target >= 50,000 events/s)
 //   2. Redis profiles                           (target >= 20,000 events/s)
 //   3. the scoring API's batch route            (target >= 15,000 events/s)
@@ -9,9 +12,9 @@
 //   5. a steady 5,000 events/s: p50/p99 from event timestamp to committed row (target p99 <= 100 ms)
 //   6. peak RSS while draining a backlog of 5 million events (target <= 400 MB)
 //
-//   npm run bench:processor -- [--events=500000] [--backlog=5000000] [--backlog-batch-size=5000] [--seed-style=5000] [--only=1,2,3,4,5,6]
+//   npm run bench:processor -- [--events=500000] [--backlog=5000000] [--backlog-batch-size=5000] [--seed-style=5000] [--only=0,1,2,3,4,5,6]
 import './processor-heap.ts'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,13 +25,14 @@ import { loadConfig } from '../src/config/index.ts'
 import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { openPipeline, Processor, EventStreams } from '../src/processor/index.ts'
+import { MysqlPredictionStore, type PredictionRow } from '../src/sql/index.ts'
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '500000' },
     backlog: { type: 'string', default: '5000000' },
     'seed-style': { type: 'string', default: '5000' },
-    only: { type: 'string', default: '1,2,3,4,5,6' },
+    only: { type: 'string', default: '0,1,2,3,4,5,6' },
     port: { type: 'string', default: '21994' },
     'api-port': { type: 'string', default: '5078' },
     'backlog-batch-size': { type: 'string', default: '5000' }
@@ -84,6 +88,60 @@ async function drain (name: string, topic: string, expected: number, env: Record
   return { rate: figure(out, /Processing: [\d.]+ seconds, (\d+) events\/second/), seconds: figure(out, /Processing: ([\d.]+) seconds/), rss: figure(out, /Peak memory \(RSS\): (\d+) MB/) }
 }
 
+/** CPU seconds the local mariadbd has used, or undefined when there is none to read (a remote server). */
+function mariadbCpu (): number | undefined {
+  try {
+    const pids = execFileSync('pgrep', ['-x', 'mariadbd'], { encoding: 'utf8' }).trim().split('\n')
+    let ticks = 0
+    // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux).
+    for (const pid of pids) {
+      const fields = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).replace(/^.*\) /, '').split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    }
+    return ticks / 100
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Case 0: rows shaped as the drains' (100,000 customers, seed 003's event types, metadata as the
+ * events carry it) inserted through the processor's store, `inFlight` batches of `batchSize` at a time.
+ */
+async function databaseAlone (count: number, batchSize: number, inFlight: number): Promise<{ rate: number, cpuPerRow: number | undefined }> {
+  const table = `bench_alone_${inFlight}`
+  const store = new MysqlPredictionStore({ host: '127.0.0.1', port: 3306, user: 'root', password: '', database, table })
+  try {
+    await store.ensureTable()
+    const types = ['page_view', 'product_view', 'add_to_cart', 'search', 'purchase', 'bounce']
+    const start = Date.now() - 3_600_000
+    const batches: PredictionRow[][] = []
+    for (let b = 0; b * batchSize < count; b++) {
+      const rows: PredictionRow[] = []
+      for (let n = b * batchSize; n < Math.min(count, (b + 1) * batchSize); n++) {
+        rows.push({
+          userId: String(1 + (n * 7919) % 100_000), eventType: types[n % types.length] as string, churnScore: ((n * 2654435761) % 10_000) / 10_000,
+          eventTime: start + n, predictionTime: start + n + 5, metadata: `{"product_id":${n % 200},"session_length":${(n % 3000) / 100}}`,
+          topic: 'bench-alone', partition: n % 6, offset: BigInt(Math.floor(n / 6))
+        })
+      }
+      batches.push(rows)
+    }
+    const cpu0 = mariadbCpu()
+    const t = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (next < batches.length) await store.insert(batches[next++] as PredictionRow[])
+    }))
+    const seconds = (performance.now() - t) / 1000
+    const cpu1 = mariadbCpu()
+    if (await rowsIn(table) !== count) throw new Error(`database alone: ${await rowsIn(table)} rows for ${count}`)
+    return { rate: Math.round(count / seconds), cpuPerRow: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / count * 1e6 }
+  } finally {
+    await store.close()
+  }
+}
+
 const log = createLogger({ level: 'warn', format: 'text' })
 const stateDir = await mkdtemp(join(tmpdir(), 'churnflow-bench-processor-'))
 const admin = await mysql.createConnection({ uri: 'mysql://root@127.0.0.1:3306/' })
@@ -100,6 +158,14 @@ const lines: string[] = []
 const say = (line: string): void => { lines.push(line); console.log(line) }
 try {
   say(`churn processor, ${events} seed-003 user-events (100,000 users, every event scored) already in Kafka (6 partitions), drained into MariaDB, BATCH_SIZE 5000`)
+  if (only.has('0')) {
+    // Before anything is produced: the broker is idle and nothing else competes for the cores.
+    for (const inFlight of [1, 2]) {
+      const r = await databaseAlone(events, 5000, inFlight)
+      say(`  0. MariaDB alone, ${events} rows in batches of 5000, ${inFlight} batch${inFlight === 1 ? ' at a time (as the processor writes)' : 'es at a time'}: ${r.rate} rows/s` +
+        (r.cpuPerRow === undefined ? '' : ` (mariadbd CPU ${r.cpuPerRow.toFixed(1)} µs/row)`))
+    }
+  }
   if (only.has('1') || only.has('2') || only.has('3')) await produce('bench-events', events)
   let batchRate = NaN
   if (only.has('1')) {
