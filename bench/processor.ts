@@ -15,6 +15,7 @@
 //   npm run bench:processor -- [--events=500000] [--backlog=5000000] [--backlog-batch-size=5000] [--seed-style=5000] [--only=0,1,2,3,4,5,6]
 import './processor-heap.ts'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -95,7 +96,7 @@ function mariadbCpu (): number | undefined {
     let ticks = 0
     // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux).
     for (const pid of pids) {
-      const fields = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).replace(/^.*\) /, '').split(' ')
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
       ticks += Number(fields[11]) + Number(fields[12])
     }
     return ticks / 100

@@ -1,4 +1,4 @@
-import { kOptions, MessagesStreamModes, type Consumer, type ConsumerOptions, type Message, type MessagesStream } from '@platformatic/kafka'
+import { kOptions, MessagesStreamModes, type Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
 import { createConsumer, type KafkaConnection } from '../kafka/client/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
@@ -180,7 +180,7 @@ export class KafkaSource {
     if (busy === this.#busy || this.#consumer === undefined) return
     this.#busy = busy
     // The consumer's own options are what a fetch falls back to for what the stream was not given.
-    Object.assign((this.#consumer as unknown as Record<symbol, ConsumerOptions<Buffer, Buffer, Buffer, Buffer>>)[kOptions] as object, busy ? FetchModes.BUSY : FetchModes.QUIET)
+    Object.assign(this.#consumer[kOptions], busy ? FetchModes.BUSY : FetchModes.QUIET)
   }
 
   #check (): void {

@@ -10,9 +10,9 @@ const silent = createLogger({ level: 'silent', format: 'json' })
 
 /** The fetch settings every fetch of this source's consumer falls back to. */
 function fetchOptions (source: KafkaSource): { minBytes: number, maxWaitTime: number } {
-  const options = (source.consumer as unknown as Record<symbol, { minBytes: number, maxWaitTime: number }>)[kOptions]
+  const options = source.consumer?.[kOptions]
   assert.ok(options !== undefined)
-  return { minBytes: options.minBytes, maxWaitTime: options.maxWaitTime }
+  return { minBytes: options.minBytes as number, maxWaitTime: options.maxWaitTime as number }
 }
 
 test('the source fetches busy (64 KiB or 10 ms) while records pour in and quiet (1 byte or 200 ms) when they stop, losing and doubling nothing', async t => {
