@@ -6,6 +6,7 @@ import {
   type CustomerEventType
 } from '../events/index.ts'
 import { profileEventOf, type ProfileEvent } from '../profile/index.ts'
+import type { SourceRecord } from '../stream/index.ts'
 
 /** The two streams a churn processor reads. */
 export const EventStreams = { USER_EVENTS: 'user-events', CUSTOMER_EVENTS: 'customer-events' } as const
@@ -22,17 +23,7 @@ export const PoisonCodes = {
 } as const
 export type PoisonCode = (typeof PoisonCodes)[keyof typeof PoisonCodes]
 
-/** A record as the processor gets it from Kafka. */
-export interface SourceRecord {
-  readonly topic: string
-  readonly partition: number
-  readonly offset: bigint
-  readonly key: Buffer | undefined
-  readonly value: Buffer | undefined
-  readonly headers: ReadonlyMap<Buffer, Buffer> | undefined
-  /** Kafka record timestamp, epoch ms. */
-  readonly timestamp: number
-}
+export type { SourceRecord }
 
 /** A valid event, ready for its profile and the scorer. */
 export interface DecodedEvent {

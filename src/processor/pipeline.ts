@@ -34,7 +34,7 @@ export async function openPipeline (config: Config, log: Logger, options: { tabl
     ? new HttpScorer({ baseUrl: config.scoringApiUrl as string, timeoutMs: config.apiTimeout * 1000, log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
     : { kind: 'model', name: 'in-process model', get current () { return models.current } }
   const bands = models?.current.artifact.bands ?? [{ name: 'high', from: 0.6 }]
-  const profiles = await openProfileStore(config, { prefix: config.redisKeyPrefix })
+  const profiles = await openProfileStore(config, { prefix: config.redisKeyPrefix, log })
   const predictions = openPredictionStore(config, { log, ...(options.table === undefined ? {} : { table: options.table }) })
   return {
     profiles,

@@ -1,7 +1,9 @@
-import type { Producer } from '@platformatic/kafka'
+import { join } from 'node:path'
+import type { Consumer, Producer } from '@platformatic/kafka'
+import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
+import { createAdmin, createConsumer, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { deadLetterTopic, ensureTopics, topicReplicas } from '../kafka/topics/index.ts'
 import type { ProfileStore } from '../profile/index.ts'
 import type { PredictionStore } from '../sql/index.ts'
@@ -12,7 +14,7 @@ import { EventStreams, type EventStream } from './decode.ts'
 import { defaultRetryPolicy, Dependency, DependencyStates, StoppedWhileWaiting, type RetryPolicy } from './dependency.ts'
 import { processorMetrics, type ProcessorMetrics } from './metrics.ts'
 import type { Scorer } from './scoring.ts'
-import { KafkaSource, type TakenRecord } from './source.ts'
+import { changelogTopic, changelogTopicConfigs, KafkaSource, StateDirLock, taskAssigner, type PartitionedStore, type TakenRecord } from '../stream/index.ts'
 import { ProcessingStats } from './stats.ts'
 
 export interface ProcessorOptions {
@@ -28,8 +30,13 @@ export interface ProcessorOptions {
   readonly batchSize: number
   /** Exit once nothing new came for this long, ms (`--exit-when-idle`). */
   readonly exitWhenIdleMs?: number
-  /** How often the in-process store is snapshotted, and so how often offsets are committed with it, ms. */
+  /**
+   * How often the in-process store's changes go to its changelog, and so how often offsets are
+   * committed with them, ms (1000). Every batch commits at once when the store is durable on write (Redis).
+   */
   readonly flushIntervalMs?: number
+  /** How often the in-process store writes its local checkpoints, ms (600,000); also on revoke and on close. */
+  readonly checkpointIntervalMs?: number
   /** Seconds between progress lines at high rates. */
   readonly progressIntervalMs?: number
   readonly retry?: RetryPolicy
@@ -68,6 +75,12 @@ export class Processor {
   #background: Promise<void> | undefined
   #backgroundFailure: Error | undefined
   #running = false
+  /** The source's generation whose assignment the state follows now. */
+  #generation = -1
+  #lastCheckpoint = Date.now()
+  #checkpointing: Promise<void> | undefined
+  #lock: StateDirLock | undefined
+  #restoreConsumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
   #progressAt = Date.now()
   #progressEvents = 0
   #recentRate = 0
@@ -98,7 +111,8 @@ export class Processor {
     }
     // One batch read ahead is enough to have the next batch waiting (it is fetched while this one
     // is prepared); two held a 5-million-event backlog's peak RSS at 403 MB against 380 MB.
-    this.#source = new KafkaSource({ connection: c, groupId: c.groupId, topics: [...this.#topics.keys()], maxBuffered: Math.max(1000, options.batchSize), log: this.#log })
+    // Partition N of both event topics goes to one member: a customer's events of both share it, and so does their state.
+    this.#source = new KafkaSource({ connection: c, groupId: c.groupId, topics: [...this.#topics.keys()], maxBuffered: Math.max(1000, options.batchSize), partitionAssigner: taskAssigner, log: this.#log })
   }
 
   get topics (): string[] { return [...this.#topics.keys()] }
@@ -151,6 +165,7 @@ export class Processor {
       }
       await this.dependencies.kafka.run(() => this.#ensureTopics(), signal)
       this.#producer = createProducer(c, { suffix: 'processor', compression: c.compression, retries: 2 })
+      await this.#bindState()
       await this.dependencies.kafka.run(() => this.#source.start(), signal)
       this.#log.info({ group: c.groupId, topics: this.topics, store: o.profiles.name, database: o.predictions.name, scorer: o.scorer.name }, `processing ${this.topics.join(', ')} as a member of ${c.groupId}`)
       await this.#loop(ctx)
@@ -164,7 +179,35 @@ export class Processor {
     }
   }
 
-  /** The topics it reads and writes, created when missing (idempotent, safe from many processors at once). */
+  /** The partitioned profile store, when the profiles are kept in process. */
+  get #state (): PartitionedStore | undefined {
+    return this.#o.profiles.partitioned
+  }
+
+  /** The state's directory for this group: one process at a time (a lock), checkpoints inside. */
+  get #stateDir (): string {
+    return join(this.#o.config.stateDir, 'state', encodeURIComponent(this.#o.config.groupId))
+  }
+
+  /** Locks the state directory and gives the in-process store its changelog, its producer and a consumer to restore with. */
+  async #bindState (): Promise<void> {
+    const state = this.#state
+    if (state === undefined) return
+    const c = this.#o.config
+    this.#lock = await StateDirLock.acquire(this.#stateDir)
+    this.#restoreConsumer = createConsumer(c, `${c.groupId}-restore`)
+    state.bind({
+      consumer: this.#restoreConsumer,
+      producer: this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>,
+      topic: changelogTopic(c.groupId, state.storeName),
+      checkpointDir: join(this.#stateDir, state.storeName)
+    })
+  }
+
+  /**
+   * The topics it reads and writes, created when missing (idempotent, safe from many processors at
+   * once); with the in-process store, its compacted changelog too, one partition per source partition.
+   */
   async #ensureTopics (): Promise<void> {
     const c = this.#o.config
     const cluster = await describeCluster(c)
@@ -173,16 +216,75 @@ export class Processor {
       const replicas = topicReplicas(c, cluster.brokers.length)
       const names = [...new Set([...this.topics, c.predictionsTopic, c.alertsTopic, ...this.topics.map(t => deadLetterTopic(c, t))])]
       const result = await ensureTopics(admin, names.map(name => ({ name, partitions: c.partitions, replicas })))
-      if (result.created.length > 0) this.#log.info(`created topics ${result.created.map(t => t.name).join(', ')}`)
+      const created = result.created.map(t => t.name)
+      const state = this.#state
+      if (state !== undefined) {
+        const counts = new Map([...result.created.map(t => [t.name, t.partitions] as const), ...result.existing.map(t => [t.name, t.partitions] as const)])
+        const sources = this.topics.map(t => ({ name: t, partitions: counts.get(t) ?? c.partitions }))
+        if (new Set(sources.map(t => t.partitions)).size > 1) {
+          throw new ChurnflowError(ErrorCodes.STATE_NOT_COPARTITIONED, `the in-process profile store needs its source topics to have one partition count, but ${sources.map(t => `${t.name} has ${t.partitions}`).join(' and ')}`, {
+            details: ['give the topics the same number of partitions, run one stream per processor (--streams), or keep the profiles in Redis (REDIS_HOST)']
+          })
+        }
+        const partitions = sources[0]?.partitions ?? c.partitions
+        const topic = changelogTopic(c.groupId, state.storeName)
+        const changelog = await ensureTopics(admin, [{ name: topic, partitions, replicas, configs: changelogTopicConfigs }])
+        created.push(...changelog.created.map(t => t.name))
+        const existing = changelog.existing[0]
+        if (existing !== undefined && existing.partitions !== partitions) {
+          throw new ChurnflowError(ErrorCodes.STATE_NOT_COPARTITIONED, `the changelog ${topic} has ${existing.partitions} partitions, but its source topics have ${partitions}`, {
+            details: ['a changelog must have one partition per source partition: delete it (the profiles are then rebuilt only from events read from now on) or give the sources the same count']
+          })
+        }
+      }
+      if (created.length > 0) this.#log.info(`created topics ${created.join(', ')}`)
     } finally {
       await admin.close().catch(() => undefined)
     }
   }
 
+  /**
+   * Makes the in-process state follow the assignment: finishes and commits what is in hand, drops
+   * the partitions this member lost (after a checkpoint) and restores the ones it gained, from
+   * their checkpoints and changelog, before any of their records is processed.
+   */
+  async #followAssignment (signal: AbortSignal): Promise<void> {
+    const state = this.#state
+    if (state === undefined) return
+    while (this.#generation !== this.#source.generation) {
+      this.#generation = this.#source.generation
+      if (this.#pending.size > 0) await this.#flushAndCommit(signal)
+      while (this.#checkpointing !== undefined) await this.#checkpointing
+      const held = this.#source.heldPartitions()
+      const had = state.partitions
+      const revoked = had.filter(p => !held.includes(p))
+      const added = held.filter(p => !had.includes(p))
+      if (revoked.length > 0) {
+        await state.revoke(revoked)
+        this.#log.info(`partitions ${revoked.join(', ')} moved to another processor; their profiles are dropped here`)
+      }
+      if (added.length > 0) {
+        const summary = await this.dependencies.kafka.run(() => state.assign(added), signal)
+        this.#log.info({ restore_ms: Math.round(summary.ms), customers: summary.keys, from_checkpoints: summary.fromCheckpoints, from_changelog: summary.fromChangelog }, `restored the profiles of partition${added.length === 1 ? '' : 's'} ${added.join(', ')}: ${summary.keys} customers in ${(summary.ms / 1000).toFixed(1)} s (${summary.fromCheckpoints} from local checkpoints, ${summary.fromChangelog} changelog records)`)
+      }
+    }
+  }
+
+  /** Writes the in-process state's local checkpoints beside the batches, when due. */
+  #maybeCheckpoint (): void {
+    const state = this.#state
+    if (state === undefined || this.#checkpointing !== undefined) return
+    if (Date.now() - this.#lastCheckpoint < (this.#o.checkpointIntervalMs ?? 600_000)) return
+    this.#lastCheckpoint = Date.now()
+    this.#checkpointing = state.checkpoint()
+      .catch((error: unknown) => { this.#log.warn({ err: error }, 'could not write the local state checkpoints (only a restore\'s speed depends on them)') })
+      .finally(() => { this.#checkpointing = undefined })
+  }
+
   async #loop (ctx: BatchContext): Promise<void> {
     const o = this.#o
     const signal = this.#stop.signal
-    const flushInterval = o.profiles.durableOnWrite ? 0 : (o.flushIntervalMs ?? 5000)
+    const flushInterval = o.profiles.durableOnWrite ? 0 : (o.flushIntervalMs ?? 1000)
     let inFlight: { batch: TakenRecord[], started: number, result: Promise<BatchResult> } | undefined
     while (!signal.aborted) {
       let batch: TakenRecord[]
@@ -195,6 +297,14 @@ export class Processor {
         continue
       }
       this.#maybeProgress()
+      if (this.#generation !== this.#source.generation && this.#state !== undefined) {
+        // The assignment changed: the state follows it before anything more is processed.
+        if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
+        inFlight = undefined
+        await this.#followAssignment(signal)
+        batch = batch.filter(r => this.#source.holds(r.topic, r.partition))
+      }
+      this.#maybeCheckpoint()
       if (batch.length === 0) {
         if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
         inFlight = undefined
@@ -250,7 +360,8 @@ export class Processor {
   async #flushAndCommit (signal: AbortSignal): Promise<void> {
     while (this.#background !== undefined) await this.#background
     if (this.#pending.size === 0) return
-    const last = [...this.#pending.values()]
+    // Offsets of partitions this member no longer holds are left to their new owner.
+    const last = [...this.#pending.values()].filter(r => this.#source.holds(r.topic, r.partition))
     const times = this.#pendingTimes
     this.#pending = new Map()
     this.#pendingTimes = []
@@ -380,7 +491,14 @@ export class Processor {
     if (!this.#aborted && this.#pending.size > 0) {
       await this.#flushAndCommit(signal).catch(error => { this.#log.warn({ err: error }, 'could not commit the last offsets; those events will be processed again (idempotently) on restart') })
     }
+    const state = this.#state
+    if (state !== undefined && !this.#aborted && this.#lock !== undefined) {
+      while (this.#checkpointing !== undefined) await this.#checkpointing
+      await state.checkpoint().catch(error => { this.#log.warn({ err: error }, 'could not write the local state checkpoints; the next start restores from the changelog') })
+    }
     await this.#source.close()
     await this.#producer?.close().catch(() => undefined)
+    await this.#restoreConsumer?.close(true).catch(() => undefined)
+    this.#lock?.release()
   }
 }

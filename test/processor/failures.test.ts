@@ -6,11 +6,12 @@ import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createConsumer } from '../../src/kafka/client/index.ts'
-import { MemoryProfileStore, profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
+import { profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, RedisProxy, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
+import { changelogStore } from '../helpers/state.ts'
 
 const mariadb = sqlBackends.find(b => b.name === 'mariadb') as SqlBackend
 const sqlite = sqlBackends.find(b => b.name === 'sqlite') as SqlBackend
@@ -29,7 +30,8 @@ async function setup (t: TestContext, options: { partitions?: number, extra?: Re
   const topics = { 'user-events': `${base}-user`, 'customer-events': `${base}-cust` }
   await createTopic(config, topics['user-events'], options.partitions ?? 3)
   await createTopic(config, topics['customer-events'], options.partitions ?? 3)
-  t.after(() => deleteTopics(config, [topics['user-events'], topics['customer-events'], `${base}-pred`, `${base}-alert`, `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`]))
+  const group = uniqueName('group')
+  t.after(() => deleteTopics(config, [topics['user-events'], topics['customer-events'], `${base}-pred`, `${base}-alert`, `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`, `${group}-profiles-changelog`]))
   const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-fail-'))
   t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
   const env = {
@@ -38,7 +40,7 @@ async function setup (t: TestContext, options: { partitions?: number, extra?: Re
     KAFKA_TOPIC_CUSTOMER_EVENTS: topics['customer-events'],
     KAFKA_TOPIC_CHURN_PREDICTIONS: `${base}-pred`,
     KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`,
-    KAFKA_GROUP_ID: uniqueName('group'),
+    KAFKA_GROUP_ID: group,
     CHURNFLOW_STATE_DIR: stateDir,
     OPS_PORT: '0',
     MAX_RETRIES: '2',
@@ -124,7 +126,7 @@ for (const variant of [{ backend: mariadb, profiles: 'redis' }, { backend: sqlit
 
     ok(await cli(['process', '--exit-when-idle', '3', '--table', table], s.env, 240_000))
     assertExactRows(await variant.backend.rows(url, table), records)
-    const store = redis ?? await MemoryProfileStore.open({ snapshotPath: join(s.stateDir, 'profiles', 'profiles.snapshot') })
+    const store = redis ?? changelogStore(s.config, s.env.KAFKA_GROUP_ID as string)
     await assertExactProfiles(store, records)
   })
 }
@@ -266,5 +268,5 @@ test('the broker restarted mid-run: the processor rejoins and catches up; exactl
   assert.equal((await cli(['kafka', 'start'], kafkaEnv, 180_000)).code, 0)
   ok(await run.done)
   assertExactRows(await sqlite.rows(url, 'restart'), records)
-  await assertExactProfiles(await MemoryProfileStore.open({ snapshotPath: join(stateDir, 'profiles', 'profiles.snapshot') }), records)
+  await assertExactProfiles(changelogStore(config, env.KAFKA_GROUP_ID), records)
 })

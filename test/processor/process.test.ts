@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import type { Config } from '../../src/config/index.ts'
-import type { RedisProfileStore} from '../../src/profile/index.ts';
-import { MemoryProfileStore, profileFields, type CustomerProfile } from '../../src/profile/index.ts'
+import { profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, poisonCorpus, produceRaw, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort } from '../helpers/mariadb.ts'
 import { cli, consumeFromStart, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName } from '../helpers/services.ts'
 import { sqlBackends, tableName } from '../helpers/sql.ts'
+import { changelogStore } from '../helpers/state.ts'
 
 interface Topics { 'user-events': string, 'customer-events': string, predictions: string, alerts: string }
 
@@ -20,6 +20,13 @@ async function topicsFor (t: TestContext, config: Config, partitions = 3): Promi
   await createTopic(config, topics['customer-events'], partitions)
   t.after(() => deleteTopics(config, [...Object.values(topics), `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`]))
   return topics
+}
+
+/** A group id whose profiles changelog is deleted when the test ends. */
+function groupFor (t: TestContext, config: Config): string {
+  const group = uniqueName('group')
+  t.after(() => deleteTopics(config, [`${group}-profiles-changelog`]))
+  return group
 }
 
 /** The environment of a processor on these topics; the rest of the configuration is the defaults. */
@@ -70,7 +77,7 @@ for (const backend of sqlBackends) {
     await produceTo(config, topics, records)
     await produceRaw(config, topics['user-events'], poisonCorpus.map(p => p.value))
 
-    // Redis profiles beside MariaDB; the in-process store (snapshotted) beside the others.
+    // Redis profiles beside MariaDB; the in-process store (its changelog) beside the others.
     let redis: RedisProfileStore | undefined
     const extra: Record<string, string> = { DATABASE_URL: url }
     const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-proc-'))
@@ -83,7 +90,7 @@ for (const backend of sqlBackends) {
       extra.REDIS_HOST = '127.0.0.1'
       extra.REDIS_KEY_PREFIX = prefix
     }
-    const env = processEnv(config, topics, extra)
+    const env = { ...processEnv(config, topics, extra), KAFKA_GROUP_ID: groupFor(t, config) }
     const first = await cli(['process', '--exit-when-idle', '3', '--table', table], env, 180_000)
     assert.equal(first.code, 0, first.stdout + first.stderr)
     assert.match(first.stdout, /PROCESSING STATISTICS/)
@@ -109,18 +116,25 @@ for (const backend of sqlBackends) {
     for (const field of ['customer_id', 'event_type', 'churn_score', 'risk_band', 'model_version', 'reasons', 'event_timestamp', 'prediction_timestamp', 'source']) assert.ok(field in one, field)
 
     const expected = expectedProfiles(records)
-    const open = async (): Promise<Map<string, CustomerProfile | undefined>> => redis !== undefined
+    const open = async (group: string): Promise<Map<string, CustomerProfile | undefined>> => redis !== undefined
       ? profilesOf(redis, [...expected.keys()])
-      : profilesOf(await MemoryProfileStore.open({ snapshotPath: join(stateDir, 'profiles', 'profiles.snapshot') }), [...expected.keys()])
-    assertProfiles(await open(), expected)
+      : profilesOf(changelogStore(config, group), [...expected.keys()])
+    assertProfiles(await open(env.KAFKA_GROUP_ID), expected)
 
-    // Every record again, from a new group: profiles skip what they applied, rows are not doubled.
-    const replay = await cli(['process', '--exit-when-idle', '3', '--table', table], { ...env, KAFKA_GROUP_ID: uniqueName('group') }, 180_000)
+    // Every record again, from a new group. Redis profiles are shared by every group: they skip
+    // what they applied. The in-process store's state belongs to its group (its changelog, as a
+    // Kafka Streams application's): the new group builds its own, the same. Rows are not doubled.
+    const group = groupFor(t, config)
+    const replay = await cli(['process', '--exit-when-idle', '3', '--table', table], { ...env, KAFKA_GROUP_ID: group }, 180_000)
     assert.equal(replay.code, 0, replay.stdout + replay.stderr)
-    assert.match(replay.stdout, /Events Processed: 0\n/)
-    assert.match(replay.stdout, new RegExp(`Replayed events skipped: ${records.length}\\n`))
+    if (redis !== undefined) {
+      assert.match(replay.stdout, /Events Processed: 0\n/)
+      assert.match(replay.stdout, new RegExp(`Replayed events skipped: ${records.length}\\n`))
+    } else {
+      assert.match(replay.stdout, new RegExp(`Events Processed: ${records.length}\\n`))
+    }
     assertOneRowPerScoredEvent(await backend.rows(url, table), records)
-    assertProfiles(await open(), expected)
+    assertProfiles(await open(group), expected)
   })
 }
 

@@ -272,20 +272,15 @@ test('memory: without a snapshot path nothing is ever persisted', async () => {
   await store.close()
 })
 
-test('openProfileStore: the in-process store under <stateDir>/profiles without REDIS_HOST, Redis with it', async t => {
+test('openProfileStore: the partitioned in-process store without REDIS_HOST, Redis with it', async t => {
   const stateDir = join(await tempDir(t), 'state')
   const config = { redisHost: undefined, redisPort: 6379, redisPassword: undefined, stateDir }
-  const memory = await openProfileStore(config, { snapshotName: 'proc-1' })
+  const memory = await openProfileStore(config)
   t.after(() => memory.close())
-  const path = join(stateDir, 'profiles', 'proc-1.snapshot')
   assert.equal(memory.kind, 'memory')
-  assert.equal(memory.name, `memory (snapshot ${path})`)
-  await memory.putMany(new Map([['CUST-1', record(busyProfile(1))]]))
-  await memory.flush()
-  assert.ok(existsSync(path))
-  const standard = await openProfileStore(config)
-  t.after(() => standard.close())
-  assert.equal(standard.name, `memory (snapshot ${join(stateDir, 'profiles', 'profiles.snapshot')})`)
+  assert.equal(memory.durableOnWrite, false)
+  assert.ok(memory.partitioned !== undefined, 'the in-process store keeps its state per partition')
+  assert.equal(memory.partitioned.storeName, 'profiles')
 
   const redis = await openProfileStore({ ...config, redisHost: '127.0.0.1', redisPort: 1 })
   t.after(() => redis.close())

@@ -6,6 +6,8 @@ export interface TopicSpec {
   readonly name: string
   readonly partitions: number
   readonly replicas: number
+  /** Topic configuration set at creation (a changelog's `cleanup.policy=compact`). */
+  readonly configs?: readonly { name: string, value: string }[]
 }
 
 export type TopicsConfig = Pick<Config,
@@ -68,7 +70,7 @@ export async function ensureTopics (admin: Admin, specs: readonly TopicSpec[]): 
   const created: TopicSpec[] = []
   for (const spec of specs.filter(s => !present.has(s.name))) {
     try {
-      await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas })
+      await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas, ...(spec.configs === undefined ? {} : { configs: [...spec.configs] }) })
       created.push(spec)
     } catch (error) {
       // Someone else created it between our list and our create: that is success. The broker's

@@ -213,6 +213,27 @@ export class MemoryProfileStore implements ProfileStore {
     return records
   }
 
+  /** One customer's record (a fresh copy), as a partition's table of the changelog store reads it. */
+  get (id: string): ProfileRecord | undefined {
+    const row = this.#rows.get(id)
+    return row === undefined ? undefined : this.#record(row)
+  }
+
+  /** Stores a record as it is, version included (no compare-and-set): a restore, or the changelog store's own write. */
+  set (id: string, record: ProfileRecord): void {
+    const row = this.#rows.get(id) ?? this.#add(id)
+    this.#write(row, record.profile, record.version, record.alert.high, record.alert.lastAt)
+    const pairs = this.#pairs
+    pairs.length = 0
+    for (const key in record.offsets) pairs.push(this.#intern(key), record.offsets[key] as number)
+    this.#writeOffsets(row, pairs)
+    this.#changes++
+  }
+
+  keys (): IterableIterator<string> {
+    return this.#rows.keys()
+  }
+
   /** A fresh copy of a row: callers mutate what they get. */
   #record (row: number): ProfileRecord {
     const slab = this.#slab(row)

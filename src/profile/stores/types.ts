@@ -1,3 +1,4 @@
+import type { PartitionedStore } from '../../stream/index.ts'
 import type { CustomerProfile } from '../profile.ts'
 
 /** What the processor keeps of a customer beyond the profile: its alert state. */
@@ -46,6 +47,12 @@ export interface ProfileStore {
   putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]>
   /** Makes every write so far durable (the in-process store's snapshot); a no-op for Redis. */
   flush (): Promise<void>
+  /**
+   * Present when the store keeps its state per input partition (the in-process store): the
+   * processor binds it to Kafka, restores partitions as they are assigned and drops them as they
+   * are revoked.
+   */
+  readonly partitioned?: PartitionedStore
   /** Customers now in the high-risk state, when the store can count them cheaply (the in-process store). */
   countHighRisk? (): number
   ping (): Promise<void>

@@ -1,0 +1,103 @@
+import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { emptyProfile, profileFields, type CustomerProfile } from '../profile.ts'
+import type { ProfileRecord } from './types.ts'
+
+/**
+ * A customer's record as one changelog or checkpoint value (little-endian):
+ *   format version (u8 = 1), field count (u16), a bitmap of the fields present (one bit per
+ *   field, in `profileFields` order), their values (f64), the write version (f64), alert flags
+ *   (u8, bit 0 = high), alert time (f64), offset count (u16), per offset: key (u16 length + UTF-8,
+ *   `<topic>:<partition>`) and offset (f64).
+ * Fields equal to +0 are left out, and a reader takes a field count other than its own (a profile
+ * that gained or lost fields at the end), so records written by another version still read.
+ */
+const FORMAT_VERSION = 1
+const FIELDS = profileFields.length
+const BITMAP_BYTES = Math.ceil(FIELDS / 8)
+
+/** The record as bytes, in one buffer. */
+export function encodeProfileRecord (record: ProfileRecord): Buffer {
+  const p = record.profile as unknown as Record<string, number>
+  let present = 0
+  for (let f = 0; f < FIELDS; f++) if (!Object.is(p[profileFields[f] as string], 0)) present++
+  let offsetsBytes = 0
+  let offsetCount = 0
+  for (const key in record.offsets) {
+    offsetsBytes += 2 + Buffer.byteLength(key) + 8
+    offsetCount++
+  }
+  const b = Buffer.allocUnsafe(1 + 2 + BITMAP_BYTES + 8 * present + 8 + 1 + 8 + 2 + offsetsBytes)
+  let at = b.writeUInt8(FORMAT_VERSION, 0)
+  at = b.writeUInt16LE(FIELDS, at)
+  const bitmap = at
+  b.fill(0, bitmap, bitmap + BITMAP_BYTES)
+  at += BITMAP_BYTES
+  for (let f = 0; f < FIELDS; f++) {
+    const v = p[profileFields[f] as string] as number
+    if (Object.is(v, 0)) continue
+    b[bitmap + (f >>> 3)] = (b[bitmap + (f >>> 3)] as number) | (1 << (f & 7))
+    at = b.writeDoubleLE(v, at)
+  }
+  at = b.writeDoubleLE(record.version, at)
+  at = b.writeUInt8(record.alert.high ? 1 : 0, at)
+  at = b.writeDoubleLE(record.alert.lastAt, at)
+  at = b.writeUInt16LE(offsetCount, at)
+  for (const key in record.offsets) {
+    const length = b.write(key, at + 2, 'utf8')
+    b.writeUInt16LE(length, at)
+    at = b.writeDoubleLE(record.offsets[key] as number, at + 2 + length)
+  }
+  return b
+}
+
+/** A record from `encodeProfileRecord`'s bytes; rejects bytes that are not one. */
+export function decodeProfileRecord (b: Buffer): ProfileRecord {
+  let at = 0
+  const take = (bytes: number): number => {
+    const from = at
+    at += bytes
+    if (at > b.length) throw defect(`it ends after ${b.length} bytes, inside its contents`)
+    return from
+  }
+  const version = b.readUInt8(take(1))
+  if (version !== FORMAT_VERSION) throw defect(`its format version is ${version}; this churnflow reads version ${FORMAT_VERSION}`)
+  const fields = b.readUInt16LE(take(2))
+  const bitmap = take(Math.ceil(fields / 8))
+  const profile = emptyProfile() as unknown as Record<string, number>
+  for (let f = 0; f < fields; f++) {
+    if (((b[bitmap + (f >>> 3)] as number) & (1 << (f & 7))) === 0) continue
+    const v = b.readDoubleLE(take(8))
+    if (f < FIELDS) profile[profileFields[f] as string] = v
+  }
+  const writes = b.readDoubleLE(take(8))
+  const high = (b.readUInt8(take(1)) & 1) === 1
+  const lastAt = b.readDoubleLE(take(8))
+  const count = b.readUInt16LE(take(2))
+  const offsets: Record<string, number> = {}
+  for (let i = 0; i < count; i++) {
+    const length = b.readUInt16LE(take(2))
+    const key = b.toString('utf8', take(length), at)
+    offsets[key] = b.readDoubleLE(take(8))
+  }
+  if (at !== b.length) throw defect(`it has ${b.length - at} bytes beyond its contents`)
+  return { profile: profile as unknown as CustomerProfile, offsets, alert: { high, lastAt }, version: writes }
+}
+
+/**
+ * Whether `candidate` has applied at least every event `current` has: for each source partition
+ * `current` names, the candidate's last applied offset is as far or further. Events of a customer
+ * are applied in offset order, so of two records of one customer the one further along holds the
+ * other's history; a restore keeps it whatever order the changelog holds them in (a processor that
+ * lost its partitions may write one last, older record after the new owner's).
+ */
+export function supersedes (candidate: ProfileRecord, current: ProfileRecord): boolean {
+  for (const key in current.offsets) {
+    const mine = candidate.offsets[key]
+    if (mine === undefined || mine < (current.offsets[key] as number)) return false
+  }
+  return true
+}
+
+function defect (what: string): ChurnflowError {
+  return new ChurnflowError(ErrorCodes.STATE_RECORD_INVALID, `a stored customer record is invalid: ${what}`)
+}
