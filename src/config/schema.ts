@@ -122,6 +122,8 @@ export const configSchema = {
   // Processing
   producerInterval: setting({ env: ['PRODUCER_INTERVAL'], flag: 'interval', kind: decimal(0, 86400), default: '3', group: 'Processing', doc: 'Seconds between simulated events at interval pace (seeds 002, 003).' }),
   batchSize: setting({ env: ['BATCH_SIZE'], flag: 'batch-size', kind: integer(1, 100000), default: '500', group: 'Processing', doc: 'Most records a processor handles in one batch.' }),
+  commitIntervalMs: setting({ env: ['COMMIT_INTERVAL_MS'], kind: integer(0, 600000), default: '1000', group: 'Processing', doc: 'With the in-process profile store: how often its changes go to the changelog topic and offsets are committed after them, ms (at once when no more records wait).' }),
+  stateCheckpointInterval: setting({ env: ['STATE_CHECKPOINT_INTERVAL'], kind: integer(1, 86400), default: '600', group: 'Processing', doc: 'Seconds between local checkpoints of the in-process profile store (also written when a partition leaves and on stop); they only make a restore faster.' }),
   maxRetries: setting({ env: ['MAX_RETRIES'], kind: integer(0, 100), default: '3', group: 'Processing', doc: 'Retries of a failed call to a dependency before its circuit opens.' }),
   retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (seed 004).' }),
   scoredCustomerEvents: setting({

@@ -22,7 +22,7 @@ export function buildOps (options: OpsOptions) {
     void reply.status(health.healthy ? 200 : 503)
     return { status: health.healthy ? 'ok' : 'degraded', running: processor.running, dependencies: health.dependencies }
   })
-  app.get('/stats', async () => ({ ...processor.stats.toJSON(), high_risk_customers: processor.highRiskCustomers(), ...options.extraStats?.() }))
+  app.get('/stats', async () => ({ ...processor.stats.toJSON(), high_risk_customers: processor.highRiskCustomers(), ...processor.stateStats(), ...options.extraStats?.() }))
   app.get('/metrics', async (_request, reply) => {
     await processor.lag().catch(() => undefined)
     await processor.health(1000).catch(() => undefined)

@@ -32,10 +32,10 @@ export interface ProcessorOptions {
   readonly exitWhenIdleMs?: number
   /**
    * How often the in-process store's changes go to its changelog, and so how often offsets are
-   * committed with them, ms (1000). Every batch commits at once when the store is durable on write (Redis).
+   * committed with them, ms (COMMIT_INTERVAL_MS). Every batch commits at once when the store is durable on write (Redis).
    */
   readonly flushIntervalMs?: number
-  /** How often the in-process store writes its local checkpoints, ms (600,000); also on revoke and on close. */
+  /** How often the in-process store writes its local checkpoints, ms (STATE_CHECKPOINT_INTERVAL); also on revoke and on close. */
   readonly checkpointIntervalMs?: number
   /** Seconds between progress lines at high rates. */
   readonly progressIntervalMs?: number
@@ -274,7 +274,7 @@ export class Processor {
   #maybeCheckpoint (): void {
     const state = this.#state
     if (state === undefined || this.#checkpointing !== undefined) return
-    if (Date.now() - this.#lastCheckpoint < (this.#o.checkpointIntervalMs ?? 600_000)) return
+    if (Date.now() - this.#lastCheckpoint < (this.#o.checkpointIntervalMs ?? this.#o.config.stateCheckpointInterval * 1000)) return
     this.#lastCheckpoint = Date.now()
     this.#checkpointing = state.checkpoint()
       .catch((error: unknown) => { this.#log.warn({ err: error }, 'could not write the local state checkpoints (only a restore\'s speed depends on them)') })
@@ -284,7 +284,7 @@ export class Processor {
   async #loop (ctx: BatchContext): Promise<void> {
     const o = this.#o
     const signal = this.#stop.signal
-    const flushInterval = o.profiles.durableOnWrite ? 0 : (o.flushIntervalMs ?? 1000)
+    const flushInterval = o.profiles.durableOnWrite ? 0 : (o.flushIntervalMs ?? o.config.commitIntervalMs)
     let inFlight: { batch: TakenRecord[], started: number, result: Promise<BatchResult> } | undefined
     while (!signal.aborted) {
       let batch: TakenRecord[]
@@ -434,6 +434,13 @@ export class Processor {
    */
   highRiskCustomers (): number {
     return this.#o.profiles.countHighRisk?.() ?? this.#highRisk.size
+  }
+
+  /** The in-process state's partitions held here and customers in them, for /stats; nothing with Redis. */
+  stateStats (): { state_partitions?: number[], state_customers?: number } {
+    const state = this.#state
+    if (state === undefined) return {}
+    return { state_partitions: [...state.partitions], state_customers: state.size }
   }
 
   /** Records behind the end of each held partition (end offset minus committed offset). */

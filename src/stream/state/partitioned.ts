@@ -48,6 +48,8 @@ export interface PartitionedStore {
   readonly storeName: string
   bind (io: StateIO): void
   readonly partitions: readonly number[]
+  /** Keys held, over every partition held. */
+  readonly size: number
   /** Restores these partitions' state (checkpoint, then the changelog after it); the partitions are usable once it resolves. */
   assign (partitions: readonly number[]): Promise<RestoreSummary>
   /** Checkpoints these partitions (best effort) and drops their state from memory. */
