@@ -17,7 +17,8 @@ import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { ensureTopics } from '../src/kafka/topics/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { applyEvent, ChangelogProfileStore, emptyProfile, encodeProfileRecord, profileEventOf, type ProfileRecord } from '../src/profile/index.ts'
-import { changelogTopicConfigs, PartitionedState } from '../src/stream/index.ts'
+import type { PartitionedState } from '../src/stream/index.ts';
+import { changelogTopicConfigs } from '../src/stream/index.ts'
 
 const { values } = parseArgs({
   options: {
