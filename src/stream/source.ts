@@ -47,6 +47,33 @@ const toRecord = (m: KafkaMessage): TakenRecord => ({
 })
 
 /**
+ * Where the runtime takes its records from and commits them: a consumer group member
+ * (`KafkaSource`), or, in a unit test, records in memory.
+ */
+export interface RecordSource {
+  start (): Promise<void>
+  /** Up to `max` records, waiting at most `waitMs` for the first and `lingerMs` for more; empty when nothing came. */
+  take (max: number, waitMs: number, lingerMs: number, signal: AbortSignal): Promise<TakenRecord[]>
+  /** Commits the offset after each given record (the last taken per partition). */
+  commit (last: readonly TakenRecord[]): Promise<void>
+  reconnect (): Promise<void>
+  close (): Promise<void>
+  /** Changes each time the assignment may have changed. */
+  readonly generation: number
+  holds (topic: string, partition: number): boolean
+  /** The partition numbers held now, over every topic. */
+  heldPartitions (): number[]
+  assignments (): { topic: string, partitions: number[] }[]
+  /** Epoch ms when the last record arrived. */
+  readonly lastRecordAt: number
+  readonly buffered: number
+  touch (): void
+  /** The group member's consumer, for lag and health; undefined when not connected (or not Kafka). */
+  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  endOffsets (): Promise<Map<string, bigint[]>>
+}
+
+/**
  * How fetches wait, by the rate records come in. Quiet (the Java consumer's way): the broker
  * answers as soon as it has a byte, or after 200 ms. At a steady few thousand events a second that
  * is a fetch for every few dozen records, some 200 a second, each a request, a response to parse
@@ -71,7 +98,7 @@ const RATE_WINDOW_MS = 500
  * broker went away past the client's retries) `take` throws a retriable error and `reconnect`
  * builds a new member that resumes from the committed offsets.
  */
-export class KafkaSource {
+export class KafkaSource implements RecordSource {
   readonly #options: KafkaSourceOptions
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined

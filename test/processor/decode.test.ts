@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { alertPolicy, backoffDelay, decideAlert, decodeRecord, Dependency, defaultRetryPolicy, EventStreams, isRetriable, StoppedWhileWaiting, type SourceRecord } from '../../src/processor/index.ts'
+import { alertPolicy, decideAlert, decodeRecord, EventStreams, type SourceRecord } from '../../src/processor/index.ts'
+import { backoffDelay, defaultRetryPolicy, Dependency, isRetriable, StoppedWhileWaiting } from '../../src/stream/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../src/errors.ts'
 import { poisonCorpus } from '../helpers/events.ts'

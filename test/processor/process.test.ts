@@ -168,7 +168,7 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
   for (const name of ['churnflow_processor_events_total', 'churnflow_processor_batch_duration_seconds', 'churnflow_processor_database_write_seconds', 'churnflow_processor_scoring_seconds', 'churnflow_processor_consumer_lag', 'churnflow_processor_events_per_second', 'churnflow_processor_failures_total']) {
     assert.ok(metrics.includes(name), name)
   }
-  assert.match(metrics, new RegExp(`churnflow_processor_consumer_lag\\{topic="${topics['user-events']}",partition="\\d"\\} 0`))
+  assert.match(metrics, new RegExp(`churnflow_processor_consumer_lag\\{pipeline="churn",topic="${topics['user-events']}",partition="\\d"\\} 0`))
   run.child.kill('SIGTERM')
   const result = await run.done
   assert.equal(result.code, 0, result.stderr)
