@@ -72,15 +72,16 @@ export class ChangelogProfileStore implements ProfileStore {
   async putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]> {
     this.#check()
     const conflicts: string[] = []
+    const state = this.#state
     for (const [id, record] of records) {
-      const stored = this.#state.get(id)?.version ?? 0
+      const stored = state.tableOf(id)?.versionOf(id) ?? 0
       if (stored !== record.version) {
         conflicts.push(id)
         continue
       }
-      const partition = this.#state.partitionOf(id) ?? partitionOf(record)
+      const partition = state.partitionOf(id) ?? partitionOf(record)
       if (partition === undefined) continue
-      this.#state.set(id, { profile: record.profile, offsets: record.offsets, alert: record.alert, version: record.version + 1 }, partition)
+      state.touch(id, partition).set(id, record, record.version + 1)
     }
     return conflicts
   }

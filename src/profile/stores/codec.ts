@@ -1,5 +1,5 @@
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
-import { emptyProfile, profileFields, type CustomerProfile } from '../profile.ts'
+import { profileFields, profileFromRow, profileToRow } from '../profile.ts'
 import type { ProfileRecord } from './types.ts'
 
 /**
@@ -15,17 +15,19 @@ const FORMAT_VERSION = 1
 const FIELDS = profileFields.length
 const BITMAP_BYTES = Math.ceil(FIELDS / 8)
 
-/** The record as bytes, in one buffer. */
-export function encodeProfileRecord (record: ProfileRecord): Buffer {
-  const p = record.profile as unknown as Record<string, number>
+/** Scratch row for records that arrive as objects: their fields go through it in `profileFields` order. */
+const scratch = new Float64Array(FIELDS)
+
+/**
+ * A record as bytes, from its profile's fields as a row of numbers (`profileFields` order) at
+ * `base`: the slab store encodes its rows in place, without building an object. `offsets` are the
+ * record's last applied offsets, as key/offset pairs.
+ */
+export function encodeProfileRow (row: Float64Array, base: number, version: number, high: boolean, lastAt: number, offsets: readonly (readonly [string, number])[]): Buffer {
   let present = 0
-  for (let f = 0; f < FIELDS; f++) if (!Object.is(p[profileFields[f] as string], 0)) present++
+  for (let f = 0; f < FIELDS; f++) if (!Object.is(row[base + f], 0)) present++
   let offsetsBytes = 0
-  let offsetCount = 0
-  for (const key in record.offsets) {
-    offsetsBytes += 2 + Buffer.byteLength(key) + 8
-    offsetCount++
-  }
+  for (const [key] of offsets) offsetsBytes += 2 + Buffer.byteLength(key) + 8
   const b = Buffer.allocUnsafe(1 + 2 + BITMAP_BYTES + 8 * present + 8 + 1 + 8 + 2 + offsetsBytes)
   let at = b.writeUInt8(FORMAT_VERSION, 0)
   at = b.writeUInt16LE(FIELDS, at)
@@ -33,21 +35,27 @@ export function encodeProfileRecord (record: ProfileRecord): Buffer {
   b.fill(0, bitmap, bitmap + BITMAP_BYTES)
   at += BITMAP_BYTES
   for (let f = 0; f < FIELDS; f++) {
-    const v = p[profileFields[f] as string] as number
+    const v = row[base + f] as number
     if (Object.is(v, 0)) continue
     b[bitmap + (f >>> 3)] = (b[bitmap + (f >>> 3)] as number) | (1 << (f & 7))
     at = b.writeDoubleLE(v, at)
   }
-  at = b.writeDoubleLE(record.version, at)
-  at = b.writeUInt8(record.alert.high ? 1 : 0, at)
-  at = b.writeDoubleLE(record.alert.lastAt, at)
-  at = b.writeUInt16LE(offsetCount, at)
-  for (const key in record.offsets) {
+  at = b.writeDoubleLE(version, at)
+  at = b.writeUInt8(high ? 1 : 0, at)
+  at = b.writeDoubleLE(lastAt, at)
+  at = b.writeUInt16LE(offsets.length, at)
+  for (const [key, offset] of offsets) {
     const length = b.write(key, at + 2, 'utf8')
     b.writeUInt16LE(length, at)
-    at = b.writeDoubleLE(record.offsets[key] as number, at + 2 + length)
+    at = b.writeDoubleLE(offset, at + 2 + length)
   }
   return b
+}
+
+/** The record as bytes, in one buffer. */
+export function encodeProfileRecord (record: ProfileRecord): Buffer {
+  profileToRow(record.profile, scratch, 0)
+  return encodeProfileRow(scratch, 0, record.version, record.alert.high, record.alert.lastAt, Object.entries(record.offsets))
 }
 
 /** A record from `encodeProfileRecord`'s bytes; rejects bytes that are not one. */
@@ -63,12 +71,13 @@ export function decodeProfileRecord (b: Buffer): ProfileRecord {
   if (version !== FORMAT_VERSION) throw defect(`its format version is ${version}; this churnflow reads version ${FORMAT_VERSION}`)
   const fields = b.readUInt16LE(take(2))
   const bitmap = take(Math.ceil(fields / 8))
-  const profile = emptyProfile() as unknown as Record<string, number>
+  scratch.fill(0)
   for (let f = 0; f < fields; f++) {
     if (((b[bitmap + (f >>> 3)] as number) & (1 << (f & 7))) === 0) continue
     const v = b.readDoubleLE(take(8))
-    if (f < FIELDS) profile[profileFields[f] as string] = v
+    if (f < FIELDS) scratch[f] = v
   }
+  const profile = profileFromRow(scratch, 0)
   const writes = b.readDoubleLE(take(8))
   const high = (b.readUInt8(take(1)) & 1) === 1
   const lastAt = b.readDoubleLE(take(8))
@@ -80,7 +89,7 @@ export function decodeProfileRecord (b: Buffer): ProfileRecord {
     offsets[key] = b.readDoubleLE(take(8))
   }
   if (at !== b.length) throw defect(`it has ${b.length - at} bytes beyond its contents`)
-  return { profile: profile as unknown as CustomerProfile, offsets, alert: { high, lastAt }, version: writes }
+  return { profile, offsets, alert: { high, lastAt }, version: writes }
 }
 
 /**

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
+import { encodeProfileRow } from './codec.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface MemoryProfileStoreOptions {
@@ -219,15 +220,37 @@ export class MemoryProfileStore implements ProfileStore {
     return row === undefined ? undefined : this.#record(row)
   }
 
-  /** Stores a record as it is, version included (no compare-and-set): a restore, or the changelog store's own write. */
-  set (id: string, record: ProfileRecord): void {
+  /** Stores a record with this version (its own unless given), with no compare-and-set: a restore, or the changelog store's own write. */
+  set (id: string, record: ProfileRecord, version = record.version): void {
     const row = this.#rows.get(id) ?? this.#add(id)
-    this.#write(row, record.profile, record.version, record.alert.high, record.alert.lastAt)
+    this.#write(row, record.profile, version, record.alert.high, record.alert.lastAt)
     const pairs = this.#pairs
     pairs.length = 0
     for (const key in record.offsets) pairs.push(this.#intern(key), record.offsets[key] as number)
     this.#writeOffsets(row, pairs)
     this.#changes++
+  }
+
+  /** A customer's stored write count; 0 for one never seen. */
+  versionOf (id: string): number {
+    const row = this.#rows.get(id)
+    return row === undefined ? 0 : this.#slab(row)[(row & (SLAB_ROWS - 1)) * STRIDE + VERSION_AT] as number
+  }
+
+  /** A customer's record as changelog bytes, straight from its row (no object is built). */
+  encode (id: string): Buffer | undefined {
+    const row = this.#rows.get(id)
+    if (row === undefined) return undefined
+    const slab = this.#slab(row)
+    const base = (row & (SLAB_ROWS - 1)) * STRIDE
+    const offsets: [string, number][] = []
+    for (let j = 0; j < INLINE_OFFSETS; j++) {
+      const key = slab[base + OFFSETS_AT + 2 * j] as number
+      if (key !== 0) offsets.push([this.#keys[key - 1] as string, slab[base + OFFSETS_AT + 2 * j + 1] as number])
+    }
+    const more = this.#moreOffsets.get(row)
+    if (more !== undefined) offsets.push(...Object.entries(more))
+    return encodeProfileRow(slab, base, slab[base + VERSION_AT] as number, slab[base + HIGH_AT] === 1, slab[base + LAST_AT] as number, offsets)
   }
 
   keys (): IterableIterator<string> {

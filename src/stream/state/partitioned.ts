@@ -11,6 +11,8 @@ export interface PartitionTable<V> {
   set (key: string, value: V): void
   readonly size: number
   keys (): IterableIterator<string>
+  /** A value's bytes straight from the table, when it can make them without building the value. */
+  encode? (key: string): Buffer | undefined
 }
 
 /** How a store's values go to and from bytes, and which of two values of one key a restore keeps. */
@@ -119,19 +121,39 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
     return p === undefined ? undefined : this.#tables.get(p)?.get(key)
   }
 
+  /** The table holding `key`, if any (to read it without building its value). */
+  tableOf (key: string): T | undefined {
+    const p = this.#where.get(key)
+    return p === undefined ? undefined : this.#tables.get(p)
+  }
+
   /**
-   * Stores a value under the partition that holds the key, or under `partition` for a new key.
-   * Throws when that partition is not held here: its state lives with another member.
+   * The table a change of `key` goes to, with the key marked changed: the partition that holds it,
+   * or `partition` for a new key. Throws when that partition is not held here: its state lives
+   * with another member.
    */
-  set (key: string, value: V, partition: number): void {
-    const p = this.#where.get(key) ?? partition
+  touch (key: string, partition: number): T {
+    let p = this.#where.get(key)
+    if (p === undefined) p = partition
     const table = this.#tables.get(p)
     if (table === undefined) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `${this.storeName}: partition ${p} is not held by this processor (key ${key})`)
-    if (!this.#where.has(key)) this.#where.set(key, p)
-    table.set(key, value)
+    this.#where.set(key, p)
     let dirty = this.#dirty.get(p)
     if (dirty === undefined) this.#dirty.set(p, dirty = new Set())
     dirty.add(key)
+    return table
+  }
+
+  /** Stores a value under the partition that holds the key, or under `partition` for a new key (see `touch`). */
+  set (key: string, value: V, partition: number): void {
+    this.touch(key, partition).set(key, value)
+  }
+
+  /** A value's changelog bytes, from the table's own encoder when it has one. */
+  #encode (table: T, key: string): Buffer | undefined {
+    if (table.encode !== undefined) return table.encode(key)
+    const value = table.get(key)
+    return value === undefined ? undefined : this.#o.codec.encode(value)
   }
 
   #bound (): StateIO {
@@ -156,9 +178,8 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       const table = this.#tables.get(p)
       if (table === undefined) continue
       for (const key of keys) {
-        const value = table.get(key)
-        if (value === undefined) continue
-        messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value: this.#o.codec.encode(value) })
+        const value = this.#encode(table, key)
+        if (value !== undefined) messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value })
       }
       counts.set(p, keys.size)
     }
@@ -263,8 +284,8 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
     const next = this.#next.get(p) ?? 0n
     const entries: [string, Buffer][] = []
     for (const key of table.keys()) {
-      const value = table.get(key)
-      if (value !== undefined) entries.push([key, this.#o.codec.encode(value)])
+      const value = this.#encode(table, key)
+      if (value !== undefined) entries.push([key, value])
     }
     await writeCheckpoint(checkpointPath(io.checkpointDir, p), { next, entries })
   }
