@@ -114,7 +114,7 @@ export const configSchema = {
   dbName: setting({ env: ['DB_NAME'], kind: text(), default: 'churn_db', group: 'SQL', doc: 'MySQL/MariaDB database.' }),
 
   // Redis
-  redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, snapshotted to the state directory' }),
+  redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, per partition, backed by a changelog topic' }),
   redisPort: setting({ env: ['REDIS_PORT'], kind: integer(1, 65535), default: '6379', group: 'Redis', doc: 'Redis port.' }),
   redisKeyPrefix: setting({ env: ['REDIS_KEY_PREFIX'], kind: text(), default: 'churnflow:profile:', group: 'Redis', doc: 'Prefix of the profile hashes: one hash per customer at `<prefix><customer id>`.' }),
   redisPassword: optional({ env: ['REDIS_PASSWORD'], kind: text(), group: 'Redis', doc: 'Redis password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
@@ -146,7 +146,7 @@ export const configSchema = {
     default: env => xdg(env, 'XDG_STATE_HOME', join('.local', 'state')) + '/churnflow',
     defaultDoc: '`$XDG_STATE_HOME/churnflow` (`~/.local/state/churnflow`)',
     group: 'Local runtime',
-    doc: 'Where the local Kafka\'s data, the SQLite file and profile snapshots live.'
+    doc: 'Where the local Kafka\'s data, the SQLite file and the state\'s checkpoints live.'
   }),
   cacheDir: setting({
     env: ['CHURNFLOW_CACHE_DIR'],

@@ -301,7 +301,7 @@ async function cleanup (cleanups: { what: string, run: () => Promise<unknown> }[
   return error
 }
 
-/** `up --fresh`: the local broker and data, the SQLite file, the profile snapshot and up's own state. */
+/** `up --fresh`: the local broker and data, the SQLite file, the profiles' local checkpoints and up's own state. */
 async function wipe (config: Config, localKafka: boolean, log: Logger): Promise<void> {
   const dir = config.stateDir
   const gone: string[] = []
@@ -317,8 +317,9 @@ async function wipe (config: Config, localKafka: boolean, log: Logger): Promise<
     gone.push('the SQLite predictions')
   }
   if (config.redisHost === undefined) {
-    await rm(join(dir, 'profiles'), { recursive: true, force: true })
-    gone.push('the profiles')
+    // The profiles themselves are in their changelog topic: gone with the local Kafka's data.
+    await rm(join(dir, 'state'), { recursive: true, force: true })
+    gone.push('the profiles\' checkpoints')
   }
   await rm(join(dir, 'up'), { recursive: true, force: true })
   gone.push('the producer\'s position')

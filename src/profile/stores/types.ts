@@ -25,11 +25,11 @@ export interface ProfileRecord {
 /** The profile store a processor reads and writes a batch at a time. */
 export interface ProfileStore {
   readonly kind: 'redis' | 'memory'
-  /** For logs and /health: `redis 127.0.0.1:6379`, `memory (snapshot /path)`. */
+  /** For logs and /health: `redis 127.0.0.1:6379`, `memory (changelog, checkpoints in /path)`. */
   readonly name: string
   /**
    * True when a resolved putMany is durable (Redis). False when durability comes only from
-   * `flush()` (the in-process store's snapshot): the processor then commits offsets only up to
+   * `flush()` (the in-process store's changelog): the processor then commits offsets only up to
    * the last flush.
    */
   readonly durableOnWrite: boolean
@@ -45,7 +45,7 @@ export interface ProfileStore {
    * re-reads and re-applies them. Rejects with a retriable ChurnflowError when the store is down.
    */
   putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]>
-  /** Makes every write so far durable (the in-process store's snapshot); a no-op for Redis. */
+  /** Makes every write so far durable (the in-process store's changes to its changelog); a no-op for Redis. */
   flush (): Promise<void>
   /**
    * Present when the store keeps its state per input partition (the in-process store): the
