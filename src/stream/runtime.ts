@@ -87,6 +87,8 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
   #checkpointing: Promise<void> | undefined
   #lock: StateDirLock | undefined
   #restoreConsumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  /** The state's own producer: a large changelog write does not hold up the next batch's records behind it on one connection. */
+  #stateProducer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
   #progressAt = Date.now()
   #progressEvents = 0
   #recentRate = 0
@@ -182,9 +184,10 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     if (state === undefined) return
     this.#lock = await StateDirLock.acquire(this.#stateDir)
     this.#restoreConsumer = createConsumer(this.#o.config, `${this.pipeline.groupId}-restore`)
+    this.#stateProducer = createProducer(this.#o.config, { suffix: 'state', compression: this.#o.config.compression, retries: 2 })
     state.bind({
       consumer: this.#restoreConsumer,
-      producer: this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>,
+      producer: this.#stateProducer,
       topic: changelogTopic(this.pipeline.groupId, state.storeName),
       checkpointDir: join(this.#stateDir, state.storeName)
     })
@@ -477,6 +480,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     }
     await this.#source.close()
     await this.#producer?.close().catch(() => undefined)
+    await this.#stateProducer?.close().catch(() => undefined)
     await this.#restoreConsumer?.close(true).catch(() => undefined)
     this.#lock?.release()
   }

@@ -74,12 +74,14 @@ export class ChangelogProfileStore implements ProfileStore {
     const conflicts: string[] = []
     const state = this.#state
     for (const [id, record] of records) {
-      const stored = state.tableOf(id)?.versionOf(id) ?? 0
+      const table = state.tableOf(id)
+      const stored = table?.versionOf(id) ?? 0
       if (stored !== record.version) {
         conflicts.push(id)
         continue
       }
-      const partition = state.partitionOf(id) ?? partitionOf(record)
+      // A customer new to this process goes to the partition its events came from.
+      const partition = table === undefined ? partitionOf(record) : 0
       if (partition === undefined) continue
       state.touch(id, partition).set(id, record, record.version + 1)
     }

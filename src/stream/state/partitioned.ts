@@ -81,9 +81,12 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
   readonly storeName: string
   readonly #o: PartitionedStateOptions<V, T>
   readonly #tables = new Map<number, T>()
-  /** Key → the partition whose table holds it. */
-  readonly #where = new Map<string, number>()
-  readonly #dirty = new Map<number, Set<string>>()
+  /** Each table's partition. */
+  readonly #partitionOf = new Map<T, number>()
+  /** Key → the table that holds it: one lookup to any key's value. */
+  readonly #where = new Map<string, T>()
+  /** Keys changed since the last flush. */
+  #dirty = new Set<string>()
   /** Per partition: the changelog offset after the last record known to be in the table. */
   readonly #next = new Map<number, bigint>()
   #io: StateIO | undefined
@@ -113,34 +116,32 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
 
   /** The partition holding `key`, if any. */
   partitionOf (key: string): number | undefined {
-    return this.#where.get(key)
+    const table = this.#where.get(key)
+    return table === undefined ? undefined : this.#partitionOf.get(table)
   }
 
   get (key: string): V | undefined {
-    const p = this.#where.get(key)
-    return p === undefined ? undefined : this.#tables.get(p)?.get(key)
+    return this.#where.get(key)?.get(key)
   }
 
   /** The table holding `key`, if any (to read it without building its value). */
   tableOf (key: string): T | undefined {
-    const p = this.#where.get(key)
-    return p === undefined ? undefined : this.#tables.get(p)
+    return this.#where.get(key)
   }
 
   /**
-   * The table a change of `key` goes to, with the key marked changed: the partition that holds it,
-   * or `partition` for a new key. Throws when that partition is not held here: its state lives
-   * with another member.
+   * The table a change of `key` goes to, with the key marked changed: the table that holds it, or
+   * `partition`'s for a new key. Throws when that partition is not held here: its state lives with
+   * another member.
    */
   touch (key: string, partition: number): T {
-    let p = this.#where.get(key)
-    if (p === undefined) p = partition
-    const table = this.#tables.get(p)
-    if (table === undefined) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `${this.storeName}: partition ${p} is not held by this processor (key ${key})`)
-    this.#where.set(key, p)
-    let dirty = this.#dirty.get(p)
-    if (dirty === undefined) this.#dirty.set(p, dirty = new Set())
-    dirty.add(key)
+    let table = this.#where.get(key)
+    if (table === undefined) {
+      table = this.#tables.get(partition)
+      if (table === undefined) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `${this.storeName}: partition ${partition} is not held by this processor (key ${key})`)
+      this.#where.set(key, table)
+    }
+    this.#dirty.add(key)
     return table
   }
 
@@ -170,18 +171,18 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
 
   async #flush (): Promise<void> {
     const io = this.#bound()
-    const taken = new Map(this.#dirty)
-    this.#dirty.clear()
+    const taken = this.#dirty
+    this.#dirty = new Set()
     const messages: { topic: string, partition: number, key: Buffer, value: Buffer }[] = []
     const counts = new Map<number, number>()
-    for (const [p, keys] of taken) {
-      const table = this.#tables.get(p)
+    for (const key of taken) {
+      const table = this.#where.get(key)
       if (table === undefined) continue
-      for (const key of keys) {
-        const value = this.#encode(table, key)
-        if (value !== undefined) messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value })
-      }
-      counts.set(p, keys.size)
+      const p = this.#partitionOf.get(table) as number
+      const value = this.#encode(table, key)
+      if (value === undefined) continue
+      messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value })
+      counts.set(p, (counts.get(p) ?? 0) + 1)
     }
     try {
       const result = await io.producer.send({ messages: messages as never })
@@ -192,12 +193,7 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       }
     } catch (error) {
       // The tables still hold the newest values: mark the keys dirty again for the next flush.
-      for (const [p, keys] of taken) {
-        if (!this.#tables.has(p)) continue
-        let dirty = this.#dirty.get(p)
-        if (dirty === undefined) this.#dirty.set(p, dirty = new Set())
-        for (const k of keys) dirty.add(k)
-      }
+      for (const key of taken) if (this.#where.has(key)) this.#dirty.add(key)
       throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not write ${messages.length} ${this.storeName} records to the changelog ${io.topic}: ${(error as Error).message}`, { cause: error, retriable: true })
     }
   }
@@ -241,7 +237,8 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       if (from > read.end) return this.#restart(p, partitions, started)
       fromChangelog += read.records
       this.#tables.set(p, table)
-      for (const key of table.keys()) this.#where.set(key, p)
+      this.#partitionOf.set(table, p)
+      for (const key of table.keys()) this.#where.set(key, table)
       this.#next.set(p, read.next)
     }
     const keys = fresh.reduce((n, p) => n + (this.#tables.get(p)?.size ?? 0), 0)
@@ -261,9 +258,12 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       if (!this.#tables.has(p)) continue
       await this.#checkpoint(p).catch((error: unknown) => { this.#o.log?.warn({ err: error }, `${this.storeName}: could not checkpoint partition ${p} before dropping it`) })
       const table = this.#tables.get(p) as T
-      for (const key of table.keys()) this.#where.delete(key)
+      for (const key of table.keys()) {
+        this.#where.delete(key)
+        this.#dirty.delete(key)
+      }
       this.#tables.delete(p)
-      this.#dirty.delete(p)
+      this.#partitionOf.delete(table)
       this.#next.delete(p)
     }
   }
