@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { ChurnScorer, shippedChurnModelPath } from '../src/churn/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../src/profile/index.ts'
-import { Population, Rng } from '../src/simulator/index.ts'
+import { Population } from '../src/simulator/index.ts'
+import { Rng } from '../src/util/rng.ts'
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, port: { type: 'string', default: '5077' } } })
 const duration = Number(values.duration)

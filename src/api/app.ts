@@ -8,7 +8,7 @@ import { customerEventTypes, parseEventTime, userEventTypes } from '../events/in
 import { emptyAccount, factsOf, type FraudScorer } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, profileFields, type CustomerProfile } from '../profile/index.ts'
-import type { ModelHolder } from './model-holder.ts'
+import type { ModelHolder } from '../churn/index.ts'
 
 /** Reads a customer's profile, when the API is given a profile store. */
 export interface ProfileReader {

@@ -1,2 +1,1 @@
 export { buildApi, type ApiOptions, type ProfileReader } from './app.ts'
-export { ModelHolder } from './model-holder.ts'

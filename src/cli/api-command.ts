@@ -1,5 +1,5 @@
-import { buildApi, ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { buildApi } from '../api/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'

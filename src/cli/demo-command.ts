@@ -1,5 +1,4 @@
-import { ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { MemoryProfileStore } from '../profile/index.ts'
 import {
   alertPolicy, defaultRetryPolicy, Dependency, highBandStart, logEventLines, processBatch, ProcessingStats,

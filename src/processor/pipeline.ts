@@ -1,5 +1,4 @@
-import { ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { openProfileStore, type ProfileStore } from '../profile/index.ts'
