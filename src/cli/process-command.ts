@@ -1,12 +1,13 @@
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { buildOps, EventStreams, openPipeline, Processor, type EventStream } from '../processor/index.ts'
+import { Streams, type EventStream } from '../events/index.ts'
+import { buildOps, openPipeline, Processor } from '../processor/index.ts'
 import type { Command } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
 
 const streamNames: Readonly<Record<string, readonly EventStream[]>> = {
-  both: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
-  'user-events': [EventStreams.USER_EVENTS],
-  'customer-events': [EventStreams.CUSTOMER_EVENTS]
+  both: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
+  'user-events': [Streams.USER_EVENTS],
+  'customer-events': [Streams.CUSTOMER_EVENTS]
 }
 
 /** Listens on the ops port, or says clearly that it is taken. */

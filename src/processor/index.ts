@@ -2,8 +2,8 @@ export { alertPolicy, AlertKinds, criticalEventTypes, decideAlert, type AlertDec
 export {
   deadLetterMessage, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type OutMessage, type OutputSink, type PreparedBatch, type ProfileOverlay
 } from './batch.ts'
-export { decodeRecord, EventStreams, PoisonCodes, type Decoded, type DecodedEvent, type EventStream, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
-export { backoffDelay, defaultRetryPolicy, Dependency, DependencyStates, isRetriable, StoppedWhileWaiting, type DependencyState, type RetryPolicy } from './dependency.ts'
+export { decodeRecord, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
+export { defaultRetryPolicy, Dependency, DependencyStates, isRetriable, type DependencyState, type RetryPolicy } from './dependency.ts'
 export { processorMetrics, type ProcessorMetrics } from './metrics.ts'
 export { buildOps, type OpsOptions } from './ops.ts'
 export { highBandStart, openPipeline, type PipelineParts } from './pipeline.ts'

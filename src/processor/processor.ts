@@ -1,5 +1,7 @@
 import type { Producer } from '@platformatic/kafka'
 import type { Config } from '../config/index.ts'
+import { Streams, type EventStream } from '../events/index.ts'
+import { StoppedWhileWaiting } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { deadLetterTopic, ensureTopics, topicReplicas } from '../kafka/topics/index.ts'
@@ -8,8 +10,7 @@ import type { PredictionStore } from '../sql/index.ts'
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
 import { partitionKey, prepareBatch, type BatchContext, type BatchResult, type OutMessage, type OutputSink, type ProfileOverlay } from './batch.ts'
-import { EventStreams, type EventStream } from './decode.ts'
-import { defaultRetryPolicy, Dependency, DependencyStates, StoppedWhileWaiting, type RetryPolicy } from './dependency.ts'
+import { defaultRetryPolicy, Dependency, DependencyStates, type RetryPolicy } from './dependency.ts'
 import { processorMetrics, type ProcessorMetrics } from './metrics.ts'
 import type { Scorer } from './scoring.ts'
 import { KafkaSource, type TakenRecord } from './source.ts'
@@ -82,8 +83,8 @@ export class Processor {
     this.metrics = processorMetrics()
     const c = options.config
     this.#topics = new Map()
-    if (options.streams.includes(EventStreams.USER_EVENTS)) this.#topics.set(c.userEventsTopic, EventStreams.USER_EVENTS)
-    if (options.streams.includes(EventStreams.CUSTOMER_EVENTS)) this.#topics.set(c.customerEventsTopic, EventStreams.CUSTOMER_EVENTS)
+    if (options.streams.includes(Streams.USER_EVENTS)) this.#topics.set(c.userEventsTopic, Streams.USER_EVENTS)
+    if (options.streams.includes(Streams.CUSTOMER_EVENTS)) this.#topics.set(c.customerEventsTopic, Streams.CUSTOMER_EVENTS)
     const retry = options.retry ?? { ...defaultRetryPolicy, maxRetries: c.maxRetries, factor: Math.max(1, c.retryBackoff) }
     const failed = (name: string): void => {
       this.stats.dependencyFailures++
@@ -136,7 +137,7 @@ export class Processor {
         predictions: c.predictionsTopic,
         alerts: c.alertsTopic,
         deadLetter: source => deadLetterTopic(c, source),
-        streamOf: topic => this.#topics.get(topic) ?? EventStreams.USER_EVENTS
+        streamOf: topic => this.#topics.get(topic) ?? Streams.USER_EVENTS
       },
       scoredCustomerTypes: o.scoredCustomerTypes,
       dependencies: this.dependencies,

@@ -3,13 +3,13 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { buildApi, type ProfileReader } from '../api/index.ts'
 import type { Config, LoadedConfig } from '../config/index.ts'
-import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { ChurnflowError, ErrorCodes, PartStopped } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
 import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { buildOps, EventStreams, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
+import { buildOps, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
@@ -151,7 +151,7 @@ export async function runUp (options: UpOptions): Promise<number> {
     processor = new Processor({
       config: runConfig,
       log: part('processor'),
-      streams: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
+      streams: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
       profiles,
       predictions: parts.predictions,
       scorer: parts.scorer,
@@ -279,13 +279,6 @@ export async function runUp (options: UpOptions): Promise<number> {
   if (localKafka && !kafkaStarted) out(`The local Kafka at ${bootstrapLocal} keeps running (churnflow kafka stop stops it).`)
   out('Everything is stopped. churnflow up continues from here; churnflow up --fresh starts over.')
   return exitCode
-}
-
-/** A part of the system stopped on its own: everything else is stopped and up exits 1. */
-class PartStopped extends Error {
-  constructor (what: string, cause: unknown) {
-    super(`${what} stopped: ${(cause as Error).message}`, { cause })
-  }
 }
 
 /** Stops what started, newest first; returns the error to throw (the first one). */
