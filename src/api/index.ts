@@ -1,1 +1,3 @@
-export { buildApi, type ApiOptions, type ProfileReader } from './app.ts'
+export { buildApi, type ScoringApi } from './app.ts'
+export { AccountSources } from './fraud-routes.ts'
+export type { ApiOptions, ApiPlugin, ProfileReader } from './types.ts'

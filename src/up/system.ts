@@ -145,7 +145,7 @@ export async function runUp (options: UpOptions): Promise<number> {
       })
       await api.listen({ host: config.apiHost, port: config.apiPort })
       cleanups.push({ what: 'the scoring API', run: () => api.close() })
-      apiUrl = `http://${config.apiHost}:${config.apiPort} (POST /predict-churn, /predict-churn/batch, /predict; GET /health, /metrics, /model)`
+      apiUrl = `http://${config.apiHost}:${config.apiPort} (POST /predict-churn, /predict-churn/batch, /predict, /predict/batch; GET /health, /metrics, /model)`
     }
 
     processor = new Processor({
