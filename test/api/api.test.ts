@@ -10,6 +10,7 @@ import { applyTransaction, emptyAccount, factsOf, FraudScorer, shippedFraudModel
 import { createLogger } from '../../src/logging/index.ts'
 import { applyEvent, emptyProfile, profileEventOf } from '../../src/profile/index.ts'
 import { TransactionStream } from '../../src/simulator/index.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { Rng } from '../../src/util/rng.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })
@@ -259,11 +260,13 @@ test('a new model file is picked up under load without losing a request', async 
     }
   }
   const workers = Array.from({ length: 16 }, worker)
-  await new Promise(resolve => setTimeout(resolve, 500))
+  // Conditions, not durations: requests are flowing before the swap, and go on flowing after it.
+  await waitFor('100 answers before the new model', async () => ok + failed >= 100)
   const artifact = loadChurnArtifact(join(dir, 'churn-model.json'))
   await saveArtifact(join(dir, 'churn-model.json'), { ...artifact, model_version: 'churn-reloaded-test' })
-  for (let i = 0; i < 100 && models.current.version === before; i++) await new Promise(resolve => setTimeout(resolve, 50))
-  await new Promise(resolve => setTimeout(resolve, 500))
+  await waitFor('the new model file picked up', async () => models.current.version !== before)
+  const answered = ok + failed
+  await waitFor('100 answers from the new model', async () => versions.has('churn-reloaded-test') && ok + failed >= answered + 100)
   running = false
   await Promise.all(workers)
   assert.equal(models.current.version, 'churn-reloaded-test')
