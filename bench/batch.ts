@@ -59,7 +59,8 @@ async function round (): Promise<{ us: number, rows: number, bytes: number }> {
       tableState: async () => TableStates.READY,
       insert: async (batch: readonly PredictionRow[]) => { rows += batch.length; return batch.length },
       ping: async () => undefined,
-      close: async () => undefined
+      close: async () => undefined,
+      [Symbol.asyncDispose]: async () => undefined
     },
     output: {
       // The Produce request the producer would send, encoded; its size is counted so none of it is skipped.

@@ -520,6 +520,11 @@ export class MemoryProfileStore implements ProfileStore {
     this.#slabs = []
     this.#moreOffsets.clear()
   }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }
 
 function invalid (path: string, what: string, cause?: unknown): ChurnflowError {
