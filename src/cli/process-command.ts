@@ -1,9 +1,9 @@
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { Streams, type EventStream } from '../events/index.ts'
 import { buildOps, openPipeline, Processor } from '../processor/index.ts'
-import type { Logger } from '../logging/index.ts'
 import type { Command, CommandContext } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
+import { stopSignals } from './signals.ts'
 
 const streamNames: Readonly<Record<string, readonly EventStream[]>> = {
   both: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
@@ -67,7 +67,11 @@ export const processCommand: Command = {
         ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
       })
       const ops = opened.use(buildOps({ processor, log }))
-      opened.use(stopOnSignals(processor, plog))
+      const running = processor
+      opened.use(stopSignals(plog, 'uncommitted events will be processed again on restart', signal => {
+        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
+        running.stop()
+      }))
       const url = await listenOps(ops, config.apiHost, config.opsPort)
       parts.models?.watch()
       plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
@@ -88,32 +92,4 @@ function processFlags (values: CommandContext['values']): { streams: readonly Ev
   const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
   const table = typeof values.table === 'string' ? values.table : undefined
   return { streams, idle, table }
-}
-
-/**
- * SIGINT/SIGTERM stop the processor after the batch in hand; a second one exits at once. The
- * handlers are removed when the returned object is disposed.
- */
-function stopOnSignals (processor: Processor, log: Logger): Disposable {
-  let signals = 0
-  const onSignal = (signal: string): void => {
-    signals++
-    if (signals === 1) {
-      log.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
-      processor.stop()
-    } else {
-      log.error(`${signal} again: exiting now; uncommitted events will be processed again on restart`)
-      process.exit(130)
-    }
-  }
-  const sigint = (): void => { onSignal('SIGINT') }
-  const sigterm = (): void => { onSignal('SIGTERM') }
-  process.on('SIGINT', sigint)
-  process.on('SIGTERM', sigterm)
-  return {
-    [Symbol.dispose] () {
-      process.off('SIGINT', sigint)
-      process.off('SIGTERM', sigterm)
-    }
-  }
 }
