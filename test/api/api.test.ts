@@ -163,6 +163,20 @@ test('without a fraud model both fraud routes answer 503', async t => {
   }
 })
 
+test('closing the API closes what it owns (the model watcher, the profile store), and only that', async () => {
+  for (const owns of [true, false]) {
+    let closed = 0
+    const profiles: ProfileReader = { name: 'counting', get: async () => undefined, ping: async () => undefined, close: async () => { closed++ } }
+    const models = new ModelHolder(shippedChurnModelPath, silent)
+    {
+      await using api = buildApi({ models, log: silent, profiles, ...(owns ? { ownsResources: true } : {}) })
+      assert.equal((await api.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+    }
+    assert.equal(closed, owns ? 1 : 0, `ownsResources ${owns}`)
+    models.close()
+  }
+})
+
 test('malformed bodies never get a 500: each gets a 4xx JSON error that names the problem', async t => {
   const { api } = await app(t, { bodyLimit: 64 * 1024 })
   const valid = { user_id: 1, event_type: 'bounce', timestamp: '2024-01-15T10:30:00Z', metadata: {} }
