@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 /** A customer id: seed 000's integer user_id or a string id. */
-export const Id = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ minLength: 1, maxLength: 50 })])
+const Id = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ minLength: 1, maxLength: 50 })])
 const Details = Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])
 
 /** seed 000's request body; customer-events' customer_id and data are taken too. */
