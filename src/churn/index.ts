@@ -6,3 +6,4 @@ export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './h
 export { buildRows, churnGbtDefaults, evaluateChurnModel, trainChurnModel, type EvaluationReport, type Rows, type TrainOptions } from './train.ts'
 export { readTruthFile } from './truth.ts'
 export { shippedChurnModelPath } from './shipped.ts'
+export { ModelHolder } from './model-holder.ts'

@@ -1,5 +1,4 @@
-import { ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { MemoryProfileStore } from '../profile/index.ts'
 import { alertPolicy, highBandStart, logEventLines, processBatch, type SourceRecord } from '../processor/index.ts'
 import { defaultRetryPolicy, Dependency, ProcessingStats, type OutMessage } from '../stream/index.ts'

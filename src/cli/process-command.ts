@@ -1,12 +1,14 @@
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { buildOps, EventStreams, openPipeline, Processor, type EventStream } from '../processor/index.ts'
-import type { Command } from './command.ts'
+import { Streams, type EventStream } from '../events/index.ts'
+import { buildOps, openPipeline, Processor } from '../processor/index.ts'
+import type { Command, CommandContext } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
+import { stopSignals } from './signals.ts'
 
 const streamNames: Readonly<Record<string, readonly EventStream[]>> = {
-  both: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
-  'user-events': [EventStreams.USER_EVENTS],
-  'customer-events': [EventStreams.CUSTOMER_EVENTS]
+  both: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
+  'user-events': [Streams.USER_EVENTS],
+  'customer-events': [Streams.CUSTOMER_EVENTS]
 }
 
 /** Listens on the ops port, or says clearly that it is taken. */
@@ -45,53 +47,49 @@ export const processCommand: Command = {
     'SIGINT/SIGTERM: finish the batch in hand, commit, close, print the statistics.'
   ].join('\n'),
   async run ({ config, log, values, out }) {
-    const streamsFlag = typeof values.streams === 'string' ? values.streams : 'both'
-    const streams = streamNames[streamsFlag]
-    if (streams === undefined) throw usage(`--streams="${streamsFlag}" is invalid: expected both, user-events or customer-events`)
-    const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
-    const table = typeof values.table === 'string' ? values.table : undefined
+    const { streams, idle, table } = processFlags(values)
     const plog = log.child({ component: 'processor' })
-    const parts = await openPipeline(config, plog, table === undefined ? {} : { table })
-    const processor = new Processor({
-      config,
-      log: plog,
-      streams,
-      profiles: parts.profiles,
-      predictions: parts.predictions,
-      scorer: parts.scorer,
-      alerts: parts.alerts,
-      scoredCustomerTypes: parts.scoredCustomerTypes,
-      batchSize: config.batchSize,
-      ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
-    })
-    const ops = buildOps({ processor, log })
-    let signals = 0
-    const onSignal = (signal: string): void => {
-      signals++
-      if (signals === 1) {
-        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
-        processor.stop()
-      } else {
-        plog.error(`${signal} again: exiting now; uncommitted events will be processed again on restart`)
-        process.exit(130)
-      }
-    }
-    const sigint = (): void => { onSignal('SIGINT') }
-    const sigterm = (): void => { onSignal('SIGTERM') }
-    process.on('SIGINT', sigint)
-    process.on('SIGTERM', sigterm)
+    // What opens here closes in reverse order, whatever happens: signal handlers, ops server, pipeline.
+    const opened = new AsyncDisposableStack()
+    let processor: Processor | undefined
     try {
+      const parts = opened.use(await openPipeline(config, plog, table === undefined ? {} : { table }))
+      processor = new Processor({
+        config,
+        log: plog,
+        streams,
+        profiles: parts.profiles,
+        predictions: parts.predictions,
+        scorer: parts.scorer,
+        alerts: parts.alerts,
+        scoredCustomerTypes: parts.scoredCustomerTypes,
+        batchSize: config.batchSize,
+        ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
+      })
+      const ops = opened.use(buildOps({ processor, log }))
+      const running = processor
+      opened.use(stopSignals(plog, 'uncommitted events will be processed again on restart', signal => {
+        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
+        running.stop()
+      }))
       const url = await listenOps(ops, config.apiHost, config.opsPort)
       parts.models?.watch()
       plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
       await processor.run()
     } finally {
-      process.off('SIGINT', sigint)
-      process.off('SIGTERM', sigterm)
-      await ops.close()
-      await parts.close()
-      for (const line of processor.stats.block()) out(line)
+      await opened.disposeAsync()
+      if (processor !== undefined) for (const line of processor.stats.block()) out(line)
     }
     return 0
   }
+}
+
+/** The flags of `churnflow process`, checked. */
+function processFlags (values: CommandContext['values']): { streams: readonly EventStream[], idle: number | undefined, table: string | undefined } {
+  const streamsFlag = typeof values.streams === 'string' ? values.streams : 'both'
+  const streams = streamNames[streamsFlag]
+  if (streams === undefined) throw usage(`--streams="${streamsFlag}" is invalid: expected both, user-events or customer-events`)
+  const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
+  const table = typeof values.table === 'string' ? values.table : undefined
+  return { streams, idle, table }
 }

@@ -10,10 +10,8 @@ import {
   FileSink, KafkaSink, Paces, ProducerStats, ReplayFormats, replaySource, runProducer, simulatorSource,
   type DeliveryReport, type Generator, type Pace, type RecordSink, type RecordSource, type TopicNames
 } from '../producer/index.ts'
-import {
-  Population, RandomCustomerEvents, RandomUserEvents, Rng, TransactionStream, UserEventShapes,
-  type SimRecord, type UserEventShape
-} from '../simulator/index.ts'
+import { Population, RandomCustomerEvents, RandomUserEvents, TransactionStream, UserEventShapes, type SimRecord, type UserEventShape } from '../simulator/index.ts'
+import { Rng } from '../util/rng.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
 import { decimalOrMaxFlag, usage, wholeNumberFlag } from './flags.ts'

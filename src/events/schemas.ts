@@ -8,6 +8,8 @@ export const Streams = {
   TRANSACTIONS: 'transactions'
 } as const
 export type Stream = (typeof Streams)[keyof typeof Streams]
+/** The two streams of customer behaviour, the ones a churn processor reads. */
+export type EventStream = typeof Streams.USER_EVENTS | typeof Streams.CUSTOMER_EVENTS
 
 /** user-events types with seed 003's weights (percent). */
 export const userEventWeights = { product_view: 40, add_to_cart: 25, checkout: 20, bounce: 15 } as const

@@ -1,9 +1,9 @@
 import type { ChurnScore } from '../churn/index.ts'
-import { isoUtc } from '../events/index.ts'
+import { isoUtc, Streams, type EventStream } from '../events/index.ts'
 import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
-import { decodeRecord, EventStreams, PoisonCodes, type DecodedEvent, type EventStream, type Poison, type SourceRecord } from './decode.ts'
+import { decodeRecord, PoisonCodes, type DecodedEvent, type Poison, type SourceRecord } from './decode.ts'
 import { deadLetterMessage, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
 import type { RemoteRequest, Scorer } from './scoring.ts'
 
@@ -278,7 +278,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       duplicates++
       continue
     }
-    const scored = e.stream === EventStreams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
+    const scored = e.stream === Streams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
     const before = scored && scorer.kind === 'http' ? { ...w.profile } : undefined
     applyEvent(w.profile, e.profileEvent)
     w.offsets[key] = offset

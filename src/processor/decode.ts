@@ -2,15 +2,11 @@ import { Type } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import secureJson from 'secure-json-parse'
 import {
-  checkCustomerEvent, checkUserEvent, customerEventDataSchemas, customerEventTypes, parseEventTime, userEventTypes,
-  type CustomerEventType
+  checkCustomerEvent, checkUserEvent, customerEventDataSchemas, customerEventTypes, parseEventTime, Streams, userEventTypes,
+  type CustomerEventType, type EventStream
 } from '../events/index.ts'
 import { profileEventOf, type ProfileEvent } from '../profile/index.ts'
 import type { SourceRecord } from '../stream/index.ts'
-
-/** The two streams a churn processor reads. */
-export const EventStreams = { USER_EVENTS: 'user-events', CUSTOMER_EVENTS: 'customer-events' } as const
-export type EventStream = (typeof EventStreams)[keyof typeof EventStreams]
 
 /** Why a record went to the dead-letter topic; the value of its `churnflow-error-code` header. */
 export const PoisonCodes = {
@@ -81,11 +77,11 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return poison(record, PoisonCodes.INVALID, 'the value is not a JSON object')
   const fields = body as Record<string, unknown>
   const type = fields.event_type
-  const known = stream === EventStreams.USER_EVENTS ? userTypes : customerTypes
+  const known = stream === Streams.USER_EVENTS ? userTypes : customerTypes
   if (typeof type === 'string' && !known.has(type)) {
     return poison(record, PoisonCodes.UNKNOWN_TYPE, `event_type "${type.slice(0, 64)}" is not a ${stream} type (${[...known].join(', ')})`)
   }
-  if (stream === EventStreams.USER_EVENTS) {
+  if (stream === Streams.USER_EVENTS) {
     if (!checkUserEvent.Check(body)) return poison(record, PoisonCodes.INVALID, firstError(checkUserEvent as never, body))
   } else {
     if (!checkCustomerEvent.Check(body)) return poison(record, PoisonCodes.INVALID, firstError(checkCustomerEvent as never, body))
@@ -97,8 +93,8 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
   if (time === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is not an ISO 8601 date-time such as 2024-01-15T10:30:00Z`)
   const profileEvent = profileEventOf(fields as { event_type: string, timestamp: string }, time)
   if (profileEvent === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is invalid`)
-  const rawId = (stream === EventStreams.USER_EVENTS ? fields.user_id : fields.customer_id) as string | number
-  const details = (stream === EventStreams.USER_EVENTS ? fields.metadata : fields.data) as Record<string, unknown> | null | undefined
+  const rawId = (stream === Streams.USER_EVENTS ? fields.user_id : fields.customer_id) as string | number
+  const details = (stream === Streams.USER_EVENTS ? fields.metadata : fields.data) as Record<string, unknown> | null | undefined
   return {
     ok: true,
     event: { record, stream, customerId: String(rawId), rawId, eventType: type as string, timestamp, time, details: details ?? null, profileEvent }

@@ -2,7 +2,7 @@ export { alertPolicy, AlertKinds, criticalEventTypes, decideAlert, type AlertDec
 export {
   predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type ProfileOverlay
 } from './batch.ts'
-export { decodeRecord, EventStreams, PoisonCodes, type Decoded, type DecodedEvent, type EventStream, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
+export { decodeRecord, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
 export { buildOps, type OpsOptions } from './ops.ts'
 export { highBandStart, openPipeline, type PipelineParts } from './pipeline.ts'
 export { ChurnPipeline, Processor, type ProcessorOptions } from './processor.ts'

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.ts'
+import { Streams, type EventStream } from '../events/index.ts'
 import { deadLetterTopic } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import type { ProfileStore } from '../profile/index.ts'
@@ -10,7 +11,6 @@ import {
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
 import { prepareBatch, type BatchContext, type BatchResult, type ProfileOverlay } from './batch.ts'
-import { EventStreams, type EventStream } from './decode.ts'
 import type { Scorer } from './scoring.ts'
 
 export interface ProcessorOptions {
@@ -66,8 +66,8 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
     this.#o = options
     const c = options.config
     this.#streams = new Map()
-    if (options.streams.includes(EventStreams.USER_EVENTS)) this.#streams.set(c.userEventsTopic, EventStreams.USER_EVENTS)
-    if (options.streams.includes(EventStreams.CUSTOMER_EVENTS)) this.#streams.set(c.customerEventsTopic, EventStreams.CUSTOMER_EVENTS)
+    if (options.streams.includes(Streams.USER_EVENTS)) this.#streams.set(c.userEventsTopic, Streams.USER_EVENTS)
+    if (options.streams.includes(Streams.CUSTOMER_EVENTS)) this.#streams.set(c.customerEventsTopic, Streams.CUSTOMER_EVENTS)
     this.groupId = c.groupId
     this.topics = [...this.#streams.keys()]
     this.outputTopics = [c.predictionsTopic, c.alertsTopic]
@@ -115,7 +115,7 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
         predictions: c.predictionsTopic,
         alerts: c.alertsTopic,
         deadLetter: source => this.deadLetterTopic(source),
-        streamOf: topic => this.#streams.get(topic) ?? EventStreams.USER_EVENTS
+        streamOf: topic => this.#streams.get(topic) ?? Streams.USER_EVENTS
       },
       scoredCustomerTypes: o.scoredCustomerTypes,
       dependencies: {

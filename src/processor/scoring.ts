@@ -2,7 +2,8 @@ import type { ChurnScore, ChurnScorer } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import type { CustomerProfile } from '../profile/index.ts'
-import { EventStreams, type DecodedEvent } from './decode.ts'
+import { Streams } from '../events/index.ts'
+import type { DecodedEvent } from './decode.ts'
 
 /** Scores with the model in this process: synchronous, on the profile with the event applied. */
 export interface LocalScorer {
@@ -52,8 +53,8 @@ const unavailable = (url: string, message: string, cause?: unknown): ChurnflowEr
 
 function bodyOf (r: RemoteRequest): Record<string, unknown> {
   const e = r.event
-  const id = e.stream === EventStreams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
-  const details = e.stream === EventStreams.USER_EVENTS ? { metadata: e.details } : { data: e.details ?? {} }
+  const id = e.stream === Streams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
+  const details = e.stream === Streams.USER_EVENTS ? { metadata: e.details } : { data: e.details ?? {} }
   return { ...id, event_type: e.eventType, timestamp: e.timestamp, ...details, profile: r.profile }
 }
 

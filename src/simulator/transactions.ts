@@ -1,7 +1,7 @@
 import { isoUtc, Streams, type Transaction } from '../events/index.ts'
 import { pad } from './catalog.ts'
 import { MinHeap } from './heap.ts'
-import { round, WeightedChoice, type Rng } from './rng.ts'
+import { round, WeightedChoice, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
 const DAY = 86_400_000

@@ -348,6 +348,11 @@ export class MysqlPredictionStore implements PredictionStore {
     this.#closed = true
     await this.#pool.end().catch(() => undefined)
   }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }
 
 /** Seed 000's DDL, plus kafka_topic and the unique key that make replays insert nothing twice. */

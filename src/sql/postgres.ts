@@ -253,4 +253,9 @@ export class PostgresPredictionStore implements PredictionStore {
     this.#closed = true
     await this.#pool.end().catch(() => undefined)
   }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

@@ -174,4 +174,9 @@ export class SqlitePredictionStore implements PredictionStore {
     this.#insert = undefined
     if (db?.isOpen === true) db.close()
   }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

@@ -36,8 +36,9 @@ export type TableState = (typeof TableStates)[keyof typeof TableStates]
 /**
  * Where predictions are stored. Every backend has the same columns in its own types and a unique
  * key on (kafka_topic, kafka_partition, kafka_offset), so a replayed batch inserts nothing twice.
+ * `Symbol.asyncDispose` closes it, as `close()` does.
  */
-export interface PredictionStore {
+export interface PredictionStore extends AsyncDisposable {
   readonly dialect: SqlDialect
   /** For logs and /health, with no password: `mysql root@127.0.0.1:3306/churn_db`, `sqlite /path/file.db`. */
   readonly name: string

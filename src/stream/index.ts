@@ -6,7 +6,7 @@ export {
 export { taskAssigner } from './assignor.ts'
 export { FetchModes, KafkaSource, type KafkaSourceOptions, type RecordSource, type SourceRecord, type TakenRecord } from './source.ts'
 export { deadLetterMessage } from './dead-letter.ts'
-export { backoffDelay, defaultRetryPolicy, Dependency, DependencyStates, isRetriable, StoppedWhileWaiting, type DependencyState, type RetryPolicy } from './dependency.ts'
+export { defaultRetryPolicy, Dependency, DependencyStates, isRetriable, type DependencyState, type RetryPolicy } from './dependency.ts'
 export { streamMetrics, type StreamMetrics } from './metrics.ts'
 export { StreamRuntime, type StreamRuntimeOptions } from './runtime.ts'
 export { ProcessingStats } from './stats.ts'

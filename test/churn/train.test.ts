@@ -8,7 +8,8 @@ import {
 } from '../../src/churn/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { emptyProfile, applyEvent, profileEventOf } from '../../src/profile/index.ts'
-import { Population, Rng, type CustomerTruth } from '../../src/simulator/index.ts'
+import { Population, type CustomerTruth } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
 
 const DAY = 86_400_000

@@ -4,7 +4,8 @@ import type { Transaction } from '../../src/events/index.ts'
 import {
   applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, fraudFeatureNames, fraudFeatures, FraudScorer, trainFraudModel, type TransactionRow
 } from '../../src/fraud/index.ts'
-import { Rng, TransactionStream } from '../../src/simulator/index.ts'
+import { TransactionStream } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 test('fraud features see the account as it was before the transaction', () => {
   const a = emptyAccount()

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createAdmin, createConsumer, describeCluster } from '../../src/kafka/client/index.ts'
 import { MessagesStreamModes } from '@platformatic/kafka'
 import { RedisProfileStore } from '../../src/profile/index.ts'
+import { listenLow, tryListen } from './ports.ts'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const binPath = fileURLToPath(new URL('../../bin/churnflow.js', import.meta.url))
@@ -171,7 +172,11 @@ export class RedisProxy {
     this.#port = port
   }
 
-  start (port: number): Promise<number> {
+  /**
+   * Listens on `port`, or the first time on a free port below Linux's ephemeral range, so that
+   * starting again on the same port cannot meet a client's socket holding it; returns the port.
+   */
+  async start (port?: number): Promise<number> {
     const server = createServer(client => {
       const upstream = connect(this.#port, this.#host)
       for (const s of [client, upstream]) {
@@ -184,13 +189,9 @@ export class RedisProxy {
       upstream.on('close', () => client.destroy())
     })
     this.#server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address()
-        resolve(typeof address === 'object' && address !== null ? address.port : port)
-      })
-    })
+    if (port === undefined) return listenLow(server)
+    if (!await tryListen(server, port)) throw new Error(`the proxy cannot listen on ${port} again: something holds it`)
+    return port
   }
 
   async stop (): Promise<void> {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ModelHolder } from '../../src/api/index.ts'
-import { shippedChurnModelPath } from '../../src/churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
 import {

@@ -8,7 +8,9 @@ import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createConsumer } from '../../src/kafka/client/index.ts'
 import { profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
-import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
+import { startPrivateMariadb } from '../helpers/mariadb.ts'
+import { freePort } from '../helpers/ports.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, RedisProxy, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
 import { changelogStore } from '../helpers/state.ts'
@@ -47,14 +49,6 @@ async function setup (t: TestContext, options: { partitions?: number, extra?: Re
     ...options.extra
   }
   return { config, topics, env, stateDir }
-}
-
-async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await sleep(250)
-  }
 }
 
 function assertExactRows (rows: readonly { kafka_topic: string, kafka_partition: number, kafka_offset: number }[], records: readonly TestRecord[]): void {
@@ -163,7 +157,7 @@ test('Redis away for 10 seconds (its connections dropped, new ones refused): the
   const redis = await redisStore(t, prefix)
   if (redis === undefined) return
   const proxy = new RedisProxy('127.0.0.1', Number((process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')[1] ?? 6379))
-  const proxyPort = await proxy.start(0)
+  const proxyPort = await proxy.start()
   t.after(() => proxy.stop())
   const s = await setup(t, { extra: { DATABASE_URL: url, BATCH_SIZE: '200', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(proxyPort), REDIS_KEY_PREFIX: prefix } })
   if (s === undefined) return

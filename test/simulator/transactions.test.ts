@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Transaction } from '../../src/events/index.ts'
-import { FraudPatterns, Rng, TransactionStream, type TransactionTruth } from '../../src/simulator/index.ts'
+import { FraudPatterns, TransactionStream, type TransactionTruth } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 test('fraud is injected at the asked rate, in all four patterns, each looking like itself', () => {
   const start = Date.UTC(2025, 0, 1)

@@ -106,4 +106,8 @@ export class ChangelogProfileStore implements ProfileStore {
   async close (): Promise<void> {
     this.#closed = true
   }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

@@ -1,7 +1,7 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { ChurnflowError, ErrorCodes, SnapshotDefect } from '../../errors.ts'
 import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
 import { encodeProfileRow } from './codec.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
@@ -45,9 +45,6 @@ const MAGIC = Buffer.from('CHURNPRF', 'latin1')
 const FORMAT_VERSION = 1
 const TRAILER_BYTES = 16
 const CHUNK_BYTES = 1 << 20
-
-/** Why a snapshot cannot be read, turned into PROFILE_SNAPSHOT_INVALID naming the file by the caller. */
-class SnapshotDefect extends Error {}
 
 /** Writes a file through one reusable chunk buffer, keeping a running CRC-32 of what it wrote. */
 class ChunkWriter {
@@ -566,6 +563,11 @@ export class MemoryProfileStore implements ProfileStore {
     this.#rows = new Map()
     this.#slabs = []
     this.#moreOffsets.clear()
+  }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
   }
 }
 

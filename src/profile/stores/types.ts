@@ -22,8 +22,8 @@ export interface ProfileRecord {
   readonly version: number
 }
 
-/** The profile store a processor reads and writes a batch at a time. */
-export interface ProfileStore {
+/** The profile store a processor reads and writes a batch at a time; `Symbol.asyncDispose` closes it, as `close()` does. */
+export interface ProfileStore extends AsyncDisposable {
   readonly kind: 'redis' | 'memory'
   /** For logs and /health: `redis 127.0.0.1:6379`, `memory (changelog, checkpoints in /path)`. */
   readonly name: string
