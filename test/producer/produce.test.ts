@@ -253,7 +253,11 @@ test('Ctrl+C stops the producer, which prints its statistics and exits 0', async
   if (config === undefined) return
   t.after(() => deleteTopics(config, [topic]))
   const run = startCli(['produce', '--rate', '50'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC: topic })
-  await sleep(2500)
+  // Signal once it produces (its handler is in place), not after a fixed time a loaded machine may not meet.
+  let output = ''
+  run.child.stdout?.on('data', (d: Buffer) => { output += d.toString('utf8') })
+  for (let waited = 0; !output.includes('Press Ctrl+C to stop') && waited < 60_000; waited += 100) await sleep(100)
+  await sleep(1000)
   run.child.kill('SIGINT')
   const result = await run.done
   assert.equal(result.code, 0, result.stderr)
