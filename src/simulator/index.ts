@@ -10,5 +10,5 @@ export {
   type UserEventShape
 } from './random-events.ts'
 export { Rng, round, WeightedChoice } from './rng.ts'
-export { FraudPatterns, merchantCategories, TransactionStream, type FraudPattern, type TransactionOptions, type TransactionTruth } from './transactions.ts'
+export { FraudPatterns, merchantCategories, TransactionStream, type FraudPattern, type SimulatedTransaction, type TransactionOptions, type TransactionTruth } from './transactions.ts'
 export type { SimRecord } from './types.ts'

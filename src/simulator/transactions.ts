@@ -11,7 +11,16 @@ export const merchantCategories = ['grocery', 'restaurants', 'fuel', 'clothing',
 export const riskyCategories = ['jewelry', 'gift_cards', 'crypto_exchange', 'electronics'] as const
 const countries = [['DE', 'EUR'], ['FR', 'EUR'], ['NL', 'EUR'], ['ES', 'EUR'], ['GB', 'GBP'], ['US', 'USD']] as const
 const farCountries = ['BR', 'NG', 'RU', 'ID', 'VN', 'PH', 'UA', 'RO'] as const
-type Channel = Transaction['channel']
+type Channel = 'online' | 'pos' | 'atm' | 'mobile'
+
+/** A transaction as the simulator sends it: the schema's fields, every id as text. */
+export interface SimulatedTransaction extends Transaction {
+  readonly transaction_id: string
+  readonly account_id: string
+  readonly card_id: string
+  readonly merchant_id: string
+  readonly channel: Channel
+}
 
 /** How a fraudulent transaction differs from the account's habit. */
 export const FraudPatterns = {
@@ -183,7 +192,7 @@ export class TransactionStream {
     this.#lastMs = ms
     const id = `TX-${ms.toString(36)}-${pad(rng.int(0, 999_999), 6)}${this.#sameMs === 0 ? '' : `-${this.#sameMs}`}`
     const merchant = `MER-${t.category.slice(0, 3).toUpperCase()}-${pad(pattern === null ? rng.int(1, 400) : 5000 + (this.#merchantSerial++ % 5000), 4)}`
-    const value: Transaction = {
+    const value: SimulatedTransaction = {
       transaction_id: id,
       account_id: account.id,
       card_id: account.card,

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Transaction } from '../../src/events/index.ts'
-import { FraudPatterns, Rng, TransactionStream, type TransactionTruth } from '../../src/simulator/index.ts'
+import { FraudPatterns, Rng, TransactionStream, type SimulatedTransaction, type TransactionTruth } from '../../src/simulator/index.ts'
 
 test('fraud is injected at the asked rate, in all four patterns, each looking like itself', () => {
   const start = Date.UTC(2025, 0, 1)
   const stream = new TransactionStream(new Rng(5), { accounts: 2000, fraudRate: 0.02, start, end: start + 30 * 86_400_000 })
-  const rows: { tx: Transaction, truth: TransactionTruth }[] = []
-  for (let r = stream.next(); r !== undefined; r = stream.next()) rows.push({ tx: r.value as Transaction, truth: stream.lastTruth! })
+  const rows: { tx: SimulatedTransaction, truth: TransactionTruth }[] = []
+  for (let r = stream.next(); r !== undefined; r = stream.next()) rows.push({ tx: r.value as SimulatedTransaction, truth: stream.lastTruth! })
   assert.ok(rows.length > 50_000, `${rows.length} transactions`)
   const fraud = rows.filter(r => r.truth.is_fraud)
   const share = fraud.length / rows.length
@@ -50,7 +49,7 @@ test('a live stream follows the wall clock: no transaction later than now, ids u
     assert.ok(r.time <= now, `transaction ${i} at ${r.time} is after the wall clock ${now}`)
     assert.ok(r.time >= last, 'times stay in order')
     last = r.time
-    const tx = r.value as Transaction
+    const tx = r.value as SimulatedTransaction
     assert.ok(!ids.has(tx.transaction_id), `id ${tx.transaction_id} repeats`)
     ids.add(tx.transaction_id)
     if (stream.lastTruth!.is_fraud && r.time > start + 10_000) fraudLater++
