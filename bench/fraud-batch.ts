@@ -23,9 +23,11 @@ const start = Date.UTC(2025, 0, 1)
 const stream = new TransactionStream(new Rng(1), { accounts: Number(values.accounts), fraudRate: 0.01, start, end: Infinity })
 const partitions: SourceRecord[][] = Array.from({ length: PARTITIONS }, () => [])
 for (let i = 0; i < total; i++) {
-  const r = stream.next()!
-  const p = partitions[Number(r.key.slice(4)) % PARTITIONS]!
-  p.push({ topic: 'transactions', partition: Number(r.key.slice(4)) % PARTITIONS, offset: BigInt(p.length), key: Buffer.from(r.key), value: Buffer.from(JSON.stringify(r.value)), headers: undefined, timestamp: r.time })
+  const r = stream.next()
+  if (r === undefined) break
+  const partition = Number(r.key.slice(4)) % PARTITIONS
+  const p = partitions[partition] as SourceRecord[]
+  p.push({ topic: 'transactions', partition, offset: BigInt(p.length), key: Buffer.from(r.key), value: Buffer.from(JSON.stringify(r.value)), headers: undefined, timestamp: r.time })
 }
 const batches: SourceRecord[][] = []
 for (const p of partitions) for (let i = 0; i < p.length; i += batchSize) batches.push(p.slice(i, i + batchSize))
