@@ -22,7 +22,7 @@ export const ACCOUNT_FORMAT_VERSION = 1
 type AccountV1 = [
   count: number, meanLog: number, m2Log: number, lastTime: number, decayAt: number,
   v10m: number, v1h: number, v1d: number, countries: string[], categories: Record<string, number>,
-  offsets: Record<string, number>
+  channels: Record<string, number>, offsets: Record<string, number>
 ]
 
 /**
@@ -31,7 +31,7 @@ type AccountV1 = [
  */
 export function encodeAccount (record: AccountRecord): Buffer {
   const p = record.profile
-  const v1: AccountV1 = [p.count, p.meanLog, p.m2Log, p.lastTime, p.decayAt, p.v10m, p.v1h, p.v1d, p.countries, p.categories, record.offsets]
+  const v1: AccountV1 = [p.count, p.meanLog, p.m2Log, p.lastTime, p.decayAt, p.v10m, p.v1h, p.v1d, p.countries, p.categories, p.channels, record.offsets]
   const json = JSON.stringify(v1)
   const out = Buffer.allocUnsafe(1 + Buffer.byteLength(json))
   out[0] = ACCOUNT_FORMAT_VERSION
@@ -56,16 +56,16 @@ export function decodeAccount (bytes: Buffer): AccountRecord {
   } catch (error) {
     throw invalid('not JSON after the version byte', error)
   }
-  if (!Array.isArray(v) || v.length !== 11 || !isNumberArray(v, 0, 8) || !Array.isArray(v[8]) || !(v[8] as unknown[]).every(c => typeof c === 'string') ||
-    !isCountMap(v[9]) || !isCountMap(v[10])) {
+  if (!Array.isArray(v) || v.length !== 12 || !isNumberArray(v, 0, 8) || !Array.isArray(v[8]) || !(v[8] as unknown[]).every(c => typeof c === 'string') ||
+    !isCountMap(v[9]) || !isCountMap(v[10]) || !isCountMap(v[11])) {
     throw invalid('not the version 1 layout')
   }
-  const [count, meanLog, m2Log, lastTime, decayAt, v10m, v1h, v1d, countries, categories, offsets] = v as AccountV1
-  return { profile: { count, meanLog, m2Log, lastTime, decayAt, v10m, v1h, v1d, countries, categories }, offsets }
+  const [count, meanLog, m2Log, lastTime, decayAt, v10m, v1h, v1d, countries, categories, channels, offsets] = v as AccountV1
+  return { profile: { count, meanLog, m2Log, lastTime, decayAt, v10m, v1h, v1d, countries, categories, channels }, offsets }
 }
 
 /** A copy the batch may change while the original is still being written. */
 export function copyAccount (record: AccountRecord): { profile: AccountProfile, offsets: Record<string, number> } {
   const p = record.profile
-  return { profile: { ...p, countries: [...p.countries], categories: { ...p.categories } }, offsets: { ...record.offsets } }
+  return { profile: { ...p, countries: [...p.countries], categories: { ...p.categories }, channels: { ...p.channels } }, offsets: { ...record.offsets } }
 }
