@@ -51,6 +51,32 @@ export function whyFetchFailed (error: unknown): string {
 export const scoringUnavailable = (url: string, message: string, cause?: unknown): ChurnflowError =>
   new ChurnflowError(ErrorCodes.SCORING_API_UNAVAILABLE, `scoring API ${url}: ${message}`, { retriable: true, cause })
 
+/**
+ * POSTs JSON to the scoring API at `base` and reads the answer. The API being away (no
+ * connection, no answer within `timeoutMs`, 5xx, 429, 401/403) is a retriable ChurnflowError; any
+ * other status comes back with its body (JSON when it parses, else the text).
+ */
+export async function postToScoringApi (base: string, path: string, body: unknown, options: { readonly headers: Record<string, string>, readonly timeoutMs: number, readonly signal: AbortSignal }): Promise<{ status: number, json: unknown }> {
+  let response: Response
+  try {
+    response = await fetch(`${base}${path}`, { method: 'POST', headers: options.headers, body: JSON.stringify(body), signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) })
+  } catch (error) {
+    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : whyFetchFailed(error)
+    throw scoringUnavailable(base, why, error)
+  }
+  let json: unknown
+  const text = await response.text().catch(() => '')
+  try {
+    json = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    json = text
+  }
+  if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
+    throw scoringUnavailable(base, `HTTP ${response.status} ${text.slice(0, 200)}`)
+  }
+  return { status: response.status, json }
+}
+
 function bodyOf (r: RemoteRequest): Record<string, unknown> {
   const e = r.event
   const id = e.stream === EventStreams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
@@ -100,25 +126,7 @@ export class HttpScorer implements RemoteScorer {
   }
 
   async #post (path: string, body: unknown, signal: AbortSignal): Promise<{ status: number, json: unknown }> {
-    const url = `${this.#base}${path}`
-    let response: Response
-    try {
-      response = await fetch(url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]) })
-    } catch (error) {
-      const why = (error as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : whyFetchFailed(error)
-      throw scoringUnavailable(this.#base, why, error)
-    }
-    let json: unknown
-    const text = await response.text().catch(() => '')
-    try {
-      json = text === '' ? undefined : JSON.parse(text)
-    } catch {
-      json = text
-    }
-    if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
-      throw scoringUnavailable(this.#base, `HTTP ${response.status} ${text.slice(0, 200)}`)
-    }
-    return { status: response.status, json }
+    return postToScoringApi(this.#base, path, body, { headers: this.#headers, timeoutMs: this.#timeoutMs, signal })
   }
 
   async #single (r: RemoteRequest, signal: AbortSignal): Promise<RemoteResult> {

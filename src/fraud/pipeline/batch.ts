@@ -130,18 +130,26 @@ function source (r: SourceRecord): { topic: string, partition: number, offset: n
   return { topic: r.topic, partition: r.partition, offset: Number(r.offset) }
 }
 
+/** What both fraud records say of a scored transaction. */
+function scoredFields (s: ScoredTransaction): Record<string, unknown> {
+  const row = s.transaction.row
+  return {
+    transaction_id: row.transactionId,
+    account_id: row.accountId,
+    fraud_score: s.score.fraud_score,
+    model_version: s.score.model_version,
+    reasons: s.score.reasons,
+    amount: row.amount,
+    currency: row.currency
+  }
+}
+
 /** The fraud-predictions record of a scored transaction. */
 export function fraudPredictionMessage (topic: string, s: ScoredTransaction, at: number): OutMessage {
   const row = s.transaction.row
   const value = {
-    transaction_id: row.transactionId,
-    account_id: row.accountId,
-    fraud_score: s.score.fraud_score,
+    ...scoredFields(s),
     prediction: s.score.prediction,
-    model_version: s.score.model_version,
-    reasons: s.score.reasons,
-    amount: row.amount,
-    currency: row.currency,
     event_timestamp: isoUtc(row.eventTime),
     prediction_timestamp: isoUtc(at),
     source: source(s.transaction.record)
@@ -154,14 +162,8 @@ export function fraudAlertMessage (topic: string, s: ScoredTransaction, at: numb
   const row = s.transaction.row
   const value = {
     alert_type: 'fraud',
-    transaction_id: row.transactionId,
-    account_id: row.accountId,
+    ...scoredFields(s),
     card_id: row.cardId,
-    fraud_score: s.score.fraud_score,
-    model_version: s.score.model_version,
-    reasons: s.score.reasons,
-    amount: row.amount,
-    currency: row.currency,
     merchant_id: row.merchantId,
     merchant_category: row.merchantCategory,
     channel: row.channel,

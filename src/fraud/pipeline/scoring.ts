@@ -1,5 +1,5 @@
 import type { Logger } from '../../logging/index.ts'
-import { scoringUnavailable, whyFetchFailed } from '../../processor/index.ts'
+import { postToScoringApi, scoringUnavailable } from '../../processor/index.ts'
 import { FraudLabels } from '../rows.ts'
 import type { FraudScore, FraudScorer } from '../model.ts'
 
@@ -89,26 +89,11 @@ export class FraudHttpScorer implements RemoteFraudScorer {
   }
 
   async #post (body: unknown, signal: AbortSignal): Promise<{ status: number, json: unknown }> {
-    let response: Response
-    try {
-      response = await fetch(`${this.#base}${FRAUD_BATCH_ROUTE}`, {
-        method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)])
-      })
-    } catch (error) {
-      const why = (error as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : whyFetchFailed(error)
-      throw scoringUnavailable(this.#base, why, error)
+    const answer = await postToScoringApi(this.#base, FRAUD_BATCH_ROUTE, body, { headers: this.#headers, timeoutMs: this.#timeoutMs, signal })
+    if (answer.status === 404 || answer.status === 405) {
+      throw scoringUnavailable(this.#base, `has no POST ${FRAUD_BATCH_ROUTE} (HTTP ${answer.status}): run a churnflow api that has it`)
     }
-    const text = await response.text().catch(() => '')
-    let json: unknown
-    try {
-      json = text === '' ? undefined : JSON.parse(text)
-    } catch {
-      json = text
-    }
-    const status = response.status
-    if (status >= 500 || status === 429 || status === 401 || status === 403) throw scoringUnavailable(this.#base, `HTTP ${status} ${text.slice(0, 200)}`)
-    if (status === 404 || status === 405) throw scoringUnavailable(this.#base, `has no POST ${FRAUD_BATCH_ROUTE} (HTTP ${status}): run a churnflow api that has it`)
-    return { status, json }
+    return answer
   }
 
   async scoreMany (requests: readonly FraudRequest[], signal: AbortSignal): Promise<FraudResult[]> {
