@@ -1,6 +1,6 @@
 export { alertPolicy, AlertKinds, criticalEventTypes, decideAlert, type AlertDecision, type AlertKind, type AlertPolicy } from './alerts.ts'
 export {
-  deadLetterMessage, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type OutMessage, type OutputSink, type PreparedBatch, type ProfileOverlay
+  deadLetterMessage, partitionKey, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type OutMessage, type OutputSink, type PreparedBatch, type ProfileOverlay
 } from './batch.ts'
 export { decodeRecord, EventStreams, parseJsonObject, PoisonCodes, type Decoded, type DecodedEvent, type EventStream, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
 export { backoffDelay, defaultRetryPolicy, Dependency, DependencyStates, isRetriable, StoppedWhileWaiting, type DependencyState, type RetryPolicy } from './dependency.ts'

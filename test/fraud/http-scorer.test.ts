@@ -121,4 +121,5 @@ test('a transaction the API refuses (4xx) is found by halving the batch and dead
   const sameAccount = records.filter(r => JSON.parse(r.value!.toString()).account_id === bad.account_id).length
   assert.equal(account.profile.count, sameAccount - 1)
   assert.equal(account.offsets['transactions:0']! >= 37, true)
+  assert.ok(!account.recent.includes(String(bad.transaction_id)), 'a replay from the dead-letter topic will be taken as new')
 })

@@ -61,10 +61,10 @@ test('an account state round-trips through its changelog bytes exactly; other by
   const t0 = Date.UTC(2025, 0, 1)
   const rng = new Rng(3)
   for (let i = 0; i < 40; i++) applyTransaction(a, { time: t0 + rng.int(0, 86_400_000 * 3), amount: rng.lognormal(40, 0.7), country: i % 9 === 0 ? 'FR' : 'DE', category: ['grocery', 'fuel', 'travel'][i % 3]!, channel: 'pos' })
-  const original: AccountRecord = { profile: a, offsets: { 'transactions:0': 41, 'transactions:2': 7 } }
+  const original: AccountRecord = { profile: a, offsets: { 'transactions:0': 41, 'transactions:2': 7 }, recent: ['T-39', 'T-40'] }
   const bytes = encodeAccount(original)
   assert.equal(bytes[0], 1, 'version byte')
-  assert.ok(bytes.length < 400, `${bytes.length} bytes`)
+  assert.ok(bytes.length < 450, `${bytes.length} bytes`)
   assert.deepEqual(decodeAccount(bytes), original)
   assert.deepEqual(encodeAccount(decodeAccount(bytes)), bytes)
   assert.deepEqual(decodeAccount(encodeAccount(emptyAccountRecord())), emptyAccountRecord())
@@ -193,4 +193,20 @@ test('a batch makes one transaction row and one prediction row per transaction, 
   assert.equal(again.counts.duplicates, 31)
   assert.equal(again.transactionRows.length, 0)
   assert.equal(again.counts.deadLettered, 1, 'poison is poison again: the dead-letter topic may see it twice, never the tables')
+})
+
+test('a transaction sent twice (same id, another offset) is applied and scored once; an account remembers its last 8 ids', async () => {
+  const t0 = Date.UTC(2025, 5, 1)
+  const body = (i: number): string => JSON.stringify({ ...validTransaction, transaction_id: `T-${i}`, timestamp: new Date(t0 + i * 60_000).toISOString() })
+  const values = [body(1), body(2), body(2), body(3), body(1)]
+  const result = await fraudBatch(values.map((v, i) => record(v, i)), new Map(), context())
+  assert.deepEqual(result.transactionRows.map(r => r.transactionId), ['T-1', 'T-2', 'T-3'])
+  assert.equal(result.counts.duplicates, 2)
+  const account = result.accounts.get('A-1')!
+  assert.equal(account.profile.count, 3)
+  assert.deepEqual(account.offsets, { 'transactions:0': 4 })
+  assert.deepEqual(account.recent, ['T-1', 'T-2', 'T-3'])
+  // Twelve more: only the last eight ids are kept, so the state stays small.
+  const more = await fraudBatch(Array.from({ length: 12 }, (_, i) => record(body(10 + i), 5 + i)), result.accounts, context())
+  assert.deepEqual(more.accounts.get('A-1')!.recent, Array.from({ length: 8 }, (_, i) => `T-${14 + i}`))
 })

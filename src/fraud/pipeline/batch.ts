@@ -1,13 +1,13 @@
 import { isoUtc } from '../../events/index.ts'
 import {
-  deadLetterMessage, PoisonCodes, type Dependency, type OutMessage, type Poison, type SourceRecord
+  deadLetterMessage, partitionKey, PoisonCodes, type Dependency, type OutMessage, type Poison, type SourceRecord
 } from '../../processor/index.ts'
-import { applyTransaction, FRAUD_FEATURES, fraudFeatures, type AccountProfile } from '../account.ts'
+import { applyTransaction, FRAUD_FEATURES, fraudFeatures } from '../account.ts'
 import { featureRecord, type FraudScore } from '../model.ts'
 import { FraudLabels, type FraudPredictionRow, type TransactionRow } from '../rows.ts'
 import { decodeTransaction, type DecodedTransaction } from './decode.ts'
 import type { FraudRequest, FraudScoring } from './scoring.ts'
-import { copyAccount, emptyAccountRecord, type AccountRecord } from './state.ts'
+import { admitTransaction, ApplyOutcomes, copyAccount, emptyAccountRecord, type AccountRecord, type WorkingAccount } from './state.ts'
 
 /** A batch's records, decoded: the valid transactions in offset order, and the poison. */
 export interface DecodedBatch {
@@ -84,25 +84,21 @@ interface Pending {
 }
 
 /** Applies each transaction its account has not seen; the features are taken before each. */
-function applyAll (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>): { pending: Pending[], changed: Map<string, { profile: AccountProfile, offsets: Record<string, number> }>, duplicates: number } {
-  const changed = new Map<string, { profile: AccountProfile, offsets: Record<string, number> }>()
+function applyAll (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>): { pending: Pending[], changed: Map<string, WorkingAccount>, duplicates: number } {
+  const changed = new Map<string, WorkingAccount>()
   const pending: Pending[] = []
   let duplicates = 0
   for (const t of batch.transactions) {
     const id = t.row.accountId
     let account = changed.get(id)
     if (account === undefined) changed.set(id, account = copyAccount(stored.get(id) ?? emptyAccountRecord()))
-    const key = `${t.record.topic}:${t.record.partition}`
-    const offset = Number(t.record.offset)
-    const last = account.offsets[key]
-    if (last !== undefined && offset <= last) {
+    if (admitTransaction(account, partitionKey(t.record), Number(t.record.offset), t.row.transactionId) !== ApplyOutcomes.APPLIED) {
       duplicates++
       continue
     }
     const features = new Float64Array(FRAUD_FEATURES)
     fraudFeatures(account.profile, t.facts, features)
     applyTransaction(account.profile, t.facts)
-    account.offsets[key] = offset
     pending.push({ transaction: t, features, score: undefined })
   }
   return { pending, changed, duplicates }
@@ -246,20 +242,19 @@ export async function fraudBatch (records: readonly SourceRecord[] | DecodedBatc
  * not count in its account's history (a replay from the dead-letter topic would count it twice).
  * Rare (a remote scorer's 4xx), so it simply applies the account's other transactions again.
  */
-function replayWithout (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>, changed: Map<string, { profile: AccountProfile, offsets: Record<string, number> }>, refused: readonly Pending[]): void {
+function replayWithout (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>, changed: Map<string, WorkingAccount>, refused: readonly Pending[]): void {
   const skip = new Set(refused.map(p => p.transaction))
   const ids = new Set(refused.map(p => p.transaction.row.accountId))
   for (const id of ids) {
     const account = copyAccount(stored.get(id) ?? emptyAccountRecord())
     for (const t of batch.transactions) {
       if (t.row.accountId !== id) continue
-      const key = `${t.record.topic}:${t.record.partition}`
-      const offset = Number(t.record.offset)
-      const last = account.offsets[key]
-      if (last !== undefined && offset <= last) continue
-      // The offset moves on past a refused one too: it is dead-lettered, done with.
-      account.offsets[key] = offset
-      if (!skip.has(t)) applyTransaction(account.profile, t.facts)
+      // The offset moves on past a refused one: it is dead-lettered, done with. Its id is not
+      // kept, so a replay from the dead-letter topic is taken as new.
+      const outcome = admitTransaction(account, partitionKey(t.record), Number(t.record.offset), t.row.transactionId)
+      if (outcome !== ApplyOutcomes.APPLIED) continue
+      if (skip.has(t)) account.recent.pop()
+      else applyTransaction(account.profile, t.facts)
     }
     changed.set(id, account)
   }

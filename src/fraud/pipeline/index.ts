@@ -9,4 +9,7 @@ export {
   type FraudHttpScorerOptions, type FraudRequest, type FraudResult, type FraudScoring, type LocalFraudScorer, type RemoteFraudScorer
 } from './scoring.ts'
 export { fraudScoring, fraudSettings, type FraudConfig, type FraudSettings } from './settings.ts'
-export { ACCOUNT_FORMAT_VERSION, copyAccount, decodeAccount, emptyAccountRecord, encodeAccount, type AccountRecord } from './state.ts'
+export {
+  ACCOUNT_FORMAT_VERSION, admitTransaction, ApplyOutcomes, copyAccount, decodeAccount, emptyAccountRecord, encodeAccount, RECENT_TRANSACTION_IDS,
+  type AccountRecord, type ApplyOutcome, type WorkingAccount
+} from './state.ts'
