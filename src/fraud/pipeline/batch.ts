@@ -141,13 +141,13 @@ function scoredFields (s: ScoredTransaction): Record<string, unknown> {
 }
 
 /** The fraud-predictions record of a scored transaction. */
-export function fraudPredictionMessage (topic: string, s: ScoredTransaction, at: number): OutMessage {
+export function fraudPredictionMessage (topic: string, s: ScoredTransaction, at: number, predictedAt = isoUtc(at)): OutMessage {
   const row = s.transaction.row
   const value = {
     ...scoredFields(s),
     prediction: s.score.prediction,
     event_timestamp: isoUtc(row.eventTime),
-    prediction_timestamp: isoUtc(at),
+    prediction_timestamp: predictedAt,
     source: source(s.transaction.record)
   }
   return { topic, key: text(row.accountId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
@@ -213,13 +213,14 @@ export async function fraudBatch (records: readonly SourceRecord[] | DecodedBatc
   const predictionRows: FraudPredictionRow[] = []
   const messages: OutMessage[] = []
   let fraud = 0
+  const predictedAt = isoUtc(at)
   for (const p of pending) {
     if (p.score === undefined) continue
     const s: ScoredTransaction = { transaction: p.transaction, features: p.features, score: p.score }
     scored.push(s)
     transactionRows.push(p.transaction.row)
     predictionRows.push(predictionRow(s))
-    messages.push(fraudPredictionMessage(ctx.topics.predictions, s, at))
+    messages.push(fraudPredictionMessage(ctx.topics.predictions, s, at, predictedAt))
     if (s.score.prediction === FraudLabels.FRAUD) {
       fraud++
       messages.push(fraudAlertMessage(ctx.topics.alerts, s, at))
