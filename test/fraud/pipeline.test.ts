@@ -193,6 +193,7 @@ test('a batch makes one transaction row and one prediction row per transaction, 
   assert.equal(again.counts.duplicates, 31)
   assert.equal(again.transactionRows.length, 0)
   assert.equal(again.counts.deadLettered, 1, 'poison is poison again: the dead-letter topic may see it twice, never the tables')
+  assert.equal(again.accounts.size, 0, 'a replay alone leaves nothing to store')
 })
 
 test('a transaction sent twice (same id, another offset) is applied and scored once; an account remembers its last 8 ids', async () => {

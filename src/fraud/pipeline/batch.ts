@@ -87,12 +87,16 @@ interface Pending {
 function applyAll (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>): { pending: Pending[], changed: Map<string, WorkingAccount>, duplicates: number } {
   const changed = new Map<string, WorkingAccount>()
   const pending: Pending[] = []
+  /** Accounts whose state this batch moves on: a replay alone changes nothing worth storing. */
+  const moved = new Set<string>()
   let duplicates = 0
   for (const t of batch.transactions) {
     const id = t.row.accountId
     let account = changed.get(id)
     if (account === undefined) changed.set(id, account = copyAccount(stored.get(id) ?? emptyAccountRecord()))
-    if (admitTransaction(account, partitionKey(t.record), Number(t.record.offset), t.row.transactionId) !== ApplyOutcomes.APPLIED) {
+    const outcome = admitTransaction(account, partitionKey(t.record), Number(t.record.offset), t.row.transactionId)
+    if (outcome !== ApplyOutcomes.REPLAYED) moved.add(id)
+    if (outcome !== ApplyOutcomes.APPLIED) {
       duplicates++
       continue
     }
@@ -101,6 +105,7 @@ function applyAll (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecor
     applyTransaction(account.profile, t.facts)
     pending.push({ transaction: t, features, score: undefined })
   }
+  for (const id of changed.keys()) if (!moved.has(id)) changed.delete(id)
   return { pending, changed, duplicates }
 }
 
@@ -187,7 +192,8 @@ function predictionRow (s: ScoredTransaction): FraudPredictionRow {
 
 /**
  * The fraud pipeline's batch step, pure but for the scorer: applies each transaction exactly
- * once to its account (an account remembers the last offset it applied per source partition),
+ * once to its account (an account remembers the last offset it applied per source partition,
+ * and its last transaction ids),
  * scores it with the account as it was just before it (the model's training features), and
  * returns the rows for `transactions` and `predictions`, the Kafka records (fraud predictions and
  * alerts keyed by account id, dead letters), and the accounts it changed. `accounts` holds the
@@ -241,7 +247,8 @@ export async function fraudBatch (records: readonly SourceRecord[] | DecodedBatc
 /**
  * Rebuilds the accounts of refused transactions without them: a dead-lettered transaction must
  * not count in its account's history (a replay from the dead-letter topic would count it twice).
- * Rare (a remote scorer's 4xx), so it simply applies the account's other transactions again.
+ * Rare (a remote scorer's 4xx), so it simply applies the account's other transactions again. The
+ * account's later transactions in this batch keep the scores they got with it counted.
  */
 function replayWithout (batch: DecodedBatch, stored: ReadonlyMap<string, AccountRecord>, changed: Map<string, WorkingAccount>, refused: readonly Pending[]): void {
   const skip = new Set(refused.map(p => p.transaction))
