@@ -12,7 +12,7 @@ import autocannon from 'autocannon'
 import { ChurnScorer, shippedChurnModelPath } from '../src/churn/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../src/profile/index.ts'
 import type { Transaction } from '../src/events/index.ts'
-import { applyTransaction, emptyAccount, factsOf, type AccountProfile, type TransactionFacts } from '../src/fraud/index.ts'
+import { applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, featureRecord, fraudFeatures, type AccountProfile, type TransactionFacts } from '../src/fraud/index.ts'
 import { Population, TransactionStream, type SimRecord } from '../src/simulator/index.ts'
 import { Rng } from '../src/util/rng.ts'
 
@@ -48,17 +48,19 @@ console.log(`in process, one thread, shipped model ${scorer.version} (${scorer.a
 measure('features + score', s => scorer.scoreOnly(s.p, s.at), 10)
 measure('features + score + three reasons', s => scorer.score(s.p, s.at).churn_score, 2)
 
-/** A /predict/batch body: `n` simulated transactions, each with its account's state just before it. */
+/** A /predict/batch body: `n` simulated transactions, each with its account's features just before it. */
 function fraudBatch (n: number): string {
   const stream = new TransactionStream(new Rng(5), { accounts: 50, fraudRate: 0.02, start, end: start + 30 * 86_400_000 })
   const accounts = new Map<string, AccountProfile>()
   const transactions: unknown[] = []
   for (let i = 0; i < n; i++) {
     const tx = (stream.next() as SimRecord).value as Transaction
-    const account = accounts.get(tx.account_id) ?? emptyAccount()
-    transactions.push({ ...tx, account: structuredClone(account) })
+    const account = accounts.get(String(tx.account_id)) ?? emptyAccount()
+    const x = new Float64Array(FRAUD_FEATURES)
+    fraudFeatures(account, factsOf(tx) as TransactionFacts, x)
+    transactions.push({ ...tx, account: featureRecord(x) })
     applyTransaction(account, factsOf(tx) as TransactionFacts)
-    accounts.set(tx.account_id, account)
+    accounts.set(String(tx.account_id), account)
   }
   return JSON.stringify({ transactions })
 }

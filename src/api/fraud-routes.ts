@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { ApiErrorCodes, RequestError } from '../errors.ts'
-import { emptyAccount, factsOf, type AccountProfile, type FraudScore, type FraudScorer, type TransactionFacts } from '../fraud/index.ts'
+import { emptyAccount, factsOf, featureVector, type FraudScore, type FraudScorer, type TransactionFacts } from '../fraud/index.ts'
 import { BatchFraudResponse, BatchTransaction, ErrorResponse, FraudResponse, TransactionBody, type BatchTransactionBody, type TransactionBodyType } from './schemas.ts'
 import type { ApiPlugin } from './types.ts'
 
@@ -26,8 +26,16 @@ function factsOfBody (tx: TransactionBodyType, field: string): TransactionFacts 
   return facts
 }
 
-function score (fraud: FraudScorer, tx: TransactionBodyType, account: AccountProfile, field: string): FraudScore & { transaction_id: string } {
-  return { transaction_id: tx.transaction_id, ...fraud.score(account, factsOfBody(tx, field)) }
+/** A transaction scored as if its account had no history (the single route, or a batch item without features). */
+function score (fraud: FraudScorer, tx: TransactionBodyType, field: string): FraudScore & { transaction_id: string } {
+  return { transaction_id: String(tx.transaction_id), ...fraud.score(emptyAccount(), factsOfBody(tx, field)) }
+}
+
+/** A transaction scored on the account features its caller computed; a missing feature is a 400 naming it. */
+function scoreWithFeatures (fraud: FraudScorer, tx: BatchTransactionBody, features: Readonly<Record<string, number>>, field: string): FraudScore & { transaction_id: string } {
+  const x = featureVector(features)
+  if (typeof x === 'string') throw new RequestError(400, ApiErrorCodes.INVALID_REQUEST, `${field}.${x} is missing: send every feature of the fraud model (GET /model lists them), or no account`, `${field}.${x}`)
+  return { transaction_id: String(tx.transaction_id), ...fraud.scoreFeatures(x) }
 }
 
 /**
@@ -38,7 +46,7 @@ function score (fraud: FraudScorer, tx: TransactionBodyType, account: AccountPro
 export const fraudRoutes: ApiPlugin<FraudRoutesOptions> = async (app, options) => {
   app.post('/predict', {
     schema: { body: TransactionBody, response: { 200: FraudResponse, '4xx': ErrorResponse } }
-  }, async request => score(scorerOf(options), request.body as TransactionBodyType, emptyAccount(), 'timestamp'))
+  }, async request => score(scorerOf(options), request.body as TransactionBodyType, 'timestamp'))
 
   app.post('/predict/batch', {
     schema: {
@@ -49,7 +57,7 @@ export const fraudRoutes: ApiPlugin<FraudRoutesOptions> = async (app, options) =
     const fraud = scorerOf(options)
     const { transactions } = request.body as { transactions: BatchTransactionBody[] }
     const predictions = transactions.map((tx, i) => ({
-      ...score(fraud, tx, tx.account ?? emptyAccount(), `transactions[${i}].timestamp`),
+      ...(tx.account === undefined ? score(fraud, tx, `transactions[${i}].timestamp`) : scoreWithFeatures(fraud, tx, tx.account, `transactions[${i}].account`)),
       account: tx.account === undefined ? AccountSources.EMPTY : AccountSources.REQUEST
     }))
     return { model_version: fraud.artifact.model_version, predictions }

@@ -30,33 +30,19 @@ export const ChurnResponse = Type.Object({
 })
 
 const Text = Type.String({ maxLength: 100 })
-const Count = Type.Number({ minimum: 0, maximum: 1e12 })
-/** An epoch-ms time (0: never), up to the largest a Date holds. */
-const Time = Type.Number({ minimum: 0, maximum: 8.64e15 })
 const Finite = Type.Number({ minimum: -1e12, maximum: 1e12 })
 
 /**
- * An account's state just before a transaction, as the fraud pipeline keeps it (`AccountProfile`
- * in src/fraud): a caller that keeps accounts sends it so the API scores the transaction with the
- * account's history, exactly as the in-process model would.
+ * The account's features just before a transaction (`{ feature name: value }`, the fraud model's
+ * inputs), as the fraud pipeline computes them from the account it keeps: the API scores them
+ * exactly as the in-process model would.
  */
-export const AccountState = Type.Object({
-  count: Type.Integer({ minimum: 0, maximum: 1e12 }),
-  meanLog: Finite,
-  m2Log: Type.Number({ minimum: 0, maximum: 1e12 }),
-  lastTime: Time,
-  decayAt: Time,
-  v10m: Count,
-  v1h: Count,
-  v1d: Count,
-  countries: Type.Array(Text, { maxItems: 300 }),
-  categories: Type.Record(Type.String({ maxLength: 100 }), Type.Integer({ minimum: 0, maximum: 1e12 }), { maxProperties: 300 })
-}, { additionalProperties: false })
+export const AccountFeatures = Type.Record(Type.String({ maxLength: 100 }), Finite, { maxProperties: 100 })
 
 /** A payment transaction (the fraud streaming consumer's): id, account, amount and time are needed; the rest sharpens the score. */
 export const TransactionBody = Type.Object({
-  transaction_id: Type.String({ minLength: 1, maxLength: 100 }),
-  account_id: Type.String({ minLength: 1, maxLength: 100 }),
+  transaction_id: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer()]),
+  account_id: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer()]),
   amount: Type.Number({ exclusiveMinimum: 0, maximum: 1e9 }),
   timestamp: Type.String({ minLength: 10, maxLength: 40 }),
   currency: Type.Optional(Text),
@@ -68,8 +54,8 @@ export const TransactionBody = Type.Object({
 })
 export type TransactionBodyType = Static<typeof TransactionBody>
 
-/** A transaction in a batch, with the account's state before it when the caller keeps accounts. */
-export const BatchTransaction = Type.Composite([TransactionBody, Type.Object({ account: Type.Optional(AccountState) })])
+/** A transaction in a batch, with its account's features before it when the caller keeps accounts. */
+export const BatchTransaction = Type.Composite([TransactionBody, Type.Object({ account: Type.Optional(AccountFeatures) })])
 export type BatchTransactionBody = Static<typeof BatchTransaction>
 
 export const FraudResponse = Type.Object({

@@ -59,13 +59,14 @@ function firstError (check: TypeCheck<never> | TypeCheck<ReturnType<typeof Type.
   return `${path}: ${e.message}`
 }
 
-const poison = (record: SourceRecord, code: PoisonCode, message: string): Decoded => ({ ok: false, poison: { record, code, message } })
+const poison = (record: SourceRecord, code: PoisonCode, message: string): { readonly ok: false, readonly poison: Poison } => ({ ok: false, poison: { record, code, message } })
 
 /**
- * Decodes and validates one record of a stream. Never throws: anything that is not a valid event
- * comes back as poison with a code and a message a person can act on.
+ * The first step of every decoder: the record's value as a JSON object, parsed safely (no
+ * prototype pollution), or poison for an empty record, text that is not JSON, or JSON that is not
+ * an object.
  */
-export function decodeRecord (record: SourceRecord, stream: EventStream): Decoded {
+export function parseJsonObject (record: SourceRecord): { readonly ok: true, readonly fields: Record<string, unknown> } | { readonly ok: false, readonly poison: Poison } {
   const value = record.value
   if (value === undefined || value.length === 0) return poison(record, PoisonCodes.EMPTY, 'the record has no value')
   let body: unknown
@@ -75,7 +76,18 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
     return poison(record, PoisonCodes.NOT_JSON, `the value is not JSON: ${(error as Error).message}`)
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return poison(record, PoisonCodes.INVALID, 'the value is not a JSON object')
-  const fields = body as Record<string, unknown>
+  return { ok: true, fields: body as Record<string, unknown> }
+}
+
+/**
+ * Decodes and validates one record of a stream. Never throws: anything that is not a valid event
+ * comes back as poison with a code and a message a person can act on.
+ */
+export function decodeRecord (record: SourceRecord, stream: EventStream): Decoded {
+  const parsed = parseJsonObject(record)
+  if (!parsed.ok) return parsed
+  const body = parsed.fields
+  const fields = body
   const type = fields.event_type
   const known = stream === Streams.USER_EVENTS ? userTypes : customerTypes
   if (typeof type === 'string' && !known.has(type)) {

@@ -1,10 +1,10 @@
 export { alertPolicy, AlertKinds, criticalEventTypes, decideAlert, type AlertDecision, type AlertKind, type AlertPolicy } from './alerts.ts'
 export {
-  predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type ProfileOverlay
+  partitionKey, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type ProfileOverlay
 } from './batch.ts'
-export { decodeRecord, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
+export { decodeRecord, parseJsonObject, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
 export { buildOps, type OpsOptions } from './ops.ts'
 export { highBandStart, openPipeline, type PipelineParts } from './pipeline.ts'
 export { ChurnPipeline, Processor, type ProcessorOptions } from './processor.ts'
-export { HttpScorer, type HttpScorerOptions, type LocalScorer, type RemoteRequest, type RemoteResult, type RemoteScorer, type Scorer } from './scoring.ts'
+export { HttpScorer, postToScoringApi, scoringUnavailable, whyFetchFailed, type HttpScorerOptions, type LocalScorer, type RemoteRequest, type RemoteResult, type RemoteScorer, type Scorer } from './scoring.ts'
 export { logEventLines } from './console.ts'

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test'
 import { buildApi, type ProfileReader } from '../../src/api/index.ts'
 import { loadChurnArtifact, ModelHolder, saveArtifact, shippedChurnModelPath } from '../../src/churn/index.ts'
 import type { Transaction } from '../../src/events/index.ts'
-import { applyTransaction, emptyAccount, factsOf, FraudScorer, shippedFraudModelPath, type AccountProfile } from '../../src/fraud/index.ts'
+import { applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, featureRecord, fraudFeatures, FraudScorer, shippedFraudModelPath, type AccountProfile } from '../../src/fraud/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { applyEvent, emptyProfile, profileEventOf } from '../../src/profile/index.ts'
 import { TransactionStream } from '../../src/simulator/index.ts'
@@ -90,7 +90,7 @@ test('POST /predict scores a transaction (seed 004) with a fraud score and a lab
   assert.equal((missing.json() as { field: string }).field, 'account_id')
 })
 
-test('POST /predict/batch scores many transactions in order, each with the account history its caller sends', async t => {
+test('POST /predict/batch scores many transactions in order, each with the account features its caller sends', async t => {
   const { api } = await app(t)
   const fraud = FraudScorer.fromFile(shippedFraudModelPath)
   const start = Date.UTC(2025, 0, 1)
@@ -101,13 +101,16 @@ test('POST /predict/batch scores many transactions in order, each with the accou
   for (let i = 0; i < 300; i++) {
     const tx = stream.next()!.value as Transaction
     const facts = factsOf(tx)!
-    const account = history.get(tx.account_id) ?? emptyAccount()
-    // Half the batch carries the account's state before the transaction, half is scored on an empty account.
+    const account = history.get(String(tx.account_id)) ?? emptyAccount()
+    // Half the batch carries the account's features before the transaction (as the fraud pipeline
+    // sends them), half is scored on an empty account.
     const carry = i % 2 === 0
     expected.push(fraud.score(carry ? account : emptyAccount(), facts).fraud_score)
-    transactions.push(carry ? { ...tx, account: structuredClone(account) } : tx)
+    const x = new Float64Array(FRAUD_FEATURES)
+    fraudFeatures(account, facts, x)
+    transactions.push(carry ? { ...tx, account: featureRecord(x) } : tx)
     applyTransaction(account, facts)
-    history.set(tx.account_id, account)
+    history.set(String(tx.account_id), account)
   }
   const response = await api.inject({ method: 'POST', url: '/predict/batch', payload: { transactions } })
   assert.equal(response.statusCode, 200, response.body.slice(0, 300))
@@ -127,16 +130,17 @@ test('POST /predict/batch scores many transactions in order, each with the accou
 test('POST /predict/batch refuses a bad body with 400 and the field it is about', async t => {
   const { api } = await app(t)
   const tx = { transaction_id: 'tx-1', account_id: 'ACC-1', amount: 19.99, timestamp: '2024-01-15T10:30:00Z', merchant_category: 'grocery', channel: 'pos', country: 'DE', currency: 'EUR' }
-  const account = { ...emptyAccount(), count: 3, countries: ['DE'], categories: { grocery: 3 } }
+  const x = new Float64Array(FRAUD_FEATURES)
+  fraudFeatures(emptyAccount(), factsOf(tx)!, x)
+  const account = featureRecord(x)
   const cases: { name: string, payload: unknown, field: string | undefined }[] = [
     { name: 'no transactions', payload: {}, field: 'transactions' },
     { name: 'an empty list', payload: { transactions: [] }, field: 'transactions' },
     { name: 'a missing account_id', payload: { transactions: [tx, { ...tx, account_id: undefined }] }, field: 'transactions[1].account_id' },
     { name: 'a negative amount', payload: { transactions: [{ ...tx, amount: -1 }] }, field: 'transactions[0].amount' },
     { name: 'a date that is none', payload: { transactions: [tx, tx, { ...tx, timestamp: '2024-02-30T10:30:00Z' }] }, field: 'transactions[2].timestamp' },
-    { name: 'an account count of the wrong type', payload: { transactions: [{ ...tx, account: { ...account, count: 'three' } }] }, field: 'transactions[0].account.count' },
-    { name: 'an account without its velocities', payload: { transactions: [{ ...tx, account: { count: 1 } }] }, field: 'transactions[0].account.meanLog' },
-    { name: 'an account with a field it does not keep', payload: { transactions: [{ ...tx, account: { ...account, owner: 'x' } }] }, field: 'transactions[0].account' },
+    { name: 'a feature of the wrong type', payload: { transactions: [{ ...tx, account: { ...account, log_amount: 'three' } }] }, field: 'transactions[0].account.log_amount' },
+    { name: 'an account without its velocities', payload: { transactions: [{ ...tx, account: { log_amount: 1 } }] }, field: 'transactions[0].account.amount_z' },
     { name: 'over the batch limit', payload: { transactions: Array.from({ length: 1001 }, () => tx) }, field: 'transactions' }
   ]
   for (const c of cases) {

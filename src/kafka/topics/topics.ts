@@ -12,7 +12,7 @@ export interface TopicSpec {
 
 export type TopicsConfig = Pick<Config,
   'userEventsTopic' | 'customerEventsTopic' | 'transactionsTopic' | 'predictionsTopic' | 'alertsTopic' |
-  'errorTopic' | 'partitions' | 'replicationFactor'>
+  'fraudPredictionsTopic' | 'fraudAlertsTopic' | 'errorTopic' | 'partitions' | 'replicationFactor'>
 
 /** True when a Kafka protocol error with this id (TOPIC_ALREADY_EXISTS, ...) is anywhere in the error's chain. */
 export function hasProtocolError (error: unknown, id: string, depth = 0): boolean {
@@ -50,7 +50,8 @@ export function topicReplicas (config: Pick<Config, 'replicationFactor'>, broker
 export function churnflowTopics (config: TopicsConfig, brokerCount: number): TopicSpec[] {
   const replicas = topicReplicas(config, brokerCount)
   const sources = [config.userEventsTopic, config.customerEventsTopic, config.transactionsTopic]
-  const names = [...sources, config.predictionsTopic, config.alertsTopic, ...sources.map(s => deadLetterTopic(config, s))]
+  const outputs = [config.predictionsTopic, config.alertsTopic, config.fraudPredictionsTopic, config.fraudAlertsTopic]
+  const names = [...sources, ...outputs, ...sources.map(s => deadLetterTopic(config, s))]
   return [...new Set(names)].map(name => ({ name, partitions: config.partitions, replicas }))
 }
 
