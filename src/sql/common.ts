@@ -1,8 +1,9 @@
 import { ChurnflowError, ErrorCodes, isChurnflowError } from '../errors.ts'
 import { utcText } from '../events/index.ts'
+import { churnPredictionsTable } from './tables/churn-predictions.ts'
 
-/** The seeds' table name. */
-export const defaultTable = 'churn_predictions'
+/** The churn prediction consumer's table name. */
+export const defaultTable = churnPredictionsTable.name
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 

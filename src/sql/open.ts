@@ -2,9 +2,9 @@ import { join, resolve } from 'node:path'
 import type { Config } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
-import { MysqlPredictionStore } from './mysql.ts'
-import { PostgresPredictionStore } from './postgres.ts'
-import { SqlitePredictionStore } from './sqlite.ts'
+import { MysqlPredictionStore } from './mysql/prediction-store.ts'
+import { PostgresPredictionStore } from './postgres/prediction-store.ts'
+import { SqlitePredictionStore } from './sqlite/prediction-store.ts'
 import type { PredictionStore } from './types.ts'
 
 /** The part of `Config` that says where predictions go. */
