@@ -1,3 +1,5 @@
+import type { FraudPredictionRow, TransactionRow } from '../fraud/rows.ts'
+
 /**
  * One stored churn prediction: a row of seed 000's `churn_predictions` table plus the Kafka topic,
  * which together with partition and offset is the unique key that makes writes idempotent.
@@ -57,6 +59,32 @@ export interface PredictionStore {
    * deadlock, server shutting down); anything else (bad SQL, permission) is not retriable.
    */
   insert (rows: readonly PredictionRow[]): Promise<number>
+  /** Round trip to the database; rejects (retriable) when it is not answering. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/** How many rows of a fraud batch were new in each table (the rest were there already: a replay). */
+export interface FraudWriteResult {
+  readonly transactions: number
+  readonly predictions: number
+}
+
+/**
+ * Where the fraud pipeline's rows go: `transactions` and `predictions`, created by the
+ * migrations (`migrate()`), with exactly one row per transaction_id in each.
+ */
+export interface FraudStore extends AsyncDisposable {
+  readonly dialect: SqlDialect
+  /** For logs and /health, with no password. */
+  readonly name: string
+  /**
+   * Writes a batch's transactions and their predictions in one database transaction: all of it
+   * or none. A transaction_id already stored is skipped in either table, so a replayed or
+   * overlapping batch stores nothing twice. A dependency failure rejects with a ChurnflowError
+   * whose `retriable` is true, as `PredictionStore.insert` does.
+   */
+  write (transactions: readonly TransactionRow[], predictions: readonly FraudPredictionRow[]): Promise<FraudWriteResult>
   /** Round trip to the database; rejects (retriable) when it is not answering. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise'
 import type { Pool } from 'mysql2/promise'
+import { MysqlDialect } from 'kysely'
 import type { Logger } from '../../logging/index.ts'
 import { errorCodes, networkErrorCodes } from '../common.ts'
 
@@ -132,4 +133,9 @@ export function createMysqlPool (options: MysqlConnectionOptions): Pool {
     })
   })
   return pool
+}
+
+/** Kysely on the same pool settings (UTC sessions), for migrations. */
+export function mysqlKyselyDialect (options: MysqlConnectionOptions): MysqlDialect {
+  return new MysqlDialect({ pool: createMysqlPool(options).pool })
 }

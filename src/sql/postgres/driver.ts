@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Pool, PoolClient } from 'pg'
 import type { Logger } from '../../logging/index.ts'
@@ -114,4 +115,9 @@ export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) =
     // Passing an error makes the pool discard the client instead of reusing it.
     client.release(broken)
   }
+}
+
+/** Kysely on a pool with the same settings, for migrations. */
+export function pgKyselyDialect (options: PostgresConnectionOptions): PostgresDialect {
+  return new PostgresDialect({ pool: createPgPool(options) })
 }

@@ -1,6 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
+import {
+  CompiledQuery, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler,
+  type DatabaseConnection, type DatabaseIntrospector, type Dialect, type DialectAdapter, type Driver, type Kysely,
+  type QueryCompiler, type SqliteDatabase, type SqliteStatement
+} from 'kysely'
 
 /** Where a SQLite database is. */
 export interface SqliteConnectionOptions {
@@ -46,5 +51,71 @@ export function sqliteTransaction<T> (db: DatabaseSync, work: () => T): T {
   } catch (error) {
     if (db.isTransaction) db.exec('ROLLBACK')
     throw error
+  }
+}
+
+/** node:sqlite's DatabaseSync as the better-sqlite3-like database kysely's SQLite driver expects. */
+class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync
+
+  constructor (db: DatabaseSync) {
+    this.#db = db
+  }
+
+  close (): void {
+    if (this.#db.isOpen) this.#db.close()
+  }
+
+  prepare (sql: string): SqliteStatement {
+    const statement = this.#db.prepare(sql)
+    const params = (p: readonly unknown[]): SQLInputValue[] => p as SQLInputValue[]
+    return {
+      reader: statement.columns().length > 0,
+      all: p => statement.all(...params(p)),
+      run: p => statement.run(...params(p)),
+      iterate: p => statement.iterate(...params(p))
+    }
+  }
+}
+
+/** Opens transactions with BEGIN IMMEDIATE: the write lock is taken up front, so two processes migrating one file take turns. */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction (connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
+/**
+ * SQLite's DDL is transactional: saying so makes kysely's Migrator run each migration in a
+ * transaction, which (with BEGIN IMMEDIATE) is the lock SQLite's own adapter goes without.
+ */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl (): boolean {
+    return true
+  }
+}
+
+/** Kysely on node:sqlite, for migrations. */
+export class NodeSqliteDialect implements Dialect {
+  readonly #options: SqliteConnectionOptions
+
+  constructor (options: SqliteConnectionOptions) {
+    this.#options = options
+  }
+
+  createDriver (): Driver {
+    return new ImmediateSqliteDriver({ database: async () => new NodeSqliteDatabase(openSqlite(this.#options)) })
+  }
+
+  createQueryCompiler (): QueryCompiler {
+    return new SqliteQueryCompiler()
+  }
+
+  createAdapter (): DialectAdapter {
+    return new TransactionalSqliteAdapter()
+  }
+
+  createIntrospector (db: Kysely<unknown>): DatabaseIntrospector {
+    return new SqliteIntrospector(db)
   }
 }
