@@ -20,12 +20,13 @@ export const dbCommand: Command = {
     'postgres://, sqlite:), else MySQL at DB_HOST, else SQLite in the state directory. Pipelines',
     'migrate when they start unless DB_MIGRATE=false.'
   ].join('\n'),
-  async run ({ positionals, config, log, out }) {
+  async run ({ positionals, config, out }) {
     const action = positionals[0] ?? 'status'
     if (!isAction(action) || positionals.length > 1) throw usage(`unknown db action "${positionals.join(' ')}": expected migrate or status`)
     const name = targetName(sqlTarget(config))
     if (action === 'migrate') {
-      const applied = await migrate(config, { log })
+      // No log: the lines below are the result, and a log would say each twice.
+      const applied = await migrate(config)
       for (const migration of applied) out(`applied ${migration}`)
       out(`${name}: ${applied.length === 0 ? 'up to date, nothing to apply' : `${applied.length} applied, up to date`}`)
       return 0

@@ -95,4 +95,8 @@ export class MysqlPredictionStore implements PredictionStore {
     this.#closed = true
     await this.#pool.end().catch(() => undefined)
   }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

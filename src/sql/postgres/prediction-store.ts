@@ -83,4 +83,8 @@ export class PostgresPredictionStore implements PredictionStore {
     this.#closed = true
     await this.#pool.end().catch(() => undefined)
   }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

@@ -24,7 +24,12 @@ export class SqliteFraudStore implements FraudStore {
 
   #open (): DatabaseSync {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
-    this.#db ??= openSqlite(this.#options)
+    if (this.#db === undefined) {
+      const db = openSqlite(this.#options)
+      // SQLite checks that a prediction's transaction_id is in transactions only when asked to.
+      db.exec('PRAGMA foreign_keys = ON')
+      this.#db = db
+    }
     return this.#db
   }
 

@@ -85,4 +85,8 @@ export class SqlitePredictionStore implements PredictionStore {
     this.#db = undefined
     if (db?.isOpen === true) db.close()
   }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }
