@@ -4,14 +4,15 @@ import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import type { MysqlConnectionOptions } from './mysql/driver.ts'
 import { MysqlFraudStore } from './mysql/fraud-store.ts'
-import { MysqlPredictionStore } from './mysql/prediction-store.ts'
+import { MysqlPredictionStore, MysqlTableStore } from './mysql/table-store.ts'
 import type { PostgresConnectionOptions } from './postgres/driver.ts'
 import { PostgresFraudStore } from './postgres/fraud-store.ts'
-import { PostgresPredictionStore } from './postgres/prediction-store.ts'
+import { PostgresPredictionStore, PostgresTableStore } from './postgres/table-store.ts'
 import type { SqliteConnectionOptions } from './sqlite/driver.ts'
 import { SqliteFraudStore } from './sqlite/fraud-store.ts'
-import { SqlitePredictionStore } from './sqlite/prediction-store.ts'
-import { SqlDialects, type FraudStore, type PredictionStore } from './types.ts'
+import { SqlitePredictionStore, SqliteTableStore } from './sqlite/table-store.ts'
+import type { TableSpec } from './spec.ts'
+import { SqlDialects, type FraudStore, type PredictionStore, type TableStore } from './types.ts'
 
 /** The part of `Config` that says where predictions go. */
 export type SqlConnection = Pick<Config, 'databaseUrl' | 'dbHost' | 'dbPort' | 'dbUser' | 'dbPassword' | 'dbName' | 'stateDir'>
@@ -96,11 +97,30 @@ export function sqlTarget (config: SqlConnection): SqlTarget {
  */
 export function openPredictionStore (config: SqlConnection, options: OpenPredictionStoreOptions = {}): PredictionStore {
   const target = sqlTarget(config)
-  const common = { ...(options.table === undefined ? {} : { table: options.table }), ...(options.log === undefined ? {} : { log: options.log }) }
+  const common = storeOptions(options)
   switch (target.dialect) {
     case SqlDialects.MYSQL: return new MysqlPredictionStore({ ...target.options, ...common })
     case SqlDialects.POSTGRES: return new PostgresPredictionStore({ ...target.options, ...common })
     case SqlDialects.SQLITE: return new SqlitePredictionStore({ ...target.options, ...common })
+  }
+}
+
+function storeOptions (options: OpenPredictionStoreOptions): { table?: string, log?: Logger } {
+  return { ...(options.table === undefined ? {} : { table: options.table }), ...(options.log === undefined ? {} : { log: options.log }) }
+}
+
+/**
+ * A store for any table spec in the database the configuration names: `ensureTable()` creates or
+ * adopts the table, `insert()` writes rows idempotently on its unique key. A new table is a spec
+ * and this call, in every dialect.
+ */
+export function openTableStore<Row> (config: SqlConnection, spec: TableSpec<Row>, options: OpenPredictionStoreOptions = {}): TableStore<Row> {
+  const target = sqlTarget(config)
+  const common = storeOptions(options)
+  switch (target.dialect) {
+    case SqlDialects.MYSQL: return new MysqlTableStore(spec, { ...target.options, ...common })
+    case SqlDialects.POSTGRES: return new PostgresTableStore(spec, { ...target.options, ...common })
+    case SqlDialects.SQLITE: return new SqliteTableStore(spec, { ...target.options, ...common })
   }
 }
 

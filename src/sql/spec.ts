@@ -30,9 +30,8 @@ export const ColumnTypes = {
 } as const
 export type ColumnType = (typeof ColumnTypes)[keyof typeof ColumnTypes]
 
-/** A column the writer fills. */
-export interface ColumnSpec {
-  readonly name: string
+/** A column the writer fills, as a table definition declares it (its name is its key there). */
+export interface ColumnDef {
   readonly type: ColumnType
   /** For TEXT: most characters (ignored by SQLite). */
   readonly length?: number
@@ -47,6 +46,29 @@ export interface ColumnSpec {
   readonly addOnAdopt?: boolean
 }
 
+/** A column with its name, as the dialects read a spec. */
+export interface ColumnSpec extends ColumnDef {
+  readonly name: string
+}
+
+/** What a row hands the writer for each column type. */
+interface ValueOfType {
+  text: string
+  integer: number
+  bigint: bigint
+  real: number
+  double: number
+  timestamp: number
+  instant: number
+  json: string
+}
+
+/** The value a column takes: its type's, or null when the column is nullable. */
+export type ColumnValue<D extends ColumnDef> = ValueOfType[D['type']] | (D extends { readonly nullable: true } ? null : never)
+
+/** One value per column, typed from the columns' definitions: kysely's column-type idea, written once. */
+export type ColumnValues<C extends Readonly<Record<string, ColumnDef>>> = { readonly [K in keyof C]: ColumnValue<C[K]> }
+
 export interface IndexSpec {
   /** Unique per table; dialects whose index names are per schema prefix it with the table. */
   readonly name: string
@@ -57,8 +79,9 @@ export interface IndexSpec {
 export type SqlValue = string | number | bigint | null
 
 /**
- * A table and its row type. `columns` are the columns the writer fills, in the order `values`
- * returns them; `identity` names an auto-increment primary key the database fills.
+ * A table and its row type, as the dialects read it (`defineTable` builds one). `columns` are the
+ * columns the writer fills, in the order `values` returns them; `identity` names an
+ * auto-increment primary key the database fills.
  */
 export interface TableSpec<Row> {
   /** The default table name (a store may be given another). */
@@ -69,6 +92,38 @@ export interface TableSpec<Row> {
   readonly unique: IndexSpec
   readonly indexes: readonly IndexSpec[]
   readonly values: (row: Row) => readonly SqlValue[]
+}
+
+/** A table as it is written: columns keyed by name (in DDL order), and a row's values by column name, type-checked against them. */
+export interface TableDefinition<Row, C extends Readonly<Record<string, ColumnDef>>> {
+  readonly name: string
+  readonly identity?: string
+  readonly columns: C
+  readonly unique: { readonly name: string, readonly columns: readonly (keyof C & string)[] }
+  readonly indexes: readonly { readonly name: string, readonly columns: readonly (keyof C & string)[] }[]
+  readonly values: (row: Row) => ColumnValues<C>
+}
+
+/**
+ * A table spec from its definition. The compiler checks that `values` gives every column a value
+ * of its type (null only where the column is nullable) and no other, and that keys and indexes
+ * name real columns: `defineTable<PredictionRow>()({ ... })`.
+ */
+export function defineTable<Row> (): <const C extends Readonly<Record<string, ColumnDef>>>(definition: TableDefinition<Row, C>) => TableSpec<Row> {
+  return definition => {
+    const names = Object.keys(definition.columns)
+    return {
+      name: definition.name,
+      ...(definition.identity === undefined ? {} : { identity: definition.identity }),
+      columns: names.map(name => ({ name, ...definition.columns[name] as ColumnDef })),
+      unique: definition.unique,
+      indexes: definition.indexes,
+      values: row => {
+        const values = definition.values(row) as Readonly<Record<string, SqlValue>>
+        return names.map(name => values[name] ?? null)
+      }
+    }
+  }
 }
 
 /** The spec's columns by name, for DDL that must find one. */

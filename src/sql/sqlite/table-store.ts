@@ -4,37 +4,39 @@ import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState } from '../types.ts'
+import type { TableSpec } from '../spec.ts'
+import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { sqliteEnsureTable } from './ddl.ts'
 import { isTransientSqliteError, openSqlite, type SqliteConnectionOptions } from './driver.ts'
 import { sqliteTableState } from './introspection.ts'
 import { SqliteTableWriter } from './writer.ts'
 
 export interface SqliteStoreOptions extends SqliteConnectionOptions {
-  /** `churn_predictions` when not given. */
+  /** The spec's own name when not given. */
   readonly table?: string
   readonly log?: Logger
 }
 
 /**
- * Predictions in a local SQLite file (WAL, so readers never wait for the writer), with the same
- * columns as the churn prediction consumer's table: timestamps as `YYYY-MM-DD HH:MM:SS.mmm` UTC
- * text, metadata as JSON text, and a unique index on the Kafka coordinates.
+ * A spec's table in a local SQLite file (WAL, so readers never wait for the writer): timestamps
+ * as `YYYY-MM-DD HH:MM:SS.mmm` UTC text, JSON as text, a unique index on the spec's key.
  */
-export class SqlitePredictionStore implements PredictionStore {
+export class SqliteTableStore<Row> implements TableStore<Row> {
   readonly dialect = SqlDialects.SQLITE
   readonly name: string
   readonly table: string
+  readonly #spec: TableSpec<Row>
   readonly #options: SqliteStoreOptions
-  readonly #writer: SqliteTableWriter<PredictionRow>
+  readonly #writer: SqliteTableWriter<Row>
   #db: DatabaseSync | undefined
   #closed = false
 
-  constructor (options: SqliteStoreOptions) {
-    this.table = validTable(options.table ?? churnPredictionsTable.name)
+  constructor (spec: TableSpec<Row>, options: SqliteStoreOptions) {
+    this.#spec = spec
+    this.table = validTable(options.table ?? spec.name)
     this.#options = options
     this.name = `sqlite ${options.path}`
-    this.#writer = new SqliteTableWriter(churnPredictionsTable, this.table)
+    this.#writer = new SqliteTableWriter(this.#spec, this.table)
   }
 
   /** Opened on first use, so constructing a store never touches the disk and every failure is a rejection. */
@@ -46,7 +48,7 @@ export class SqlitePredictionStore implements PredictionStore {
 
   async ensureTable (): Promise<void> {
     try {
-      sqliteEnsureTable(this.#open(), churnPredictionsTable, this.table, this.#options.log, this.name)
+      sqliteEnsureTable(this.#open(), this.#spec, this.table, this.#options.log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientSqliteError)
     }
@@ -56,13 +58,13 @@ export class SqlitePredictionStore implements PredictionStore {
     try {
       // Looking must not leave an empty database file behind.
       if (this.#db === undefined && this.#options.path !== ':memory:' && !existsSync(this.#options.path)) return TableStates.MISSING
-      return sqliteTableState(this.#open(), churnPredictionsTable, this.table)
+      return sqliteTableState(this.#open(), this.#spec, this.table)
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientSqliteError)
     }
   }
 
-  async insert (rows: readonly PredictionRow[]): Promise<number> {
+  async insert (rows: readonly Row[]): Promise<number> {
     if (rows.length === 0) return 0
     try {
       return this.#writer.write(this.#open(), rows)
@@ -88,5 +90,12 @@ export class SqlitePredictionStore implements PredictionStore {
 
   async [Symbol.asyncDispose] (): Promise<void> {
     await this.close()
+  }
+}
+
+/** The churn predictions in SQLite: the `churn_predictions` spec's table store. */
+export class SqlitePredictionStore extends SqliteTableStore<PredictionRow> implements PredictionStore {
+  constructor (options: SqliteStoreOptions) {
+    super(churnPredictionsTable, options)
   }
 }

@@ -2,40 +2,42 @@ import type { Pool } from 'pg'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import { SqlDialects, type PredictionRow, type PredictionStore, type TableState } from '../types.ts'
+import type { TableSpec } from '../spec.ts'
+import { SqlDialects, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { pgEnsureTable } from './ddl.ts'
 import { createPgPool, isTransientPgError, postgresName, type PostgresConnectionOptions } from './driver.ts'
 import { pgTableState } from './introspection.ts'
 import { PgTableWriter } from './writer.ts'
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
-  /** `churn_predictions` when not given. */
+  /** The spec's own name when not given. */
   readonly table?: string
 }
 
 /**
- * Predictions in PostgreSQL, in the same columns as the churn prediction consumer's table (in
- * PostgreSQL's types) with a unique constraint on the Kafka coordinates. A batch of any size is
- * one statement.
+ * A spec's table in PostgreSQL: created (or an existing one adopted) by `ensureTable()`; a batch
+ * of any size is one `INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING` on the spec's unique key.
  */
-export class PostgresPredictionStore implements PredictionStore {
+export class PostgresTableStore<Row> implements TableStore<Row> {
   readonly dialect = SqlDialects.POSTGRES
   readonly name: string
   readonly table: string
+  readonly #spec: TableSpec<Row>
   readonly #options: PostgresStoreOptions
   readonly #pool: Pool
-  readonly #writer: PgTableWriter<PredictionRow>
+  readonly #writer: PgTableWriter<Row>
   #closed = false
 
-  constructor (options: PostgresStoreOptions) {
-    this.table = validTable(options.table ?? churnPredictionsTable.name)
+  constructor (spec: TableSpec<Row>, options: PostgresStoreOptions) {
+    this.#spec = spec
+    this.table = validTable(options.table ?? spec.name)
     if (this.table.length > 63) {
       throw new ChurnflowError(ErrorCodes.CONFIG_INVALID, `invalid PostgreSQL table name ${this.table}: longer than 63 characters`)
     }
     this.#options = options
     this.name = postgresName(options)
     this.#pool = createPgPool(options)
-    this.#writer = new PgTableWriter(churnPredictionsTable, this.table)
+    this.#writer = new PgTableWriter(this.#spec, this.table)
   }
 
   #assertOpen (): void {
@@ -45,7 +47,7 @@ export class PostgresPredictionStore implements PredictionStore {
   async ensureTable (): Promise<void> {
     this.#assertOpen()
     try {
-      await pgEnsureTable(this.#pool, churnPredictionsTable, this.table, this.#options.log, this.name)
+      await pgEnsureTable(this.#pool, this.#spec, this.table, this.#options.log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientPgError)
     }
@@ -54,13 +56,13 @@ export class PostgresPredictionStore implements PredictionStore {
   async tableState (): Promise<TableState> {
     this.#assertOpen()
     try {
-      return await pgTableState(this.#pool, churnPredictionsTable, this.table)
+      return await pgTableState(this.#pool, this.#spec, this.table)
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientPgError)
     }
   }
 
-  async insert (rows: readonly PredictionRow[]): Promise<number> {
+  async insert (rows: readonly Row[]): Promise<number> {
     this.#assertOpen()
     try {
       return await this.#writer.write(this.#pool, rows)
@@ -86,5 +88,12 @@ export class PostgresPredictionStore implements PredictionStore {
 
   async [Symbol.asyncDispose] (): Promise<void> {
     await this.close()
+  }
+}
+
+/** The churn predictions in PostgreSQL: the `churn_predictions` spec's table store. */
+export class PostgresPredictionStore extends PostgresTableStore<PredictionRow> implements PredictionStore {
+  constructor (options: PostgresStoreOptions) {
+    super(churnPredictionsTable, options)
   }
 }

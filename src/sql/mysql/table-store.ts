@@ -2,40 +2,43 @@ import type { Pool } from 'mysql2/promise'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState } from '../types.ts'
+import type { TableSpec } from '../spec.ts'
+import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { createMysqlPool, hasErrno, isTransientMysqlError, MysqlErrnos, mysqlName, type MysqlConnectionOptions } from './driver.ts'
 import { mysqlCreateDatabase, mysqlEnsureTable } from './ddl.ts'
 import { mysqlTableState } from './introspection.ts'
 import { MysqlTableWriter } from './writer.ts'
 
 export interface MysqlStoreOptions extends MysqlConnectionOptions {
-  /** `churn_predictions` when not given. */
+  /** The spec's own name when not given. */
   readonly table?: string
   /** Most rows in one INSERT statement (5000); larger batches are split. */
   readonly maxRowsPerStatement?: number
 }
 
 /**
- * Predictions in MySQL or MariaDB, in the churn prediction consumer's `churn_predictions` table
- * plus the kafka_topic column and the unique key on the Kafka coordinates.
+ * A spec's table in MySQL or MariaDB: created (or an existing one adopted) by `ensureTable()`,
+ * written by LOAD DATA LOCAL or INSERT, a replayed row skipped on the spec's unique key.
  */
-export class MysqlPredictionStore implements PredictionStore {
+export class MysqlTableStore<Row> implements TableStore<Row> {
   readonly dialect = SqlDialects.MYSQL
   readonly name: string
   readonly table: string
+  readonly #spec: TableSpec<Row>
   readonly #options: MysqlStoreOptions
   readonly #pool: Pool
-  readonly #writer: MysqlTableWriter<PredictionRow>
+  readonly #writer: MysqlTableWriter<Row>
   readonly #timeoutMs: number
   #closed = false
 
-  constructor (options: MysqlStoreOptions) {
+  constructor (spec: TableSpec<Row>, options: MysqlStoreOptions) {
+    this.#spec = spec
     this.#options = options
-    this.table = validTable(options.table ?? churnPredictionsTable.name)
+    this.table = validTable(options.table ?? spec.name)
     this.name = mysqlName(options)
     this.#timeoutMs = options.queryTimeoutMs ?? 30_000
     this.#pool = createMysqlPool(options)
-    this.#writer = new MysqlTableWriter(this.#pool, churnPredictionsTable, this.table, {
+    this.#writer = new MysqlTableWriter(this.#pool, this.#spec, this.table, {
       queryTimeoutMs: this.#timeoutMs,
       name: this.name,
       ...(options.maxRowsPerStatement === undefined ? {} : { maxRowsPerStatement: options.maxRowsPerStatement }),
@@ -56,7 +59,7 @@ export class MysqlPredictionStore implements PredictionStore {
     this.#assertOpen()
     await mysqlCreateDatabase(this.#options, this.name)
     try {
-      await mysqlEnsureTable(this.#pool, churnPredictionsTable, this.table, this.#timeoutMs, this.#options.log, this.name)
+      await mysqlEnsureTable(this.#pool, this.#spec, this.table, this.#timeoutMs, this.#options.log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientMysqlError)
     }
@@ -65,14 +68,14 @@ export class MysqlPredictionStore implements PredictionStore {
   async tableState (): Promise<TableState> {
     this.#assertOpen()
     try {
-      return await mysqlTableState(this.#pool, churnPredictionsTable, this.table, this.#timeoutMs)
+      return await mysqlTableState(this.#pool, this.#spec, this.table, this.#timeoutMs)
     } catch (error) {
       if (hasErrno(error, MysqlErrnos.ER_BAD_DB_ERROR)) return TableStates.MISSING
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientMysqlError)
     }
   }
 
-  async insert (rows: readonly PredictionRow[]): Promise<number> {
+  async insert (rows: readonly Row[]): Promise<number> {
     this.#assertOpen()
     try {
       return await this.#writer.write(rows)
@@ -98,5 +101,12 @@ export class MysqlPredictionStore implements PredictionStore {
 
   async [Symbol.asyncDispose] (): Promise<void> {
     await this.close()
+  }
+}
+
+/** The churn predictions in MySQL or MariaDB: the `churn_predictions` spec's table store. */
+export class MysqlPredictionStore extends MysqlTableStore<PredictionRow> implements PredictionStore {
+  constructor (options: MysqlStoreOptions) {
+    super(churnPredictionsTable, options)
   }
 }
