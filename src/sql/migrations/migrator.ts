@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { Kysely, Migrator, type Dialect, type MigrationInfo, type MigrationResultSet } from 'kysely'
+import { Kysely, Migrator, type Dialect, type NoMigrations, type MigrationInfo, type MigrationResultSet } from 'kysely'
 import type { Config } from '../../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
@@ -22,8 +22,11 @@ export interface MigrationState {
 }
 
 export interface MigrateOptions {
-  /** Migrate up to and including this migration instead of the latest (tests, staged upgrades). */
-  readonly to?: string
+  /**
+   * Migrate up or down to this migration (inclusive) instead of the latest, or to kysely's
+   * NO_MIGRATIONS (every table dropped): tests, staged upgrades.
+   */
+  readonly to?: string | NoMigrations
   readonly log?: Logger
 }
 
@@ -73,7 +76,7 @@ async function withMigrator<T> (target: SqlTarget, work: (migrator: Migrator) =>
  * Brings the database's tables up to date: the migrations not yet applied run in order, under
  * kysely's migration lock (an advisory lock in PostgreSQL, GET_LOCK in MySQL, the write lock of
  * BEGIN IMMEDIATE in SQLite), so processes starting together apply each exactly once.
- * Resolves to the names applied now (none when up to date). A database that cannot be reached
+ * Resolves to the names applied now (none when up to date; undone, when `to` is below the latest). A database that cannot be reached
  * rejects with a retriable ChurnflowError.
  */
 export async function migrate (connection: SqlConnection, options: MigrateOptions = {}): Promise<string[]> {
