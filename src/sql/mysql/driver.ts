@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise'
 import type { Pool } from 'mysql2/promise'
 import { MysqlDialect } from 'kysely'
 import type { Logger } from '../../logging/index.ts'
-import { errorCodes, networkErrorCodes } from '../common.ts'
+import { databaseError, errorCodes, PooledDatabase, networkErrorCodes } from '../common.ts'
 
 /** Where a MySQL or MariaDB database is, and how patient to be with it. */
 export interface MysqlConnectionOptions {
@@ -138,4 +138,23 @@ export function createMysqlPool (options: MysqlConnectionOptions): Pool {
 /** Kysely on the same pool settings (UTC sessions), for migrations. */
 export function mysqlKyselyDialect (options: MysqlConnectionOptions): MysqlDialect {
   return new MysqlDialect({ pool: createMysqlPool(options).pool })
+}
+
+/** One MySQL or MariaDB database as the stores share it: its pool, a ping, and closing. */
+export class MysqlDatabase extends PooledDatabase<Pool> {
+  readonly options: MysqlConnectionOptions
+
+  constructor (options: MysqlConnectionOptions) {
+    super(mysqlName(options), createMysqlPool(options))
+    this.options = options
+  }
+
+  async ping (): Promise<void> {
+    const pool = this.pool
+    try {
+      await pool.query({ sql: 'SELECT 1', timeout: this.options.connectTimeoutMs ?? 5000 })
+    } catch (error) {
+      throw databaseError(this.name, 'ping', error, isTransientMysqlError)
+    }
+  }
 }

@@ -1,10 +1,8 @@
-import type { Pool } from 'mysql2/promise'
 import type { FraudPredictionRow, TransactionRow } from '../../fraud/rows.ts'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError } from '../common.ts'
 import { fraudPredictionsTable, transactionsTable } from '../tables/fraud.ts'
 import { SqlDialects, type FraudStore, type FraudWriteResult } from '../types.ts'
-import { createMysqlPool, isTransientMysqlError, mysqlName, type MysqlConnectionOptions } from './driver.ts'
+import { isTransientMysqlError, MysqlDatabase, type MysqlConnectionOptions } from './driver.ts'
 import { MysqlTableWriter } from './writer.ts'
 
 /**
@@ -15,26 +13,25 @@ import { MysqlTableWriter } from './writer.ts'
 export class MysqlFraudStore implements FraudStore {
   readonly dialect = SqlDialects.MYSQL
   readonly name: string
-  readonly #pool: Pool
+  readonly #db: MysqlDatabase
   readonly #transactions: MysqlTableWriter<TransactionRow>
   readonly #predictions: MysqlTableWriter<FraudPredictionRow>
-  #closed = false
 
   constructor (options: MysqlConnectionOptions) {
-    this.name = mysqlName(options)
-    this.#pool = createMysqlPool(options)
+    this.#db = new MysqlDatabase(options)
+    this.name = this.#db.name
     const common = { name: this.name, ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }), ...(options.log === undefined ? {} : { log: options.log }) }
-    this.#transactions = new MysqlTableWriter(this.#pool, transactionsTable, transactionsTable.name, common)
-    this.#predictions = new MysqlTableWriter(this.#pool, fraudPredictionsTable, fraudPredictionsTable.name, common)
+    this.#transactions = new MysqlTableWriter(this.#db.pool, transactionsTable, transactionsTable.name, common)
+    this.#predictions = new MysqlTableWriter(this.#db.pool, fraudPredictionsTable, fraudPredictionsTable.name, common)
   }
 
   async write (transactions: readonly TransactionRow[], predictions: readonly FraudPredictionRow[]): Promise<FraudWriteResult> {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
+    const pool = this.#db.pool
     if (transactions.length === 0 && predictions.length === 0) return { transactions: 0, predictions: 0 }
     let connection
     let broken = false
     try {
-      connection = await this.#pool.getConnection()
+      connection = await pool.getConnection()
       await connection.beginTransaction()
       try {
         const result = {
@@ -57,17 +54,11 @@ export class MysqlFraudStore implements FraudStore {
   }
 
   async ping (): Promise<void> {
-    try {
-      await this.#pool.query('SELECT 1')
-    } catch (error) {
-      throw databaseError(this.name, 'ping', error, isTransientMysqlError)
-    }
+    await this.#db.ping()
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end().catch(() => undefined)
+    await this.#db.close()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {

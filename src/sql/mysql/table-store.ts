@@ -1,10 +1,8 @@
-import type { Pool } from 'mysql2/promise'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
 import type { TableSpec } from '../spec.ts'
 import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
-import { createMysqlPool, hasErrno, isTransientMysqlError, MysqlErrnos, mysqlName, type MysqlConnectionOptions } from './driver.ts'
+import { hasErrno, isTransientMysqlError, MysqlDatabase, MysqlErrnos, type MysqlConnectionOptions } from './driver.ts'
 import { mysqlCreateDatabase, mysqlEnsureTable } from './ddl.ts'
 import { mysqlTableState } from './introspection.ts'
 import { MysqlTableWriter } from './writer.ts'
@@ -20,25 +18,22 @@ export interface MysqlStoreOptions extends MysqlConnectionOptions {
  * A spec's table in MySQL or MariaDB: created (or an existing one adopted) by `ensureTable()`,
  * written by LOAD DATA LOCAL or INSERT, a replayed row skipped on the spec's unique key.
  */
-export class MysqlTableStore<Row> implements TableStore<Row> {
+export class MysqlTableStore<Row> implements TableStore<Row>, AsyncDisposable {
   readonly dialect = SqlDialects.MYSQL
   readonly name: string
   readonly table: string
   readonly #spec: TableSpec<Row>
-  readonly #options: MysqlStoreOptions
-  readonly #pool: Pool
+  readonly #db: MysqlDatabase
   readonly #writer: MysqlTableWriter<Row>
   readonly #timeoutMs: number
-  #closed = false
 
   constructor (spec: TableSpec<Row>, options: MysqlStoreOptions) {
     this.#spec = spec
-    this.#options = options
     this.table = validTable(options.table ?? spec.name)
-    this.name = mysqlName(options)
+    this.#db = new MysqlDatabase(options)
+    this.name = this.#db.name
     this.#timeoutMs = options.queryTimeoutMs ?? 30_000
-    this.#pool = createMysqlPool(options)
-    this.#writer = new MysqlTableWriter(this.#pool, this.#spec, this.table, {
+    this.#writer = new MysqlTableWriter(this.#db.pool, spec, this.table, {
       queryTimeoutMs: this.#timeoutMs,
       name: this.name,
       ...(options.maxRowsPerStatement === undefined ? {} : { maxRowsPerStatement: options.maxRowsPerStatement }),
@@ -51,24 +46,20 @@ export class MysqlTableStore<Row> implements TableStore<Row> {
     return this.#writer.loadsData
   }
 
-  #assertOpen (): void {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
-  }
-
   async ensureTable (): Promise<void> {
-    this.#assertOpen()
-    await mysqlCreateDatabase(this.#options, this.name)
+    const pool = this.#db.pool
+    await mysqlCreateDatabase(this.#db.options, this.name)
     try {
-      await mysqlEnsureTable(this.#pool, this.#spec, this.table, this.#timeoutMs, this.#options.log, this.name)
+      await mysqlEnsureTable(pool, this.#spec, this.table, this.#timeoutMs, this.#db.options.log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientMysqlError)
     }
   }
 
   async tableState (): Promise<TableState> {
-    this.#assertOpen()
+    const pool = this.#db.pool
     try {
-      return await mysqlTableState(this.#pool, this.#spec, this.table, this.#timeoutMs)
+      return await mysqlTableState(pool, this.#spec, this.table, this.#timeoutMs)
     } catch (error) {
       if (hasErrno(error, MysqlErrnos.ER_BAD_DB_ERROR)) return TableStates.MISSING
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientMysqlError)
@@ -76,7 +67,7 @@ export class MysqlTableStore<Row> implements TableStore<Row> {
   }
 
   async insert (rows: readonly Row[]): Promise<number> {
-    this.#assertOpen()
+    this.#db.assertOpen()
     try {
       return await this.#writer.write(rows)
     } catch (error) {
@@ -85,18 +76,11 @@ export class MysqlTableStore<Row> implements TableStore<Row> {
   }
 
   async ping (): Promise<void> {
-    this.#assertOpen()
-    try {
-      await this.#pool.query({ sql: 'SELECT 1', timeout: this.#options.connectTimeoutMs ?? 5000 })
-    } catch (error) {
-      throw databaseError(this.name, 'ping', error, isTransientMysqlError)
-    }
+    await this.#db.ping()
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end().catch(() => undefined)
+    await this.#db.close()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {

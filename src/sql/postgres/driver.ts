@@ -3,7 +3,7 @@ import { PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Pool, PoolClient } from 'pg'
 import type { Logger } from '../../logging/index.ts'
-import { errorCodes, message, networkErrorCodes } from '../common.ts'
+import { databaseError, errorCodes, PooledDatabase, message, networkErrorCodes } from '../common.ts'
 
 /** Where a PostgreSQL database is, and how patient to be with it. */
 export interface PostgresConnectionOptions {
@@ -120,4 +120,23 @@ export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) =
 /** Kysely on a pool with the same settings, for migrations. */
 export function pgKyselyDialect (options: PostgresConnectionOptions): PostgresDialect {
   return new PostgresDialect({ pool: createPgPool(options) })
+}
+
+/** One PostgreSQL database as the stores share it: its pool, a ping, and closing. */
+export class PgDatabase extends PooledDatabase<Pool> {
+  readonly options: PostgresConnectionOptions
+
+  constructor (options: PostgresConnectionOptions) {
+    super(postgresName(options), createPgPool(options))
+    this.options = options
+  }
+
+  async ping (): Promise<void> {
+    const pool = this.pool
+    try {
+      await pool.query('SELECT 1')
+    } catch (error) {
+      throw databaseError(this.name, 'ping', error, isTransientPgError)
+    }
+  }
 }

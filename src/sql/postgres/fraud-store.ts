@@ -1,10 +1,8 @@
-import type { Pool } from 'pg'
 import type { FraudPredictionRow, TransactionRow } from '../../fraud/rows.ts'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError } from '../common.ts'
 import { fraudPredictionsTable, transactionsTable } from '../tables/fraud.ts'
 import { SqlDialects, type FraudStore, type FraudWriteResult } from '../types.ts'
-import { createPgPool, isTransientPgError, pgTransaction, postgresName, type PostgresConnectionOptions } from './driver.ts'
+import { isTransientPgError, PgDatabase, pgTransaction, type PostgresConnectionOptions } from './driver.ts'
 import { PgTableWriter } from './writer.ts'
 
 /**
@@ -14,21 +12,20 @@ import { PgTableWriter } from './writer.ts'
 export class PostgresFraudStore implements FraudStore {
   readonly dialect = SqlDialects.POSTGRES
   readonly name: string
-  readonly #pool: Pool
+  readonly #db: PgDatabase
   readonly #transactions = new PgTableWriter(transactionsTable, transactionsTable.name)
   readonly #predictions = new PgTableWriter(fraudPredictionsTable, fraudPredictionsTable.name)
-  #closed = false
 
   constructor (options: PostgresConnectionOptions) {
-    this.name = postgresName(options)
-    this.#pool = createPgPool(options)
+    this.#db = new PgDatabase(options)
+    this.name = this.#db.name
   }
 
   async write (transactions: readonly TransactionRow[], predictions: readonly FraudPredictionRow[]): Promise<FraudWriteResult> {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
+    const pool = this.#db.pool
     if (transactions.length === 0 && predictions.length === 0) return { transactions: 0, predictions: 0 }
     try {
-      return await pgTransaction(this.#pool, async client => ({
+      return await pgTransaction(pool, async client => ({
         transactions: await this.#transactions.write(client, transactions),
         predictions: await this.#predictions.write(client, predictions)
       }))
@@ -38,17 +35,11 @@ export class PostgresFraudStore implements FraudStore {
   }
 
   async ping (): Promise<void> {
-    try {
-      await this.#pool.query('SELECT 1')
-    } catch (error) {
-      throw databaseError(this.name, 'ping', error, isTransientPgError)
-    }
+    await this.#db.ping()
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end().catch(() => undefined)
+    await this.#db.close()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {

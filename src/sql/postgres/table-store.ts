@@ -1,11 +1,10 @@
-import type { Pool } from 'pg'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
 import type { TableSpec } from '../spec.ts'
 import { SqlDialects, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { pgEnsureTable } from './ddl.ts'
-import { createPgPool, isTransientPgError, postgresName, type PostgresConnectionOptions } from './driver.ts'
+import { isTransientPgError, PgDatabase, type PostgresConnectionOptions } from './driver.ts'
 import { pgTableState } from './introspection.ts'
 import { PgTableWriter } from './writer.ts'
 
@@ -18,72 +17,60 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
  * A spec's table in PostgreSQL: created (or an existing one adopted) by `ensureTable()`; a batch
  * of any size is one `INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING` on the spec's unique key.
  */
-export class PostgresTableStore<Row> implements TableStore<Row> {
+export class PostgresTableStore<Row> implements TableStore<Row>, AsyncDisposable {
   readonly dialect = SqlDialects.POSTGRES
   readonly name: string
   readonly table: string
   readonly #spec: TableSpec<Row>
-  readonly #options: PostgresStoreOptions
-  readonly #pool: Pool
+  readonly #log: PostgresConnectionOptions['log']
+  readonly #db: PgDatabase
   readonly #writer: PgTableWriter<Row>
-  #closed = false
 
   constructor (spec: TableSpec<Row>, options: PostgresStoreOptions) {
-    this.#spec = spec
     this.table = validTable(options.table ?? spec.name)
     if (this.table.length > 63) {
       throw new ChurnflowError(ErrorCodes.CONFIG_INVALID, `invalid PostgreSQL table name ${this.table}: longer than 63 characters`)
     }
-    this.#options = options
-    this.name = postgresName(options)
-    this.#pool = createPgPool(options)
-    this.#writer = new PgTableWriter(this.#spec, this.table)
-  }
-
-  #assertOpen (): void {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
+    this.#spec = spec
+    this.#log = options.log
+    this.#db = new PgDatabase(options)
+    this.name = this.#db.name
+    this.#writer = new PgTableWriter(spec, this.table)
   }
 
   async ensureTable (): Promise<void> {
-    this.#assertOpen()
+    const pool = this.#db.pool
     try {
-      await pgEnsureTable(this.#pool, this.#spec, this.table, this.#options.log, this.name)
+      await pgEnsureTable(pool, this.#spec, this.table, this.#log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientPgError)
     }
   }
 
   async tableState (): Promise<TableState> {
-    this.#assertOpen()
+    const pool = this.#db.pool
     try {
-      return await pgTableState(this.#pool, this.#spec, this.table)
+      return await pgTableState(pool, this.#spec, this.table)
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientPgError)
     }
   }
 
   async insert (rows: readonly Row[]): Promise<number> {
-    this.#assertOpen()
+    const pool = this.#db.pool
     try {
-      return await this.#writer.write(this.#pool, rows)
+      return await this.#writer.write(pool, rows)
     } catch (error) {
       throw databaseError(this.name, `insert of ${rows.length} rows into ${this.table}`, error, isTransientPgError)
     }
   }
 
   async ping (): Promise<void> {
-    this.#assertOpen()
-    try {
-      await this.#pool.query('SELECT 1')
-    } catch (error) {
-      throw databaseError(this.name, 'ping', error, isTransientPgError)
-    }
+    await this.#db.ping()
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#pool.end().catch(() => undefined)
+    await this.#db.close()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {

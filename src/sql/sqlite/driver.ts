@@ -6,6 +6,8 @@ import {
   type DatabaseConnection, type DatabaseIntrospector, type Dialect, type DialectAdapter, type Driver, type Kysely,
   type QueryCompiler, type SqliteDatabase, type SqliteStatement
 } from 'kysely'
+import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { databaseError } from '../common.ts'
 
 /** Where a SQLite database is. */
 export interface SqliteConnectionOptions {
@@ -117,5 +119,56 @@ export class NodeSqliteDialect implements Dialect {
 
   createIntrospector (db: Kysely<unknown>): DatabaseIntrospector {
     return new SqliteIntrospector(db)
+  }
+}
+
+/** One SQLite file as a store holds it: opened on first use, so constructing one never touches the disk. */
+export class SqliteFile implements AsyncDisposable {
+  readonly name: string
+  readonly options: SqliteConnectionOptions
+  readonly #onOpen: ((db: DatabaseSync) => void) | undefined
+  #db: DatabaseSync | undefined
+  #closed = false
+
+  /** `onOpen` runs on the connection when it opens (a PRAGMA the store needs). */
+  constructor (options: SqliteConnectionOptions, onOpen?: (db: DatabaseSync) => void) {
+    this.options = options
+    this.name = `sqlite ${options.path}`
+    this.#onOpen = onOpen
+  }
+
+  /** Whether the file has been opened (and not closed). */
+  get opened (): boolean {
+    return this.#db !== undefined
+  }
+
+  /** The connection, opened now if need be; throws once closed. */
+  open (): DatabaseSync {
+    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
+    if (this.#db === undefined) {
+      const db = openSqlite(this.options)
+      this.#onOpen?.(db)
+      this.#db = db
+    }
+    return this.#db
+  }
+
+  async ping (): Promise<void> {
+    try {
+      this.open().prepare('SELECT 1').get()
+    } catch (error) {
+      throw databaseError(this.name, 'ping', error, isTransientSqliteError)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    const db = this.#db
+    this.#db = undefined
+    if (db?.isOpen === true) db.close()
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
   }
 }

@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs'
-import type { DatabaseSync } from 'node:sqlite'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
 import type { TableSpec } from '../spec.ts'
 import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { sqliteEnsureTable } from './ddl.ts'
-import { isTransientSqliteError, openSqlite, type SqliteConnectionOptions } from './driver.ts'
+import { isTransientSqliteError, SqliteFile, type SqliteConnectionOptions } from './driver.ts'
 import { sqliteTableState } from './introspection.ts'
 import { SqliteTableWriter } from './writer.ts'
 
@@ -21,34 +19,27 @@ export interface SqliteStoreOptions extends SqliteConnectionOptions {
  * A spec's table in a local SQLite file (WAL, so readers never wait for the writer): timestamps
  * as `YYYY-MM-DD HH:MM:SS.mmm` UTC text, JSON as text, a unique index on the spec's key.
  */
-export class SqliteTableStore<Row> implements TableStore<Row> {
+export class SqliteTableStore<Row> implements TableStore<Row>, AsyncDisposable {
   readonly dialect = SqlDialects.SQLITE
   readonly name: string
   readonly table: string
   readonly #spec: TableSpec<Row>
-  readonly #options: SqliteStoreOptions
+  readonly #log: Logger | undefined
+  readonly #file: SqliteFile
   readonly #writer: SqliteTableWriter<Row>
-  #db: DatabaseSync | undefined
-  #closed = false
 
   constructor (spec: TableSpec<Row>, options: SqliteStoreOptions) {
-    this.#spec = spec
     this.table = validTable(options.table ?? spec.name)
-    this.#options = options
-    this.name = `sqlite ${options.path}`
-    this.#writer = new SqliteTableWriter(this.#spec, this.table)
-  }
-
-  /** Opened on first use, so constructing a store never touches the disk and every failure is a rejection. */
-  #open (): DatabaseSync {
-    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
-    this.#db ??= openSqlite(this.#options)
-    return this.#db
+    this.#spec = spec
+    this.#log = options.log
+    this.#file = new SqliteFile(options)
+    this.name = this.#file.name
+    this.#writer = new SqliteTableWriter(spec, this.table)
   }
 
   async ensureTable (): Promise<void> {
     try {
-      sqliteEnsureTable(this.#open(), this.#spec, this.table, this.#options.log, this.name)
+      sqliteEnsureTable(this.#file.open(), this.#spec, this.table, this.#log, this.name)
     } catch (error) {
       throw databaseError(this.name, `creating table ${this.table}`, error, isTransientSqliteError)
     }
@@ -57,8 +48,9 @@ export class SqliteTableStore<Row> implements TableStore<Row> {
   async tableState (): Promise<TableState> {
     try {
       // Looking must not leave an empty database file behind.
-      if (this.#db === undefined && this.#options.path !== ':memory:' && !existsSync(this.#options.path)) return TableStates.MISSING
-      return sqliteTableState(this.#open(), this.#spec, this.table)
+      const { path } = this.#file.options
+      if (!this.#file.opened && path !== ':memory:' && !existsSync(path)) return TableStates.MISSING
+      return sqliteTableState(this.#file.open(), this.#spec, this.table)
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientSqliteError)
     }
@@ -67,25 +59,18 @@ export class SqliteTableStore<Row> implements TableStore<Row> {
   async insert (rows: readonly Row[]): Promise<number> {
     if (rows.length === 0) return 0
     try {
-      return this.#writer.write(this.#open(), rows)
+      return this.#writer.write(this.#file.open(), rows)
     } catch (error) {
       throw databaseError(this.name, `insert of ${rows.length} rows into ${this.table}`, error, isTransientSqliteError)
     }
   }
 
   async ping (): Promise<void> {
-    try {
-      this.#open().prepare('SELECT 1').get()
-    } catch (error) {
-      throw databaseError(this.name, 'ping', error, isTransientSqliteError)
-    }
+    await this.#file.ping()
   }
 
   async close (): Promise<void> {
-    this.#closed = true
-    const db = this.#db
-    this.#db = undefined
-    if (db?.isOpen === true) db.close()
+    await this.#file.close()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> {
