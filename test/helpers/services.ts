@@ -79,8 +79,11 @@ export function cli (args: readonly string[], env: Record<string, string | undef
   })
 }
 
-/** Starts the churnflow CLI and hands back the child, for tests that signal or stop things mid-run. */
-export function startCli (args: readonly string[], env: Record<string, string | undefined> = {}): { child: ChildProcess, done: Promise<RunResult> } {
+/**
+ * Starts the churnflow CLI and hands back the child, for tests that signal or stop things mid-run;
+ * `output()` is what it printed so far (stdout, then stderr), to wait for a line before acting.
+ */
+export function startCli (args: readonly string[], env: Record<string, string | undefined> = {}): { child: ChildProcess, done: Promise<RunResult>, output: () => string } {
   const child = spawn(process.execPath, [binPath, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -90,7 +93,7 @@ export function startCli (args: readonly string[], env: Record<string, string | 
     child.on('error', reject)
     child.on('close', code => { resolve({ code, stdout, stderr }) })
   })
-  return { child, done }
+  return { child, done, output: () => stdout + stderr }
 }
 
 /** The figures of a PRODUCER STATISTICS block. */

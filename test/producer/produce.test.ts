@@ -10,6 +10,7 @@ import { which } from '../../src/kafka/local/index.ts'
 import {
   cli, consumeFromStart, deleteTopics, kafkaConfig, producerStats, startCli, unavailable, uniqueName
 } from '../helpers/services.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-produce-'))
@@ -253,11 +254,14 @@ test('Ctrl+C stops the producer, which prints its statistics and exits 0', async
   if (config === undefined) return
   t.after(() => deleteTopics(config, [topic]))
   const run = startCli(['produce', '--rate', '50'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC: topic })
-  // Signal once it produces (its handler is in place), not after a fixed time a loaded machine may not meet.
-  let output = ''
-  run.child.stdout?.on('data', (d: Buffer) => { output += d.toString('utf8') })
-  for (let waited = 0; !output.includes('Press Ctrl+C to stop') && waited < 60_000; waited += 100) await sleep(100)
-  await sleep(1000)
+  t.after(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
+  // Signal once its progress line says more than 20 were sent, not after a guess of how long its
+  // start takes: on a busy machine a SIGINT before its handler is in place just kills it.
+  const sent = (): number => Math.max(0, ...[...run.output().matchAll(/Progress - .*, sent (\d+),/g)].map(m => Number(m[1])))
+  await waitFor('more than 20 events sent', async () => {
+    if (run.child.exitCode !== null) assert.fail(`the producer exited early:\n${run.output()}`)
+    return sent() > 20
+  })
   run.child.kill('SIGINT')
   const result = await run.done
   assert.equal(result.code, 0, result.stderr)
