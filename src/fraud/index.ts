@@ -8,8 +8,8 @@ export {
 } from './model.ts'
 export { FraudLabels, type FraudLabel, type FraudPredictionRow, type TransactionRow } from './rows.ts'
 export {
-  accountIds, decodeAccount, decodeTransaction, decodeTransactions, emptyAccountRecord, encodeAccount, FRAUD_BATCH_ROUTE, fraudBatch,
-  FraudConsole, FraudHttpScorer, fraudScoring, fraudSettings, FraudStats,
+  accountIds, ACCOUNTS_STORE, decodeAccount, decodeTransaction, decodeTransactions, emptyAccountRecord, encodeAccount, FRAUD_BATCH_ROUTE, fraudBatch,
+  FraudConsole, FraudHttpScorer, FraudPipeline, fraudScoring, fraudSettings, FraudStats, type FraudOutcome, type FraudPipelineOptions,
   type AccountRecord, type DecodedBatch, type DecodedTransaction, type FraudBatchContext, type FraudBatchResult, type FraudRequest,
   type FraudResult, type FraudScoring, type FraudSettings
 } from './pipeline/index.ts'

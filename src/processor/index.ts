@@ -3,7 +3,7 @@ export {
   partitionKey, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type EventOutcome, type ProfileOverlay
 } from './batch.ts'
 export { decodeRecord, parseJsonObject, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
-export { buildOps, type OpsOptions } from './ops.ts'
+export { buildOps, type OpsOptions, type OpsTarget } from './ops.ts'
 export { highBandStart, openPipeline, type PipelineParts } from './pipeline.ts'
 export { ChurnPipeline, Processor, type ProcessorOptions } from './processor.ts'
 export { HttpScorer, postToScoringApi, scoringUnavailable, whyFetchFailed, type HttpScorerOptions, type LocalScorer, type RemoteRequest, type RemoteResult, type RemoteScorer, type Scorer } from './scoring.ts'

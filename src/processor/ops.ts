@@ -1,9 +1,13 @@
 import Fastify, { LogController } from 'fastify'
 import type { Logger } from '../logging/index.ts'
-import type { Processor } from './processor.ts'
+import type { StreamRuntime } from '../stream/index.ts'
+
+/** What the ops endpoints read of a running processor. */
+export type OpsTarget = Pick<StreamRuntime, 'stats' | 'metrics' | 'running' | 'health' | 'lag' | 'highRiskCustomers' | 'stateStats'>
 
 export interface OpsOptions {
-  readonly processor: Processor
+  /** A processor (the churn `Processor`, or any pipeline's `StreamRuntime`). */
+  readonly processor: OpsTarget
   readonly log: Logger
   /** More figures for /stats (`churnflow up` adds its totals over every run). */
   readonly extraStats?: () => Record<string, number>

@@ -1,7 +1,8 @@
 export { changelogTopic, changelogTopicConfigs, readChangelogPartition, type RestoreRead } from './state/changelog.ts'
 export { checkpointPath, readCheckpoint, StateDirLock, writeCheckpoint, type Checkpoint } from './state/checkpoint.ts'
+export { offsetsCover, partitionOfOffsets, type AppliedOffsets } from './state/offsets.ts'
 export {
-  PartitionedState, type PartitionedStateOptions, type PartitionedStore, type PartitionTable, type RestoreSummary, type StateCodec, type StateIO
+  MapTable, PartitionedState, type PartitionedStateOptions, type PartitionedStore, type PartitionTable, type RestoreSummary, type StateCodec, type StateIO
 } from './state/partitioned.ts'
 export { taskAssigner } from './assignor.ts'
 export { FetchModes, KafkaSource, type KafkaSourceOptions, type RecordSource, type SourceRecord, type TakenRecord } from './source.ts'

@@ -412,6 +412,11 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     this.#progressEvents = 0
   }
 
+  /** What the pipeline counts as at risk now (high-risk customers, fraud flagged), for /stats. */
+  highRiskCustomers (): number {
+    return this.pipeline.highRisk?.() ?? 0
+  }
+
   /** The partitioned state's partitions held here and keys in them, for /stats; nothing when the state lives elsewhere. */
   stateStats (): { state_partitions?: number[], state_customers?: number } {
     const state = this.#state

@@ -1,26 +1,12 @@
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
-import { PartitionedState, type PartitionedStore } from '../../stream/index.ts'
+import { partitionOfOffsets, PartitionedState, type PartitionedStore } from '../../stream/index.ts'
 import { decodeProfileRecord, encodeProfileRecord, supersedes } from './codec.ts'
 import { MemoryProfileStore } from './memory.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 /** The store's name in its changelog topic: `<group>-profiles-changelog`. */
 export const PROFILES_STORE = 'profiles'
-
-/** The partition a record's offsets name (`<topic>:<partition>` keys), parsed once per key. */
-const partitionOfKey = new Map<string, number>()
-function partitionOf (record: ProfileRecord): number | undefined {
-  for (const key in record.offsets) {
-    let p = partitionOfKey.get(key)
-    if (p === undefined) {
-      p = Number(key.slice(key.lastIndexOf(':') + 1))
-      if (partitionOfKey.size < 100_000) partitionOfKey.set(key, p)
-    }
-    return p
-  }
-  return undefined
-}
 
 /**
  * The default, in-process profile store: the profiles of the partitions this processor holds, in
@@ -81,7 +67,7 @@ export class ChangelogProfileStore implements ProfileStore {
         continue
       }
       // A customer new to this process goes to the partition its events came from.
-      const partition = table === undefined ? partitionOf(record) : 0
+      const partition = table === undefined ? partitionOfOffsets(record.offsets) : 0
       if (partition === undefined) continue
       state.touch(id, partition).set(id, record, record.version + 1)
     }

@@ -1,4 +1,5 @@
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { offsetsCover } from '../../stream/index.ts'
 import { profileFields, profileFromRow, profileToRow } from '../profile.ts'
 import type { ProfileRecord } from './types.ts'
 
@@ -92,19 +93,9 @@ export function decodeProfileRecord (b: Buffer): ProfileRecord {
   return { profile, offsets, alert: { high, lastAt }, version: writes }
 }
 
-/**
- * Whether `candidate` has applied at least every event `current` has: for each source partition
- * `current` names, the candidate's last applied offset is as far or further. Events of a customer
- * are applied in offset order, so of two records of one customer the one further along holds the
- * other's history; a restore keeps it whatever order the changelog holds them in (a processor that
- * lost its partitions may write one last, older record after the new owner's).
- */
+/** Whether `candidate` holds every event `current` holds (see `offsetsCover`): the one a restore keeps. */
 export function supersedes (candidate: ProfileRecord, current: ProfileRecord): boolean {
-  for (const key in current.offsets) {
-    const mine = candidate.offsets[key]
-    if (mine === undefined || mine < (current.offsets[key] as number)) return false
-  }
-  return true
+  return offsetsCover(candidate.offsets, current.offsets)
 }
 
 function defect (what: string): ChurnflowError {

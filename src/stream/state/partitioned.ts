@@ -15,6 +15,9 @@ export interface PartitionTable<V> {
   encode? (key: string): Buffer | undefined
 }
 
+/** A partition's table as a plain Map: the default for values that are small objects. */
+export class MapTable<V> extends Map<string, V> implements PartitionTable<V> {}
+
 /** How a store's values go to and from bytes, and which of two values of one key a restore keeps. */
 export interface StateCodec<V> {
   encode (value: V): Buffer
