@@ -1,6 +1,6 @@
 // The processor's own CPU per event, with no broker, database or Redis: the batch path
 // (decode, profiles in the in-process store, scoring with reasons, alerts, prediction records and
-// their Produce request encoding) over 300,000 seed-003 user-events of 100,000 users, in batches
+// their Produce request encoding) over 300,000 e-commerce-producer user-events of 100,000 users, in batches
 // of 5,000 prepared while the one before is written, as `churnflow process` runs them. SQL rows
 // are handed to a sink that only counts them, so the database's work is not in the figure: this
 // is the part of a drain's cost that churnflow's code decides. Runs with the processor's heap and
@@ -88,7 +88,7 @@ async function round (): Promise<{ us: number, rows: number, bytes: number }> {
   return { us: (performance.now() - started) * 1000 / records.length, rows, bytes }
 }
 
-console.log(`processor batch path, ${events} seed-003 user-events (100,000 users, every event scored), BATCH_SIZE ${batchSize}, no services`)
+console.log(`processor batch path, ${events} e-commerce-producer user-events (100,000 users, every event scored), BATCH_SIZE ${batchSize}, no services`)
 const results: number[] = []
 for (let r = 0; r < rounds; r++) {
   const { us, rows, bytes } = await round()

@@ -2,12 +2,12 @@
 // row and offset are committed, on one fresh local broker (broker, MariaDB, Redis and the
 // processor share this machine's cores). Prints first what MariaDB alone takes, then, each from
 // `churnflow process` run as a user runs it:
-//   0. MariaDB alone: the processor's own insert path (LOAD DATA LOCAL into seed 000's table plus
+//   0. MariaDB alone: the processor's own insert path (LOAD DATA LOCAL into the churn prediction consumer's table plus
 //      the unique key), fed rows with nothing else running: the ceiling any drain into it meets
 //   1. in-process model and profiles            (target >= 50,000 events/s)
 //   2. Redis profiles                           (target >= 20,000 events/s)
 //   3. the scoring API's batch route            (target >= 15,000 events/s)
-//   4. the seeds' style: one event at a time (BATCH_SIZE=1 through the API: one HTTP call, one
+//   4. the original consumer's style: one event at a time (BATCH_SIZE=1 through the API: one HTTP call, one
 //      INSERT, one commit each), and the ratio of 3 to it
 //   5. a steady 5,000 events/s: p50/p99 from event timestamp to committed row (target p99 <= 100 ms)
 //   6. peak RSS while draining a backlog of 5 million events (target <= 400 MB)
@@ -107,7 +107,7 @@ function mariadbCpu (): number | undefined {
 }
 
 /**
- * Case 0: rows shaped as the drains' (100,000 customers, seed 003's event types, metadata as the
+ * Case 0: rows shaped as the drains' (100,000 customers, the e-commerce event producer's event types, metadata as the
  * events carry it) inserted through the processor's store, `inFlight` batches of `batchSize` at a time.
  */
 async function databaseAlone (count: number, batchSize: number, inFlight: number): Promise<{ rate: number, cpuPerRow: number | undefined }> {
@@ -159,7 +159,7 @@ let api: ChildProcess | undefined
 const lines: string[] = []
 const say = (line: string): void => { lines.push(line); console.log(line) }
 try {
-  say(`churn processor, ${events} seed-003 user-events (100,000 users, every event scored) already in Kafka (6 partitions), drained into MariaDB, BATCH_SIZE 5000`)
+  say(`churn processor, ${events} e-commerce-producer user-events (100,000 users, every event scored) already in Kafka (6 partitions), drained into MariaDB, BATCH_SIZE 5000`)
   if (only.has('0')) {
     // Before anything is produced: the broker is idle and nothing else competes for the cores.
     for (const inFlight of [1, 2]) {
@@ -194,7 +194,7 @@ try {
     const n = Number(values['seed-style'])
     await produce('bench-seed-style', n)
     const r = await drain('seedstyle', 'bench-seed-style', n, { FLASK_API_URL: apiUrl, BATCH_SIZE: '1' })
-    say(`  4. seeds' style, one event at a time (BATCH_SIZE=1: one HTTP call, one INSERT, one commit each; ${n} events): ${r.rate} events/s`)
+    say(`  4. the original consumer's style, one event at a time (BATCH_SIZE=1: one HTTP call, one INSERT, one commit each; ${n} events): ${r.rate} events/s`)
     if (Number.isFinite(batchRate)) say(`     ratio of 3 to 4: ${(batchRate / r.rate).toFixed(1)}x`)
   }
   if (only.has('5')) {

@@ -1,5 +1,5 @@
 // churnflow's producer against Kafka's own ProducerPerformance, in one run, on one fresh local
-// broker: `churnflow produce --rate max` of seed-003 user-events (acks=all, idempotent, lz4) and
+// broker: `churnflow produce --rate max` of e-commerce-producer user-events (acks=all, idempotent, lz4) and
 // ProducerPerformance with the same record size, acks=all, lz4. Prints both records/s and the ratio
 // (target: churnflow >= 0.5 of ProducerPerformance).
 //
@@ -41,7 +41,7 @@ const dist = await ensureKafkaDistribution(config.cacheDir, log, process.env)
 const stateDir = await mkdtemp(join(tmpdir(), 'churnflow-bench-producer-'))
 await startLocalKafka({ stateDir, cacheDir: config.cacheDir, log, env: process.env, brokerPort: port })
 try {
-  // The same record size for both: the mean seed-003 event.
+  // The same record size for both: the mean e-commerce-producer event.
   const rng = new Rng(1)
   const events = new RandomUserEvents(rng, { users: 1000, shape: 'seed003' })
   let bytes = 0
@@ -60,7 +60,7 @@ try {
   const summary = theirs.trim().split('\n').filter(l => l.includes('records sent')).pop() ?? ''
   const theirsRate = Number(/([\d.]+) records\/sec/.exec(summary)?.[1])
 
-  console.log(`${records} records of ${recordSize} B (mean seed-003 event), acks=all, idempotent, lz4, 3 partitions, one local broker`)
+  console.log(`${records} records of ${recordSize} B (mean e-commerce-producer event), acks=all, idempotent, lz4, 3 partitions, one local broker`)
   console.log(`  churnflow produce --rate max: ${Math.round(oursRate)} records/s (failed ${oursFailed})`)
   console.log(`  Kafka ProducerPerformance:    ${Math.round(theirsRate)} records/s`)
   console.log(`  ratio: ${(oursRate / theirsRate).toFixed(2)} (target >= 0.50)`)

@@ -1,6 +1,6 @@
 // Scoring speed. In process: the shipped churn model over profiles of a simulated population, one
 // thread (scores/s per core). Over HTTP: `churnflow api` in its own process, POST /predict-churn with
-// seed 000's body from autocannon (keep-alive) on this machine: as fast as it goes, then a fixed
+// the churn prediction consumer's body from autocannon (keep-alive) on this machine: as fast as it goes, then a fixed
 // 5,000 requests/s, with p50 and p99; then POST /predict/batch with 100 transactions a request. Targets: >= 500,000 scores/s per core; >= 10,000 requests/s;
 // p99 < 10 ms at 5,000/s.
 //

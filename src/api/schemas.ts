@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-/** A customer id: seed 000's integer user_id or a string id. */
+/** A customer id: the churn prediction consumer's integer user_id or a string id. */
 const Id = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.String({ minLength: 1, maxLength: 50 })])
 const Details = Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])
 
-/** seed 000's request body; customer-events' customer_id and data are taken too. */
+/** the churn prediction consumer's request body; customer-events' customer_id and data are taken too. */
 export const ChurnEvent = Type.Object({
   user_id: Type.Optional(Id),
   customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),

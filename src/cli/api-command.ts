@@ -10,9 +10,9 @@ export const apiCommand: Command = {
   summary: 'serve the scoring API (the seeds\' Flask API): POST /predict-churn, /health, /metrics, /model',
   usage: 'churnflow api [--host 127.0.0.1] [--port 5000] [--model FILE]',
   help: [
-    'POST /predict-churn        seed 000\'s body {"user_id","event_type","timestamp","metadata"} -> {"churn_score", ...}',
+    'POST /predict-churn        the churn prediction consumer\'s body {"user_id","event_type","timestamp","metadata"} -> {"churn_score", ...}',
     'POST /predict-churn/batch  {"events": [...]} -> {"predictions": [...]}, one round trip',
-    'POST /predict              a transaction (seed 004) -> {"fraud_score", "prediction": "fraud"|"legit", ...}',
+    'POST /predict              a transaction (the fraud streaming consumer) -> {"fraud_score", "prediction": "fraud"|"legit", ...}',
     'POST /predict/batch        {"transactions": [...]}, each optionally with "account" (its state before it) -> {"predictions": [...]}',
     'GET  /health  /metrics (Prometheus)  /model (version, features, metrics)',
     'The model file is watched: a new artifact written in place (churnflow train --out) is picked up without',

@@ -7,7 +7,7 @@ import type { Command } from './command.ts'
 
 const DAY = 86_400_000
 
-/** seed 000's demo events, plus seed 001's customer events and one record no processor could read. */
+/** the churn prediction consumer's demo events, plus the Kafka event system's customer events and one record no processor could read. */
 function sampleRecords (start: number): SourceRecord[] {
   const user = (id: number, type: string, minutes: number, metadata: Record<string, unknown>): { topic: string, value: unknown, key: string, at: number } =>
     ({ topic: 'user-events', key: String(id), at: start + minutes * 60_000, value: { user_id: id, event_type: type, timestamp: new Date(start + minutes * 60_000).toISOString(), metadata } })
@@ -33,12 +33,12 @@ function sampleRecords (start: number): SourceRecord[] {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the pipeline on built-in sample events with no Kafka, database or Redis (seed 000\'s demo)',
+  summary: 'run the pipeline on built-in sample events with no Kafka, database or Redis (the churn prediction consumer\'s demo)',
   usage: 'churnflow demo',
   help: [
     'Decodes, profiles, scores and alerts on a dozen sample events exactly as `churnflow process` does, with',
     'profiles in memory, predictions in an in-memory SQLite database and Kafka records collected instead of sent.',
-    'Prints seed 000\'s log lines, the statistics, and what would have been published.'
+    'Prints the churn prediction consumer\'s log lines, the statistics, and what would have been published.'
   ].join('\n'),
   async run ({ config, log, out }) {
     const dlog = log.child({ component: 'demo' })

@@ -42,8 +42,8 @@ async function checkDatabase (config: Config): Promise<Finding[]> {
     const table = state === 'ready'
       ? { ok: true, what: `table ${store.table} is ready (unique key on the Kafka coordinates)` }
       : state === 'missing'
-        ? { ok: true, warn: true, what: `table ${store.table} does not exist yet`, fix: 'nothing to do: churnflow process creates it (seed 000\'s DDL plus a unique key)' }
-        : { ok: true, warn: true, what: `table ${store.table} has seed 000's columns but no unique key on the Kafka coordinates`, fix: 'nothing to do: churnflow process adds the kafka_topic column and the key at start' }
+        ? { ok: true, warn: true, what: `table ${store.table} does not exist yet`, fix: 'nothing to do: churnflow process creates it (the churn prediction consumer\'s DDL plus a unique key)' }
+        : { ok: true, warn: true, what: `table ${store.table} has the churn prediction consumer's columns but no unique key on the Kafka coordinates`, fix: 'nothing to do: churnflow process adds the kafka_topic column and the key at start' }
     return [{ ok: true, what: `database ${store.name}: login works` }, table]
   } catch (error) {
     if (store.dialect === 'mysql' && /Unknown database/i.test(message(error))) {
@@ -98,7 +98,7 @@ export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'check every configured dependency (Kafka and topics, database and table, Redis, scoring API or model)',
   usage: 'churnflow doctor',
-  help: 'Checks what the configuration points at, as seed 000\'s test script does, and says how to fix what is wrong. Exit code 1 when something is.',
+  help: 'Checks what the configuration points at, as the churn prediction consumer\'s test script does, and says how to fix what is wrong. Exit code 1 when something is.',
   async run ({ config, out }) {
     const findings = [
       ...(await checkKafka(config)),

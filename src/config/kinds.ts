@@ -55,7 +55,7 @@ export function boolean (): Kind<boolean> {
   }
 }
 
-/** One of a fixed list, compared without case; `aliases` maps other spellings (the seeds' WARNING) onto it. */
+/** One of a fixed list, compared without case; `aliases` maps other spellings (the original components' WARNING) onto it. */
 export function oneOf<const V extends string> (values: readonly V[], aliases: Readonly<Record<string, V>> = {}): Kind<V> {
   return {
     allowed: `one of ${values.join(', ')}`,

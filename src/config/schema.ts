@@ -14,7 +14,7 @@ export const Sensitivity = {
 export type SensitivityValue = (typeof Sensitivity)[keyof typeof Sensitivity]
 
 interface SettingBase<T> {
-  /** Environment names, the preferred one first; the others are the seeds' spellings. */
+  /** Environment names, the preferred one first; the others are the original components' spellings. */
   readonly env: readonly [string, ...string[]]
   /** Command-line flag, without the leading dashes. */
   readonly flag?: string
@@ -66,9 +66,9 @@ export const configSchema = {
     doc: 'Bootstrap brokers. The default is where `churnflow kafka start` runs its local broker.'
   }),
   kafkaClientId: setting({ env: ['KAFKA_CLIENT_ID'], kind: text(), default: 'churnflow', group: 'Kafka', doc: 'Client id sent to the brokers.' }),
-  userEventsTopic: setting({ env: ['KAFKA_TOPIC'], flag: 'topic', kind: topicName(), default: 'user-events', group: 'Kafka', doc: 'User behaviour events (seeds 000, 002, 003).' }),
-  customerEventsTopic: setting({ env: ['KAFKA_TOPIC_CUSTOMER_EVENTS'], kind: topicName(), default: 'customer-events', group: 'Kafka', doc: 'Customer events (seed 001).' }),
-  transactionsTopic: setting({ env: ['KAFKA_TOPIC_TRANSACTIONS'], kind: topicName(), default: 'transactions', group: 'Kafka', doc: 'Payment transactions for the fraud pipeline (seed 004).' }),
+  userEventsTopic: setting({ env: ['KAFKA_TOPIC'], flag: 'topic', kind: topicName(), default: 'user-events', group: 'Kafka', doc: 'User behaviour events (the churn prediction consumer and both producers).' }),
+  customerEventsTopic: setting({ env: ['KAFKA_TOPIC_CUSTOMER_EVENTS'], kind: topicName(), default: 'customer-events', group: 'Kafka', doc: 'Customer events (the Kafka event system).' }),
+  transactionsTopic: setting({ env: ['KAFKA_TOPIC_TRANSACTIONS'], kind: topicName(), default: 'transactions', group: 'Kafka', doc: 'Payment transactions for the fraud pipeline (the fraud streaming consumer).' }),
   predictionsTopic: setting({ env: ['KAFKA_TOPIC_CHURN_PREDICTIONS'], kind: topicName(), default: 'churn-predictions', group: 'Kafka', doc: 'One record per churn prediction.' }),
   alertsTopic: setting({ env: ['KAFKA_TOPIC_CHURN_ALERTS'], kind: topicName(), default: 'churn-alerts', group: 'Kafka', doc: 'Critical events and high-risk crossings.' }),
   errorTopic: optional({ env: ['KAFKA_ERROR_TOPIC'], kind: topicName(), group: 'Kafka', doc: 'Dead-letter topic for poison records.', unsetDoc: '`<source topic>-failed`' }),
@@ -97,13 +97,13 @@ export const configSchema = {
     flag: 'api-url',
     kind: url(['http:', 'https:']),
     group: 'Scoring API',
-    doc: 'Score through this scoring API instead of in process (seed 000 FLASK_API_URL, seed 001 API_URL, seed 004 ML_API_URL).',
+    doc: 'Score through this scoring API instead of in process (the churn prediction consumer FLASK_API_URL, the Kafka event system API_URL, the fraud streaming consumer ML_API_URL).',
     unsetDoc: 'score in process'
   }),
   apiHost: setting({ env: ['API_HOST'], flag: 'host', kind: text(), default: '127.0.0.1', group: 'Scoring API', doc: 'Address `churnflow api` listens on.' }),
   apiPort: setting({ env: ['API_PORT'], flag: 'port', kind: integer(1, 65535), default: '5000', group: 'Scoring API', doc: 'Port `churnflow api` listens on (the seeds\' Flask port).' }),
   apiKey: optional({ env: ['API_KEY'], kind: text(), group: 'Scoring API', doc: 'When set, every route but /health needs this key in the x-api-key header.', unsetDoc: 'no key', sensitive: Sensitivity.SECRET }),
-  apiTimeout: setting({ env: ['API_TIMEOUT'], kind: decimal(0, 600), default: '10', group: 'Scoring API', doc: 'Seconds to wait for the scoring API (seed 000: 10).' }),
+  apiTimeout: setting({ env: ['API_TIMEOUT'], kind: decimal(0, 600), default: '10', group: 'Scoring API', doc: 'Seconds to wait for the scoring API (the churn prediction consumer: 10).' }),
 
   churnModel: optional({ env: ['CHURN_MODEL'], flag: 'model', kind: text(), group: 'Scoring API', doc: 'Churn model artifact (churnflow train writes one).', unsetDoc: 'the model shipped in models/churn-model.json' }),
 
@@ -117,7 +117,7 @@ export const configSchema = {
     unsetDoc: 'MySQL at DB_HOST when that is set, else SQLite in the state directory',
     sensitive: Sensitivity.URL_CREDENTIALS
   }),
-  dbHost: optional({ env: ['DB_HOST'], kind: text(), group: 'SQL', doc: 'MySQL/MariaDB host (seed 000).', unsetDoc: 'not MySQL' }),
+  dbHost: optional({ env: ['DB_HOST'], kind: text(), group: 'SQL', doc: 'MySQL/MariaDB host (the churn prediction consumer).', unsetDoc: 'not MySQL' }),
   dbPort: setting({ env: ['DB_PORT'], kind: integer(1, 65535), default: '3306', group: 'SQL', doc: 'MySQL/MariaDB port.' }),
   dbUser: setting({ env: ['DB_USER'], kind: text(), default: 'root', group: 'SQL', doc: 'MySQL/MariaDB user.' }),
   dbPassword: setting({ env: ['DB_PASSWORD'], kind: text({ allowEmpty: true }), default: '', group: 'SQL', doc: 'MySQL/MariaDB password.', sensitive: Sensitivity.SECRET }),
@@ -131,7 +131,7 @@ export const configSchema = {
   redisPassword: optional({ env: ['REDIS_PASSWORD'], kind: text(), group: 'Redis', doc: 'Redis password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
 
   // Processing
-  producerInterval: setting({ env: ['PRODUCER_INTERVAL'], flag: 'interval', kind: decimal(0, 86400), default: '3', group: 'Processing', doc: 'Seconds between simulated events at interval pace (seeds 002, 003).' }),
+  producerInterval: setting({ env: ['PRODUCER_INTERVAL'], flag: 'interval', kind: decimal(0, 86400), default: '3', group: 'Processing', doc: 'Seconds between simulated events at interval pace (the two random producers).' }),
   batchSize: setting({ env: ['BATCH_SIZE'], flag: 'batch-size', kind: integer(1, 100000), default: '500', group: 'Processing', doc: 'Most records a processor handles in one batch.' }),
   fraudBatchSize: setting({
     env: ['FRAUD_BATCH_SIZE', 'BATCH_SIZE'],
@@ -143,13 +143,13 @@ export const configSchema = {
   commitIntervalMs: setting({ env: ['COMMIT_INTERVAL_MS'], kind: integer(0, 600000), default: '1000', group: 'Processing', doc: 'With the in-process profile store: how often its changes go to the changelog topic and offsets are committed after them, ms (at once when no more records wait).' }),
   stateCheckpointInterval: setting({ env: ['STATE_CHECKPOINT_INTERVAL'], kind: integer(1, 86400), default: '600', group: 'Processing', doc: 'Seconds between local checkpoints of the in-process profile store (also written when a partition leaves and on stop); they only make a restore faster.' }),
   maxRetries: setting({ env: ['MAX_RETRIES'], kind: integer(0, 100), default: '3', group: 'Processing', doc: 'Retries of a failed call to a dependency before its circuit opens.' }),
-  retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (seed 004).' }),
+  retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (the fraud streaming consumer).' }),
   scoredCustomerEvents: setting({
     env: ['SCORED_CUSTOMER_EVENTS'],
     kind: someOf(customerEventTypes),
     default: 'order_placed,payment_failed,support_ticket_created,subscription_cancelled,cart_abandoned',
     group: 'Processing',
-    doc: 'customer-events types that are scored (seed 001\'s significant events); every user-event is scored. The others update the profile only.'
+    doc: 'customer-events types that are scored (the Kafka event system\'s significant events); every user-event is scored. The others update the profile only.'
   }),
   alertThreshold: optional({ env: ['ALERT_THRESHOLD'], kind: between(0, 1), group: 'Processing', doc: 'A churn score at or above this enters the high-risk state and sends an alert.', unsetDoc: 'where the model\'s `high` risk band starts (0.6 for the shipped model)' }),
   alertHysteresis: setting({ env: ['ALERT_HYSTERESIS'], kind: between(0, 1), default: '0.1', group: 'Processing', doc: 'A customer leaves the high-risk state only below threshold minus this, so a hovering score does not flap.' }),

@@ -12,12 +12,12 @@ export type Stream = (typeof Streams)[keyof typeof Streams]
 /** The two streams of customer behaviour, the ones a churn processor reads. */
 export type EventStream = typeof Streams.USER_EVENTS | typeof Streams.CUSTOMER_EVENTS
 
-/** user-events types with seed 003's weights (percent). */
+/** user-events types with the e-commerce event producer's weights (percent). */
 export const userEventWeights = { product_view: 40, add_to_cart: 25, checkout: 20, bounce: 15 } as const
 export type UserEventType = keyof typeof userEventWeights
 export const userEventTypes = Object.keys(userEventWeights) as UserEventType[]
 
-/** customer-events types (seed 001). */
+/** customer-events types (the Kafka event system). */
 export const customerEventTypes = [
   'order_placed', 'order_cancelled', 'payment_failed', 'support_ticket_created', 'email_opened', 'email_clicked',
   'login', 'product_viewed', 'cart_abandoned', 'review_submitted', 'refund_requested', 'subscription_cancelled'
@@ -29,7 +29,7 @@ const Id = Type.String({ minLength: 1, maxLength: 50 })
 const Money = Type.Number({ minimum: 0, maximum: 1e9 })
 const Count = Type.Integer({ minimum: 0, maximum: 1e6 })
 
-/** A user-events record (seeds 000, 002, 003); user_id is a number or a string. */
+/** A user-events record (the churn prediction consumer and both producers); user_id is a number or a string. */
 export const UserEventSchema = Type.Object({
   user_id: Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Id]),
   event_type: Type.Union(userEventTypes.map(t => Type.Literal(t))),
@@ -54,7 +54,7 @@ export const customerEventDataSchemas = {
   subscription_cancelled: Type.Object({ subscription_id: Id, plan: Id, reason: Id, tenure_days: Count })
 } as const satisfies Record<CustomerEventType, TSchema>
 
-/** A customer-events record (seed 001). */
+/** A customer-events record (the Kafka event system). */
 export const CustomerEventSchema = Type.Object({
   event_id: Type.String({ minLength: 1, maxLength: 100 }),
   event_type: Type.Union(customerEventTypes.map(t => Type.Literal(t))),
@@ -73,7 +73,7 @@ FormatRegistry.Set(TransactionFormats.COUNTRY, value => isoCountries.has(value.t
 const ForeignId = Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })])
 
 /**
- * A payment transaction (the fraud streaming consumer's stream). Seed 004 names the fields but
+ * A payment transaction (the fraud streaming consumer's stream). The fraud streaming consumer names the fields but
  * leaves their rules open, so these are liberal where it is silent: ids may be numbers, any
  * channel and merchant category is taken, `card_id` (churnflow's simulator sends it) is optional,
  * and fields beyond these are allowed (the fraud pipeline keeps them). The decoder also accepts

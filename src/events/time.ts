@@ -90,14 +90,14 @@ export function utcText (ms: number, separator: string, zone: string): string | 
 }
 
 /**
- * `2024-01-15T10:30:45.123Z`: seed 003's format, exactly what `Date.prototype.toISOString` writes
+ * `2024-01-15T10:30:45.123Z`: the e-commerce event producer's format, exactly what `Date.prototype.toISOString` writes
  * (outside years 1970 to 9999, and for a time that is not a number, which throws, it is toISOString).
  */
 export function isoUtc (ms: number): string {
   return utcText(ms, 'T', 'Z') ?? new Date(ms).toISOString()
 }
 
-/** `2024-01-15T10:30:00.123456`: seed 002's format (Python's isoformat(), no zone, UTC). */
+/** `2024-01-15T10:30:00.123456`: the random event producer's format (Python's isoformat(), no zone, UTC). */
 export function isoNaiveMicros (ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 23)}000`
 }

@@ -35,7 +35,7 @@ export const FRAUD_FEATURES = fraudFeatureNames.length
 /** The transaction's view the account needs: time, amount, country, category, channel. */
 export interface TransactionFacts { time: number, amount: number, country: string, category: string, channel: string }
 
-/** A transaction's facts; fields a caller does not have are empty strings (seed 004 leaves them open). */
+/** A transaction's facts; fields a caller does not have are empty strings (the fraud streaming consumer leaves them open). */
 export function factsOf (tx: { timestamp: string, amount: number, country: string, merchant_category: string, channel: string }): TransactionFacts | undefined {
   const time = parseEventTime(tx.timestamp)
   if (time === undefined || !(tx.amount > 0)) return undefined

@@ -4,7 +4,7 @@ export type { Logger }
 
 export interface LoggerOptions {
   readonly level: string
-  /** `text` reads like the seeds' Python logs; `json` is pino's own line format. */
+  /** `text` reads like the original components' Python logs; `json` is pino's own line format. */
   readonly format: 'text' | 'json'
   /** Where lines go; stdout when not given. */
   readonly destination?: { write (line: string): unknown }

@@ -1,6 +1,6 @@
 import type { AlertState } from '../profile/index.ts'
 
-/** seed 001's immediate alerts. */
+/** the Kafka event system's immediate alerts. */
 export const criticalEventTypes = ['payment_failed', 'support_ticket_created', 'subscription_cancelled', 'refund_requested'] as const
 
 export const AlertKinds = { CRITICAL_EVENT: 'critical_event', HIGH_RISK: 'high_risk' } as const

@@ -20,7 +20,7 @@ export interface BatchContext {
     deadLetter (source: string): string
     streamOf (topic: string): EventStream
   }
-  /** customer-events types that are scored (seed 001's significant events); every user-event is. */
+  /** customer-events types that are scored (the Kafka event system's significant events); every user-event is. */
   readonly scoredCustomerTypes: ReadonlySet<string>
   readonly dependencies: {
     readonly kafka: Dependency

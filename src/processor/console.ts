@@ -1,7 +1,7 @@
 import type { Logger } from '../logging/index.ts'
 import type { BatchResult } from './batch.ts'
 
-/** seed 000's four lines per event (and one per dead-lettered record), for low rates and the demo. */
+/** the churn prediction consumer's four lines per event (and one per dead-lettered record), for low rates and the demo. */
 export function logEventLines (log: Logger, result: BatchResult, deadLetterTopic: (source: string) => string): void {
   for (const p of result.poison) {
     log.warn({ code: p.code, topic: p.record.topic, partition: p.record.partition, offset: Number(p.record.offset) }, `Record sent to ${deadLetterTopic(p.record.topic)}: ${p.message}`)

@@ -27,7 +27,7 @@ export interface DecodedEvent {
   readonly stream: EventStream
   /** user_id (user-events) or customer_id (customer-events), as text: the profile's key. */
   readonly customerId: string
-  /** The id as the event spelled it (seed 000's user_id may be a number). */
+  /** The id as the event spelled it (the churn prediction consumer's user_id may be a number). */
   readonly rawId: string | number
   readonly eventType: string
   readonly timestamp: string

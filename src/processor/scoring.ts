@@ -21,7 +21,7 @@ export interface RemoteRequest {
 /** A remote answer: a score, or the API's refusal of this event (a 4xx that names it). */
 export type RemoteResult = { readonly ok: true, readonly score: ChurnScore } | { readonly ok: false, readonly status: number, readonly message: string }
 
-/** Scores through the scoring API (seed 000's Flask API contract), a batch per call. */
+/** Scores through the scoring API (the churn prediction consumer's Flask API contract), a batch per call. */
 export interface RemoteScorer {
   readonly kind: 'http'
   readonly name: string
@@ -173,7 +173,7 @@ export class HttpScorer implements RemoteScorer {
     const { status, json } = await this.#post('/predict-churn/batch', { events: requests.map(bodyOf) }, signal)
     if (status === 404 || status === 405) {
       this.#batchRoute = false
-      this.#log?.info(`${this.name} has no batch route; scoring one event per call (seed 000's /predict-churn)`)
+      this.#log?.info(`${this.name} has no batch route; scoring one event per call (the churn prediction consumer's /predict-churn)`)
       return this.#singles(requests, signal)
     }
     this.#batchRoute = true

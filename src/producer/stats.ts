@@ -12,7 +12,7 @@ export class ProducerStats {
     return (Date.now() - this.startedAt) / 1000
   }
 
-  /** seed 003's PRODUCER STATISTICS block, one line per entry. */
+  /** the e-commerce event producer's PRODUCER STATISTICS block, one line per entry. */
   block (): string[] {
     const runtime = this.runtimeSeconds
     const attempted = this.sent + this.failed

@@ -23,7 +23,7 @@ export interface CustomerProfile {
   bounces: number
   sessionLengthSum: number
   sessionCount: number
-  // customer-events (seed 001's profile updates)
+  // customer-events (the Kafka event system's profile updates)
   orders: number
   totalSpent: number
   orderCancels: number
@@ -160,7 +160,7 @@ export function profileEventOf (event: { event_type: string, timestamp: string, 
   }
 }
 
-/** Applies one event to a profile (seed 001's updates plus the user-event counters). */
+/** Applies one event to a profile (the Kafka event system's updates plus the user-event counters). */
 export function applyEvent (p: CustomerProfile, e: ProfileEvent): void {
   const t = e.time
   if (p.firstSeen === 0 || t < p.firstSeen) p.firstSeen = t

@@ -17,6 +17,6 @@ export const plans = ['basic', 'plus', 'premium'] as const
 export const subscriptionCancelReasons = ['too_expensive', 'not_using', 'switched_competitor', 'poor_service'] as const
 
 export const pad = (n: number, width: number): string => String(n).padStart(width, '0')
-/** `CUST-001` as seed 001 writes it (at least three digits, more past 999). */
+/** `CUST-001` as the Kafka event system writes it (at least three digits, more past 999). */
 export const customerId = (n: number): string => `CUST-${pad(n, 3)}`
 export const productCode = (n: number): string => `PROD-${pad(n, 4)}`

@@ -57,7 +57,7 @@ export function customerEventData (type: CustomerEventType, rng: Rng, c: Custome
   }
 }
 
-/** A context for a customer about whom nothing is known (the seeds' independent random events). */
+/** A context for a customer about whom nothing is known (the original components' independent random events). */
 export function anonymousContext (rng: Rng): CustomerContext {
   return {
     orderValue: rng.lognormal(70, 0.4),

@@ -7,14 +7,14 @@ import { anonymousContext, customerEventData } from './customer-data.ts'
 import { round, WeightedChoice, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
-/** seed 003's event shape (the default) or seed 002's per-type metadata. */
+/** the e-commerce event producer's event shape (the default) or the random event producer's per-type metadata. */
 export const UserEventShapes = { SEED003: 'seed003', SEED002: 'seed002' } as const
 export type UserEventShape = (typeof UserEventShapes)[keyof typeof UserEventShapes]
 
 const seed003Types = new WeightedChoice<UserEventType>(Object.entries(userEventWeights) as [UserEventType, number][])
 const seed002Types = ['add_to_cart', 'bounce', 'product_view'] as const
 
-/** seed 003: `{user_id, event_type, timestamp, metadata: {product_id, session_length}}`. */
+/** the e-commerce event producer: `{user_id, event_type, timestamp, metadata: {product_id, session_length}}`. */
 export function seed003Event (rng: Rng, users: number, now: number): UserEvent {
   return {
     user_id: rng.int(1, users),
@@ -24,7 +24,7 @@ export function seed003Event (rng: Rng, users: number, now: number): UserEvent {
   }
 }
 
-/** seed 002: three types picked evenly, each with its own metadata, a naive microsecond timestamp. */
+/** the random event producer: three types picked evenly, each with its own metadata, a naive microsecond timestamp. */
 export function seed002Event (rng: Rng, users: number, now: number): UserEvent {
   const eventType = rng.pick(seed002Types)
   let metadata: Record<string, unknown>
@@ -42,7 +42,7 @@ export function seed002Event (rng: Rng, users: number, now: number): UserEvent {
   return { user_id: rng.int(1, users), event_type: eventType, timestamp: isoNaiveMicros(now), metadata }
 }
 
-/** Independent user-events, as the seeds' random producers send them. */
+/** Independent user-events, as the original components' random producers send them. */
 export class RandomUserEvents {
   readonly #rng: Rng
   readonly #users: number
@@ -66,7 +66,7 @@ export const randomCustomerEventWeights: Readonly<Record<CustomerEventType, numb
   login: 25, product_viewed: 15, cart_abandoned: 6, review_submitted: 3, refund_requested: 2, subscription_cancelled: 1
 }
 
-/** Independent customer-events in seed 001's shape. */
+/** Independent customer-events in the Kafka event system's shape. */
 export class RandomCustomerEvents {
   readonly #rng: Rng
   readonly #customers: number

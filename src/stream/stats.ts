@@ -1,4 +1,4 @@
-/** The processor's counts: seed 000's PROCESSING STATISTICS, plus what churnflow adds. */
+/** The processor's counts: the churn prediction consumer's PROCESSING STATISTICS, plus what churnflow adds. */
 export class ProcessingStats {
   readonly startedAt = Date.now()
   /** Records taken from Kafka. */
@@ -67,7 +67,7 @@ export class ProcessingStats {
     }
   }
 
-  /** seed 000's PROCESSING STATISTICS block, one line per entry. */
+  /** the churn prediction consumer's PROCESSING STATISTICS block, one line per entry. */
   block (): string[] {
     const s = Math.floor(this.runtimeSeconds)
     const runtime = `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`

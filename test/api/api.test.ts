@@ -31,7 +31,7 @@ async function app (t: TestContext, extra: { apiKey?: string, profiles?: Profile
 
 const seedBody = '{"user_id": 999, "event_type": "bounce", "timestamp": "2024-01-15T10:30:00Z", "metadata": {}}'
 
-test('seed 000\'s request, byte for byte, gets seed 000\'s answer: a churn_score between 0 and 1', async t => {
+test('the churn prediction consumer\'s request, byte for byte, gets the churn prediction consumer\'s answer: a churn_score between 0 and 1', async t => {
   const { api, models } = await app(t)
   const response = await api.inject({ method: 'POST', url: '/predict-churn', headers: { 'Content-Type': 'application/json' }, payload: seedBody })
   assert.equal(response.statusCode, 200)
@@ -44,7 +44,7 @@ test('seed 000\'s request, byte for byte, gets seed 000\'s answer: a churn_score
   assert.equal(body.profile, 'event alone')
   assert.ok(['low', 'medium', 'high', 'critical'].includes(body.risk_band as string))
   assert.ok(Array.isArray(body.reasons) && (body.reasons as unknown[]).length <= 3)
-  // seed 000's consumer example: {"user_id": 123, "event_type": "bounce", "timestamp": ..., "metadata": {"page": "/checkout", "session_length": 1.2}}
+  // the churn prediction consumer's example: {"user_id": 123, "event_type": "bounce", "timestamp": ..., "metadata": {"page": "/checkout", "session_length": 1.2}}
   const example = await api.inject({ method: 'POST', url: '/predict-churn', payload: { user_id: 123, event_type: 'bounce', timestamp: '2024-01-15T10:30:00Z', metadata: { page: '/checkout', session_length: 1.2 } } })
   assert.equal(example.statusCode, 200)
 })
@@ -77,7 +77,7 @@ test('the batch route scores many events in one round trip, in order', async t =
   assert.equal((bad.json() as { field: string }).field, 'events[1].timestamp')
 })
 
-test('POST /predict scores a transaction (seed 004) with a fraud score and a label', async t => {
+test('POST /predict scores a transaction (the fraud streaming consumer) with a fraud score and a label', async t => {
   const { api } = await app(t)
   const response = await api.inject({ method: 'POST', url: '/predict', payload: { transaction_id: 'tx-1', account_id: 'ACC-1', amount: 19.99, timestamp: '2024-01-15T10:30:00Z', merchant_category: 'grocery', channel: 'pos', country: 'DE', currency: 'EUR' } })
   assert.equal(response.statusCode, 200)

@@ -221,7 +221,7 @@ function parseDockerfile (source: string, problems: string[]): Dockerfile {
 // ---------------------------------------------------------------------------------------------------
 // The checker.
 
-/** Every variable churnflow reads: each setting's preferred name and the seeds' spellings of it. */
+/** Every variable churnflow reads: each setting's preferred name and the original components' spellings of it. */
 const knownVariables: ReadonlySet<string> = new Set(configKeys.flatMap(key => configSchema[key].env))
 
 export interface ChurnflowService {
@@ -506,7 +506,7 @@ test('the compose topology: processor, api and producer wired to kafka, mariadb 
     assert.ok((kafkaEnv.KAFKA_ADVERTISED_LISTENERS ?? '').split(',').some(l => l.endsWith(`://${broker}`)), `kafka advertises ${broker}`)
   }
 
-  // MariaDB creates the database and the user the processor logs in as (seed 000's churn_db).
+  // MariaDB creates the database and the user the processor logs in as (the churn prediction consumer's churn_db).
   const mariadb = asMap(third.mariadb)!
   assert.match(String(mariadb.image), /^mariadb:10\.11\b/)
   const dbEnv = environmentOf(mariadb.environment, 'mariadb', [])

@@ -12,7 +12,7 @@ const silent = createLogger({ level: 'silent', format: 'json' })
 const record = (value: string | undefined, topic = 'user-events'): SourceRecord =>
   ({ topic, partition: 0, offset: 0n, key: undefined, value: value === undefined ? undefined : Buffer.from(value), headers: undefined, timestamp: 0 })
 
-test('seed 000/002/003 user-events decode: int or string ids, timestamps with or without a zone', () => {
+test('user-events as the churn prediction consumer and both producers send them decode: int or string ids, timestamps with or without a zone', () => {
   const cases = [
     { body: { user_id: 123, event_type: 'bounce', timestamp: '2024-01-15T10:30:00Z', metadata: { page: '/checkout', session_length: 1.2 } }, id: '123', time: Date.UTC(2024, 0, 15, 10, 30) },
     { body: { user_id: 'u-9', event_type: 'checkout', timestamp: '2024-01-15T10:30:00.123456' }, id: 'u-9', time: Date.UTC(2024, 0, 15, 10, 30, 0, 123) },
@@ -27,7 +27,7 @@ test('seed 000/002/003 user-events decode: int or string ids, timestamps with or
   }
 })
 
-test('seed 001 customer-events decode; a data field of the wrong type is poison, a missing one is not', () => {
+test('the Kafka event system customer-events decode; a data field of the wrong type is poison, a missing one is not', () => {
   const ok = decodeRecord(record(JSON.stringify({ event_id: 'CUST-001_1', event_type: 'order_placed', customer_id: 'CUST-001', timestamp: '2024-01-15T10:30:00Z', data: { order_id: 'ORD-12345', order_value: 99.99, items_count: 3, payment_method: 'credit_card' } }), 'customer-events'), Streams.CUSTOMER_EVENTS)
   assert.ok(ok.ok)
   assert.equal(ok.event.profileEvent.orderValue, 99.99)

@@ -189,7 +189,7 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
   assert.match(again.stdout, /Replayed events skipped: 0\n/)
 })
 
-test('churnflow demo runs the pipeline with no services and prints seed 000\'s lines and statistics', async () => {
+test('churnflow demo runs the pipeline with no services and prints the churn prediction consumer\'s lines and statistics', async () => {
   const result = await cli(['demo'])
   assert.equal(result.code, 0, result.stderr)
   assert.match(result.stdout, /Processing event - User: 123, Type: product_view, Key: 123/)

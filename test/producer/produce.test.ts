@@ -93,7 +93,7 @@ test('a batch the broker refuses for good is reported as refused at once, not as
   assert.doesNotMatch(result.stdout, /after retrying for 60 s/)
 })
 
-test('at interval pace each event gets seed 003\'s line, with its partition and offset', async t => {
+test('at interval pace each event gets the e-commerce event producer\'s line, with its partition and offset', async t => {
   const topic = uniqueName('interval')
   const config = await kafkaConfig(t, { KAFKA_TOPIC: topic })
   if (config === undefined) return

@@ -33,7 +33,7 @@ const take = (n: number, next: (i: number) => SimRecord | undefined): SimRecord[
 
 const now = Date.UTC(2024, 0, 15, 10, 30)
 
-test('seed 003 user-events follow the 40/25/20/15 weights (chi-square, 3 degrees of freedom)', () => {
+test('the e-commerce event producer user-events follow the 40/25/20/15 weights (chi-square, 3 degrees of freedom)', () => {
   const gen = new RandomUserEvents(new Rng(11), { users: 1000, shape: 'seed003' })
   const records = take(200_000, i => gen.next(now + i))
   // 16.27 is the 0.999 quantile of chi-square with 3 degrees of freedom.
@@ -43,7 +43,7 @@ test('seed 003 user-events follow the 40/25/20/15 weights (chi-square, 3 degrees
   assert.ok(Math.abs(shares.get('bounce')! / records.length - 0.15) < 0.01)
 })
 
-test('seed 003 events: user_id 1-1000, product_id 1-500, session_length 0.5-30, a UTC timestamp with a Z', () => {
+test('the e-commerce event producer events: user_id 1-1000, product_id 1-500, session_length 0.5-30, a UTC timestamp with a Z', () => {
   const gen = new RandomUserEvents(new Rng(3), { users: 1000, shape: 'seed003' })
   for (const r of take(20_000, () => gen.next(now))) {
     const e = r.value as UserEvent
@@ -57,7 +57,7 @@ test('seed 003 events: user_id 1-1000, product_id 1-500, session_length 0.5-30, 
   }
 })
 
-test('seed 002 events: three types evenly, each with its own metadata and a naive microsecond timestamp', () => {
+test('the random event producer events: three types evenly, each with its own metadata and a naive microsecond timestamp', () => {
   const gen = new RandomUserEvents(new Rng(5), { users: 1000, shape: 'seed002' })
   const records = take(60_000, () => gen.next(now))
   assert.ok(chiSquare(counts(records), { add_to_cart: 1, bounce: 1, product_view: 1 }) < 13.82)
@@ -75,7 +75,7 @@ test('seed 002 events: three types evenly, each with its own metadata and a naiv
   }
 })
 
-test('customer events: all twelve types at their weights, seed 001 ids, every data object valid', () => {
+test('customer events: all twelve types at their weights, the Kafka event system ids, every data object valid', () => {
   const gen = new RandomCustomerEvents(new Rng(8), { customers: 1000 })
   const records = take(100_000, i => gen.next(now + Math.floor(i / 50)))
   assert.ok(chiSquare(counts(records), randomCustomerEventWeights) < 32.91, 'chi-square, 11 degrees of freedom, 0.9995')

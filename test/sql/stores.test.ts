@@ -39,9 +39,9 @@ interface Backend {
   timestamp (column: string): string
   /** The offset as decimal text, so no driver rounds it through a double. */
   offset: string
-  /** What seed 000 created (MySQL) or the same columns in this dialect, without kafka_topic or any unique key. */
+  /** What the churn prediction consumer created (MySQL) or the same columns in this dialect, without kafka_topic or any unique key. */
   seedDdl (table: string): string
-  /** How finely event_timestamp keeps time: seed 000's DATETIME keeps whole seconds. */
+  /** How finely event_timestamp keeps time: the churn prediction consumer's DATETIME keeps whole seconds. */
   readonly precisionMs: number
 }
 
@@ -298,7 +298,7 @@ for (const backend of backends) {
     assert.equal(await f.count(), 160)
   })
 
-  test(`${backend.name}: a table with seed 000's columns is adopted by two processes at once, old rows kept`, async t => {
+  test(`${backend.name}: a table with the churn prediction consumer's columns is adopted by two processes at once, old rows kept`, async t => {
     const f = await fixture(t, backend)
     if (f === undefined) return
     await f.raw.query(backend.seedDdl(backend.quote(f.table)))

@@ -132,7 +132,7 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   assert.match(first.output(), /churnflow is up/)
   assert.match(first.output(), /Kafka: +127\.0\.0\.1:\d+ \(local Apache Kafka/)
   assert.match(first.output(), /status: \d+ events\/s, [\d,]+ events? processed, [\d,]+ predictions? saved, [\d,]+ high-risk customers?, [\d,]+ alerts?, lag \d+/)
-  // The scoring API runs too, and scores seed 000's body.
+  // The scoring API runs too, and scores the churn prediction consumer's body.
   const scored = await fetch(`${first.api}/predict-churn`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -39,7 +39,7 @@ export interface FraudConsoleOptions {
   readonly server: string
   readonly group: string
   readonly topic: string
-  /** A progress line each time this many more messages are done (the seed's 100). */
+  /** A progress line each time this many more messages are done (the original consumer's 100). */
   readonly every?: number
 }
 

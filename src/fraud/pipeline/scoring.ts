@@ -38,7 +38,7 @@ export interface FraudHttpScorerOptions {
   readonly log?: Logger
 }
 
-/** The batch route's path, beside seed 004's `POST /predict`. */
+/** The batch route's path, beside the fraud streaming consumer's `POST /predict`. */
 export const FRAUD_BATCH_ROUTE = '/predict/batch'
 
 const labels: ReadonlySet<string> = new Set(Object.values(FraudLabels))
