@@ -1,6 +1,6 @@
 export { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type SqlDialect, type TableState } from './types.ts'
-export { defaultTable, sqlTimestamp, validTable } from './common.ts'
+export { databaseError, defaultTable, sqlTimestamp, validTable } from './common.ts'
 export { isTransientMysqlError, MysqlPredictionStore, type MysqlStoreOptions } from './mysql.ts'
 export { isTransientPgError, PostgresPredictionStore, type PostgresStoreOptions } from './postgres.ts'
 export { isTransientSqliteError, SqlitePredictionStore, type SqliteStoreOptions } from './sqlite.ts'
-export { defaultSqlitePath, openPredictionStore, type OpenPredictionStoreOptions, type SqlConnection } from './open.ts'
+export { defaultSqlitePath, openPredictionStore, sqlitePath, type OpenPredictionStoreOptions, type SqlConnection } from './open.ts'
