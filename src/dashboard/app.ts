@@ -8,7 +8,9 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest } from '
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { DashboardData } from './data.ts'
 import { LiveHub } from './live.ts'
-import type { DashboardOptions } from './options.ts'
+import type { Config } from '../config/index.ts'
+import type { Logger } from '../logging/index.ts'
+import { dashboardOptions, type DashboardOptions } from './options.ts'
 
 /** What the browser may load: this origin's own files, nothing inline, nothing from elsewhere. */
 export const contentSecurityPolicy = [
@@ -165,4 +167,13 @@ export async function startDashboard (options: DashboardOptions, host: string, p
   const actual = typeof address === 'object' && address !== null ? address.port : port
   const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
   return { app, url: `http://${shown}:${actual}` }
+}
+
+/**
+ * The dashboard as `churnflow up` (or any command) serves it beside its processor: built from the
+ * configuration, reading these ops endpoints, on DASHBOARD_HOST:DASHBOARD_PORT.
+ */
+export async function serveDashboard (config: Config, log: Logger, opsUrls: readonly string[] = config.opsUrls): Promise<{ url: string, close: () => Promise<void> }> {
+  const { app, url } = await startDashboard(dashboardOptions(config, log.child({ component: 'dashboard' }), { opsUrls }), config.dashboardHost, config.dashboardPort)
+  return { url, close: () => app.close() }
 }

@@ -6,7 +6,7 @@ import { StreamRates, TopicTail, type TailRecord } from './kafka.ts'
 import type { DashboardOptions } from './options.ts'
 import { readProcessor } from './ops.ts'
 import {
-  atRisk, customerPredictions, fraudView, highRiskOverTime, latestPredictions, predictionsAfter, predictionsPerMinute, readClock, scoreDistribution, segments,
+  atRisk, customerPredictions, fraudView, highRiskOverTime, latestPredictions, predictionsAfter, predictionsPerMinute, readClock, scoreDistribution,
   type AtRiskQuery, type Band, type Clock, type PredictionView
 } from './queries.ts'
 import { openSqlReader, type SqlReader } from './sql.ts'
@@ -146,12 +146,12 @@ export class DashboardData {
     const t = this.#o.tables.predictions
     const clock = await this.clock()
     const source = this.#o.atRisk ?? ((q: AtRiskQuery) => atRisk(this.db, t, this.bands, clock, q))
-    const [distribution, list, segmentList] = await Promise.all([scoreDistribution(this.db, t, clock), source(query), segments(this.db, t, clock)])
+    const [distribution, list] = await Promise.all([scoreDistribution(this.db, t, clock), source(query)])
     return {
       clock,
       bands: this.bands,
       distribution,
-      segments: segmentList,
+      segments: distribution.segments,
       atRisk: list.map(c => ({ ...c, reasons: this.#latest.get(c.customerId)?.reasons ?? this.#alertReasons(c.customerId) ?? null }))
     }
   }

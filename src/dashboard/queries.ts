@@ -78,22 +78,22 @@ export async function highRiskOverTime (db: SqlReader, table: string, clock: Clo
 /** How many of the latest predictions the score distribution counts. */
 export const DISTRIBUTION_WINDOW = 20_000
 
-/** The score distribution of the latest predictions, in ten bins of 0.1 (read by primary key range). */
-export async function scoreDistribution (db: SqlReader, table: string, clock: Clock): Promise<{ bins: number[], window: number }> {
-  const rows = await db.all(`SELECT FLOOR(churn_score * 10) AS b, COUNT(*) AS n FROM ${table} WHERE id > ? GROUP BY FLOOR(churn_score * 10)`,
+/**
+ * The score distribution of the latest predictions in ten bins of 0.1, and the source streams
+ * among them (the segments), in one read of a primary key range: grouping on the score's bin
+ * first keeps planners off the unique key's kafka_topic column, which would read every row.
+ */
+export async function scoreDistribution (db: SqlReader, table: string, clock: Clock): Promise<{ bins: number[], window: number, segments: string[] }> {
+  const rows = await db.all(`SELECT FLOOR(churn_score * 10) AS b, kafka_topic AS s, COUNT(*) AS n FROM ${table} WHERE id > ? GROUP BY FLOOR(churn_score * 10), kafka_topic`,
     [clock.maxId - DISTRIBUTION_WINDOW])
   const bins = Array.from({ length: 10 }, () => 0)
+  const segments = new Set<string>()
   for (const r of rows) {
     const i = Math.min(9, Math.max(0, num(r.b)))
     bins[i] = (bins[i] ?? 0) + num(r.n)
+    if (str(r.s) !== '') segments.add(str(r.s))
   }
-  return { bins, window: DISTRIBUTION_WINDOW }
-}
-
-/** The source streams predictions came from, with their counts among the latest predictions: the segments. */
-export async function segments (db: SqlReader, table: string, clock: Clock): Promise<string[]> {
-  const rows = await db.all(`SELECT DISTINCT kafka_topic AS s FROM ${table} WHERE id > ?`, [clock.maxId - DISTRIBUTION_WINDOW])
-  return rows.map(r => str(r.s)).filter(s => s !== '').sort()
+  return { bins, window: DISTRIBUTION_WINDOW, segments: [...segments].sort() }
 }
 
 /** One customer of the at-risk list. */
@@ -138,27 +138,44 @@ export async function atRisk (db: SqlReader, table: string, bands: readonly Band
   where.push(`NOT EXISTS (SELECT 1 FROM ${table} q WHERE q.user_id = p.user_id AND q.id > p.id)`)
   const rows = await db.all(`SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic FROM ${table} p
     WHERE ${where.join(' AND ')} ORDER BY p.churn_score DESC, p.id DESC LIMIT ?`, [...params, query.limit])
-  return Promise.all(rows.map(r => describeAtRisk(db, table, bands, clock, r)))
+  return describeAtRisk(db, table, bands, clock, rows)
 }
 
-async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, r: SqlRow): Promise<AtRiskCustomer> {
-  const score = num(r.churn_score)
-  const weekAgo = sqlTimestamp(clock.eventTime - 7 * DAY)
+/**
+ * The list's other columns, for all its customers at once: the latest score a week before now
+ * and the last real event (not a silence re-score). Two reads through (user_id, id), whatever
+ * the list's length.
+ */
+async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[]): Promise<AtRiskCustomer[]> {
+  if (rows.length === 0) return []
+  const ids = rows.map(r => r.user_id)
+  const marks = ids.map(() => '?').join(', ')
   const [before, seen] = await Promise.all([
-    db.all(`SELECT churn_score FROM ${table} WHERE user_id = ? AND event_timestamp <= ? ORDER BY id DESC LIMIT 1`, [r.user_id, weekAgo]),
-    db.all(`SELECT event_timestamp FROM ${table} WHERE user_id = ? AND event_type <> ? ORDER BY id DESC LIMIT 1`, [r.user_id, INACTIVITY_CHECK])
+    db.all(`SELECT user_id, id, churn_score FROM ${table} WHERE user_id IN (${marks}) AND event_timestamp <= ?`, [...ids, sqlTimestamp(clock.eventTime - 7 * DAY)]),
+    db.all(`SELECT user_id, MAX(event_timestamp) AS t FROM ${table} WHERE user_id IN (${marks}) AND event_type <> ? GROUP BY user_id`, [...ids, INACTIVITY_CHECK])
   ])
-  const lastSeen = sqlTime(seen[0]?.event_timestamp ?? r.event_timestamp)
-  return {
-    customerId: str(r.user_id),
-    score,
-    band: bandOf(bands, score),
-    changeSinceLastWeek: before[0] === undefined ? null : score - num(before[0].churn_score),
-    lastSeen,
-    daysSilent: Number.isFinite(clock.eventTime) ? Math.max(0, Math.floor((clock.eventTime - lastSeen) / DAY)) : 0,
-    lastEventType: str(r.event_type),
-    segment: str(r.kafka_topic)
+  const weekAgo = new Map<string, { id: number, score: number }>()
+  for (const r of before) {
+    const key = str(r.user_id)
+    if ((weekAgo.get(key)?.id ?? -1) < num(r.id)) weekAgo.set(key, { id: num(r.id), score: num(r.churn_score) })
   }
+  const lastSeen = new Map(seen.map(r => [str(r.user_id), sqlTime(r.t)]))
+  return rows.map(r => {
+    const id = str(r.user_id)
+    const score = num(r.churn_score)
+    const last = lastSeen.get(id) ?? sqlTime(r.event_timestamp)
+    const then = weekAgo.get(id)
+    return {
+      customerId: id,
+      score,
+      band: bandOf(bands, score),
+      changeSinceLastWeek: then === undefined ? null : score - then.score,
+      lastSeen: last,
+      daysSilent: Number.isFinite(clock.eventTime) ? Math.max(0, Math.floor((clock.eventTime - last) / DAY)) : 0,
+      lastEventType: str(r.event_type),
+      segment: str(r.kafka_topic)
+    }
+  })
 }
 
 /** One stored prediction as the dashboard shows it. */

@@ -13,6 +13,7 @@ import { buildOps, EventStreams, openPipeline, Processor, type PipelineParts } f
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
+import { serveDashboard } from '../dashboard/index.ts'
 import { livePopulationSource } from './population-source.ts'
 import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
@@ -182,6 +183,8 @@ export async function runUp (options: UpOptions): Promise<number> {
       throw error
     }
     cleanups.push({ what: 'the ops endpoints', run: () => ops.close() })
+    const dashboard = await serveDashboard(runConfig, part('dashboard'), [opsUrl])
+    cleanups.push({ what: 'the dashboard', run: dashboard.close })
     apiModels?.watch()
     const saveState = (): Promise<void> => writeUpState(statePath, { producer: { ...state.producer, produced: state.producer.produced + (producerStats?.sent ?? 0) }, totals: totals() })
     cleanups.push({ what: 'the state file', run: saveState })
@@ -232,6 +235,7 @@ export async function runUp (options: UpOptions): Promise<number> {
       rule, 'churnflow is up', rule,
       `Kafka:        ${kafkaWhere}`,
       `Scoring API:  ${apiUrl}`,
+      `Dashboard:    ${dashboard.url}`,
       `Ops:          ${opsUrl}/health  ${opsUrl}/metrics  ${opsUrl}/stats`,
       `Predictions:  ${parts.predictions.name}, table ${parts.predictions.table}; topics ${config.predictionsTopic}, ${config.alertsTopic}`,
       `Profiles:     ${profiles.name}`,
