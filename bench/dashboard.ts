@@ -34,18 +34,18 @@ interface Backend { name: string, url: string, store: () => PredictionStore, dro
 function backends (): Backend[] {
   const dir = mkdtempSync(join(tmpdir(), 'churnflow-bench-dashboard-'))
   const sqlitePath = join(dir, 'bench.db')
-  const mariadb = 'mysql://root@127.0.0.1:3306/churnflow_bench'
+  const mariadb = 'mysql://root@127.0.0.1:3306/churnflow_bench_dashboard'
   const postgres = 'postgres://postgres@127.0.0.1:5432/postgres'
   return [
     { name: 'sqlite', url: `sqlite:${sqlitePath}`, store: () => new SqlitePredictionStore({ path: sqlitePath, table }), drop: async () => { rmSync(dir, { recursive: true, force: true }) } },
     {
       name: 'mariadb',
       url: mariadb,
-      store: () => new MysqlPredictionStore({ host: '127.0.0.1', database: 'churnflow_bench', table }),
+      store: () => new MysqlPredictionStore({ host: '127.0.0.1', database: 'churnflow_bench_dashboard', table }),
       drop: async () => {
         const c = await mysql.createConnection({ uri: 'mysql://root@127.0.0.1:3306/' })
-        await c.query('CREATE DATABASE IF NOT EXISTS churnflow_bench')
-        await c.query(`DROP TABLE IF EXISTS churnflow_bench.${table}`)
+        await c.query('CREATE DATABASE IF NOT EXISTS churnflow_bench_dashboard')
+        await c.query(`DROP TABLE IF EXISTS churnflow_bench_dashboard.${table}`)
         await c.end()
       }
     },

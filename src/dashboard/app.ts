@@ -142,10 +142,9 @@ export function buildDashboard (options: DashboardOptions): DashboardApp {
   data.onAlert = alert => { hub.broadcast({ event: 'alert', data: alert }) }
   guard(app, options)
   routes(app, data, hub)
-  app.addHook('onClose', async () => {
-    hub.close()
-    await data.close()
-  })
+  // Event streams never end by themselves: they are ended before the server waits for its connections.
+  app.addHook('preClose', async () => { hub.close() })
+  app.addHook('onClose', () => data.close())
   app.addHook('onReady', () => data.start())
   return app
 }

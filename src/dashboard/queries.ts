@@ -116,10 +116,16 @@ export interface AtRiskQuery {
   readonly segment?: string
 }
 
+/** A column compared without its index, so a planner keeps to the walk down churn_score. */
+function unindexed (dialect: SqlDialect, column: string): string {
+  return dialect === SqlDialects.MYSQL ? `CONCAT(${column}, '')` : `(${column} || '')`
+}
+
 /**
- * Customers ranked by current risk: each customer's latest prediction, highest score first. Read
- * down the churn_score index, keeping a row only when no newer row of its customer exists (one
- * seek in (user_id, id)), so it stops after `limit` customers however large the table.
+ * Customers ranked by current risk: each customer's latest prediction, highest score first.
+ * Reads a window of the highest-scored rows down the churn_score index, keeps those that are
+ * their customer's latest (one seek each in (user_id, id)), and widens the window only when too
+ * few were: the cost follows the list's length, not the table's.
  */
 export async function atRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, query: AtRiskQuery): Promise<AtRiskCustomer[]> {
   const where: string[] = []
@@ -130,15 +136,20 @@ export async function atRisk (db: SqlReader, table: string, bands: readonly Band
     params.push(range[0], range[1])
   }
   if (query.segment !== undefined) {
-    // The walk must go down the churn_score index; the unique key's kafka_topic column would
-    // tempt a planner into reading every row of the segment and sorting them (SQLite's `+` forbids it).
-    where.push(db.dialect === SqlDialects.SQLITE ? '+p.kafka_topic = ?' : 'p.kafka_topic = ?')
+    where.push(`${unindexed(db.dialect, 'p.kafka_topic')} = ?`)
     params.push(query.segment)
   }
-  where.push(`NOT EXISTS (SELECT 1 FROM ${table} q WHERE q.user_id = p.user_id AND q.id > p.id)`)
-  const rows = await db.all(`SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic FROM ${table} p
-    WHERE ${where.join(' AND ')} ORDER BY p.churn_score DESC, p.id DESC LIMIT ?`, [...params, query.limit])
-  return describeAtRisk(db, table, bands, clock, rows)
+  const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`
+  let window = Math.max(1000, query.limit * 20)
+  for (;;) {
+    const rows = await db.all(`SELECT w.* FROM (
+        SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic,
+          (SELECT MAX(q.id) FROM ${table} q WHERE q.user_id = p.user_id) AS latest_id
+        FROM ${table} p ${filter} ORDER BY p.churn_score DESC, p.id DESC LIMIT ?
+      ) w WHERE w.id = w.latest_id ORDER BY w.churn_score DESC, w.id DESC LIMIT ?`, [...params, window, query.limit])
+    if (rows.length >= query.limit || window >= clock.maxId) return describeAtRisk(db, table, bands, clock, rows)
+    window *= 4
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ const pct = v => v === null || v === undefined || Number.isNaN(v) ? '—' : `${(
 const ms = s => s === null || s === undefined ? '—' : s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`
 const time = t => Number.isFinite(t) ? new Date(t).toISOString().replace('T', ' ').slice(0, 19) : '—'
 const customerHref = id => `#/customer/${encodeURIComponent(id)}`
+const hostOf = url => url.replace(/^https?:\/\//, '')
 
 function band (name) {
   const known = ['low', 'medium', 'high', 'critical'].includes(name)
@@ -116,7 +117,7 @@ function chart (container, series, options = {}) {
   const opts = {
     width,
     height: options.height ?? 200,
-    scales: { x: { time: options.time !== false, ...(xs.length === 1 ? { range: (_u, min, max) => [min - 86400, max + 86400] } : {}) }, ...(options.yRange ? { y: { range: options.yRange } } : {}) },
+    scales: { x: { time: options.time !== false, ...(xs.length === 1 ? { range: (_u, min, max) => [min - 3600, max + 3600] } : {}) }, ...(options.yRange ? { y: { range: options.yRange } } : {}) },
     axes: [{ stroke: '#5b6778', grid: { stroke: '#eef1f5' } }, { stroke: '#5b6778', grid: { stroke: '#eef1f5' } }],
     legend: { show: true },
     series: [{ label: options.xLabel ?? 'time' }, ...series.ys.map((s, i) => ({
@@ -188,7 +189,7 @@ async function overview () {
   const hr = el('div', { class: 'chart' })
   grid.append(panel(`High-risk customers per hour (score ≥ ${d.highFrom})`, hr))
 
-  const lag = procs.flatMap(p => p.lag.map(l => ({ ...l, processor: p.url })))
+  const lag = procs.flatMap(p => p.lag.map(l => ({ ...l, processor: hostOf(p.url) })))
   grid.append(panel('Consumer lag per partition', table('Records behind the end of each partition a processor holds', [
     { key: 'topic', label: 'Topic' }, { key: 'partition', label: 'Partition', num: true }, { key: 'lag', label: 'Lag', num: true, render: r => num(r.lag) }, { key: 'processor', label: 'Processor' }
   ], lag, { empty: 'No processor reports lag.' })))
@@ -197,14 +198,14 @@ async function overview () {
     { key: 'what', label: 'Step' }, { key: 'p50', label: 'p50', num: true, render: r => ms(r.p50) }, { key: 'p95', label: 'p95', num: true, render: r => ms(r.p95) },
     { key: 'mean', label: 'Mean', num: true, render: r => ms(r.mean) }, { key: 'count', label: 'Batches', num: true, render: r => num(r.count) }, { key: 'processor', label: 'Processor' }
   ], procs.flatMap(p => [
-    { what: 'SQL sink write', ...p.sink, processor: p.url },
-    { what: 'Scoring', ...p.scoring, processor: p.url },
-    { what: 'Whole batch', ...p.batch, processor: p.url }
+    { what: 'SQL sink write', ...p.sink, processor: hostOf(p.url) },
+    { what: 'Scoring', ...p.scoring, processor: hostOf(p.url) },
+    { what: 'Whole batch', ...p.batch, processor: hostOf(p.url) }
   ]), { empty: 'No processor answers.' })))
 
   grid.append(panel('Dependencies', table('Each processor\'s dependencies as its /health reports them', [
-    { key: 'processor', label: 'Processor' }, { key: 'name', label: 'Dependency' }, { key: 'state', label: 'State', render: r => state(r.state) }, { key: 'error', label: 'Last error', render: r => r.error ?? '' }
-  ], procs.flatMap(p => p.reachable ? p.dependencies.map(x => ({ ...x, processor: p.url })) : [{ processor: p.url, name: 'ops endpoints', state: 'down', error: p.error }]))))
+    { key: 'name', label: 'Dependency', render: r => el('span', {}, r.name, r.error ? el('div', { class: 'note error' }, r.error) : null) }, { key: 'state', label: 'State', render: r => state(r.state) }, { key: 'processor', label: 'Processor' }
+  ], procs.flatMap(p => p.reachable ? p.dependencies.map(x => ({ ...x, processor: hostOf(p.url) })) : [{ processor: hostOf(p.url), name: 'ops endpoints', state: 'down', error: p.error }]))))
 
   const dl = d.deadLetters
   grid.append(panel('Dead letters by error code', table(`Among the newest records of ${dl.following.length === 0 ? 'no dead-letter topic yet' : dl.following.join(', ')}`, [
