@@ -92,6 +92,8 @@ async function setUp (t: TestContext): Promise<Setup | undefined> {
   const producer = createProducer(config)
   const event = (type: string): string => JSON.stringify({ user_id: XSS, event_type: type, timestamp: new Date().toISOString(), metadata: { note: '"; DROP TABLE churn_predictions; --' } })
   await producer.send({ messages: ['product_view', 'bounce', 'bounce'].map(type => ({ topic: topics.user, key: Buffer.from(XSS), value: Buffer.from(event(type)) })) })
+  // Poison for the dead-letter view: not JSON, and an event of no known type.
+  await producer.send({ messages: ['{"user_id": 1, "event_type": "<b>bold</b>"', '{"user_id": 2, "event_type": "teleport", "timestamp": "2026-01-01T00:00:00Z"}'].map(v => ({ topic: topics.user, value: Buffer.from(v) })) })
   await producer.close()
 
   const processor = await start(t, ['process'], env, /Ops endpoints on (http:\/\/\S+)/)

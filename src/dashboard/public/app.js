@@ -215,7 +215,7 @@ async function overview () {
     { key: 'timestamp', label: 'Time', render: r => time(r.timestamp) },
     { key: 'topic', label: 'Topic' },
     { key: 'code', label: 'Code', render: r => el('span', { class: 'mono' }, r.headers['churnflow-error-code'] ?? '(none)') },
-    { key: 'reason', label: 'Reason', render: r => r.headers['churnflow-error-message'] ?? r.headers['churnflow-error'] ?? '' },
+    { key: 'reason', label: 'Reason', render: r => r.headers['churnflow-error-message'] ?? '' },
     { key: 'value', label: 'Value', render: r => el('span', { class: 'mono' }, r.value) }
   ], dl.latest, { empty: 'No dead letters.' })))
 
