@@ -100,9 +100,9 @@ async function measure (db: SqlReader): Promise<[string, { median: number, max: 
     ['overview: predictions per minute', () => predictionsPerMinute(db, table, clock)],
     ['overview: high-risk customers per hour', () => highRiskOverTime(db, table, clock, 0.6)],
     ['churn: score distribution and segments', () => scoreDistribution(db, table, clock)],
-    ['churn: at-risk list (100)', () => atRisk(db, table, bands, clock, { limit: 100 })],
-    ['churn: at-risk, band medium', () => atRisk(db, table, bands, clock, { limit: 100, band: 'medium' })],
-    ['churn: at-risk, segment', () => atRisk(db, table, bands, clock, { limit: 100, segment: 'customer-events' })],
+    ['churn: at-risk list (50)', () => atRisk(db, table, bands, clock, { limit: 50 })],
+    ['churn: at-risk, band medium', () => atRisk(db, table, bands, clock, { limit: 50, band: 'medium' })],
+    ['churn: at-risk, segment', () => atRisk(db, table, bands, clock, { limit: 50, segment: 'customer-events' })],
     ['customer page', () => customerPredictions(db, table, bands, 'cust-4242', 500)],
     ['live feed (after newest-200)', () => predictionsAfter(db, table, bands, clock.maxId - 200, 200)]
   ]
@@ -115,7 +115,7 @@ async function measure (db: SqlReader): Promise<[string, { median: number, max: 
   out.push(['= overview view (SQL part, all together)', await time(whole)])
   out.push(['= churn view (all together)', await time(async () => {
     const c = await readClock(db, table)
-    await Promise.all([scoreDistribution(db, table, c), atRisk(db, table, bands, c, { limit: 100 })])
+    await Promise.all([scoreDistribution(db, table, c), atRisk(db, table, bands, c, { limit: 50 })])
   })])
   return out
 }

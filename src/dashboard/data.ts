@@ -78,6 +78,8 @@ export class DashboardData {
       }
     }
     for (const tail of [this.alerts, this.deadLetters, this.predictions]) tail.start()
+    // A first look at the end offsets, so the first overview already has a rate.
+    void this.#rates.sample()
   }
 
   #remember (r: TailRecord): void {

@@ -57,22 +57,31 @@ export async function readClock (db: SqlReader, table: string): Promise<Clock> {
 
 export interface SeriesPoint { readonly t: number, readonly v: number }
 
+/** Every bucket from `from` to `to` (epoch ms, truncated to the step), 0 where the query had none. */
+function filled (points: readonly SeriesPoint[], from: number, to: number, step: number): SeriesPoint[] {
+  const by = new Map(points.map(p => [p.t, p.v]))
+  const out: SeriesPoint[] = []
+  for (let t = Math.floor(from / step) * step; t <= to; t += step) out.push({ t, v: by.get(t) ?? 0 })
+  return out
+}
+
 /** Predictions written per minute over the hour before the last write. */
 export async function predictionsPerMinute (db: SqlReader, table: string, clock: Clock): Promise<SeriesPoint[]> {
   if (!Number.isFinite(clock.predictionTime)) return []
   const m = bucket(db.dialect, 'prediction_timestamp', 'minute')
-  const rows = await db.all(`SELECT ${m} AS b, COUNT(*) AS n FROM ${table} WHERE prediction_timestamp >= ? GROUP BY ${m} ORDER BY 1`,
-    [sqlTimestamp(clock.predictionTime - 60 * MINUTE)])
-  return rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) }))
+  const from = clock.predictionTime - 60 * MINUTE
+  const rows = await db.all(`SELECT ${m} AS b, COUNT(*) AS n FROM ${table} WHERE prediction_timestamp >= ? GROUP BY ${m} ORDER BY 1`, [sqlTimestamp(from)])
+  return filled(rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) })), from, clock.predictionTime, MINUTE)
 }
 
 /** Distinct customers scored at or above `threshold` per hour of event time, over the two days before the newest event. */
 export async function highRiskOverTime (db: SqlReader, table: string, clock: Clock, threshold: number): Promise<SeriesPoint[]> {
   if (!Number.isFinite(clock.eventTime)) return []
   const h = bucket(db.dialect, 'event_timestamp', 'hour')
+  const from = clock.eventTime - 48 * HOUR
   const rows = await db.all(`SELECT ${h} AS b, COUNT(DISTINCT user_id) AS n FROM ${table} WHERE event_timestamp >= ? AND churn_score >= ? GROUP BY ${h} ORDER BY 1`,
-    [sqlTimestamp(clock.eventTime - 48 * HOUR), threshold])
-  return rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) }))
+    [sqlTimestamp(from), threshold])
+  return filled(rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) })), from, clock.eventTime, HOUR)
 }
 
 /** How many of the latest predictions the score distribution counts. */

@@ -228,7 +228,7 @@ async function overview () {
 const churnFilter = { band: '', segment: '' }
 
 async function churn () {
-  const params = new URLSearchParams({ limit: '100' })
+  const params = new URLSearchParams({ limit: '50' })
   if (churnFilter.band) params.set('band', churnFilter.band)
   if (churnFilter.segment) params.set('segment', churnFilter.segment)
   const d = await get(`/api/churn?${params}`)
