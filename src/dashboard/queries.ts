@@ -125,39 +125,28 @@ export interface AtRiskQuery {
   readonly segment?: string
 }
 
-/** A column compared without its index, so a planner keeps to the walk down churn_score. */
-function unindexed (dialect: SqlDialect, column: string): string {
-  return dialect === SqlDialects.MYSQL ? `CONCAT(${column}, '')` : `(${column} || '')`
-}
-
 /**
  * Customers ranked by current risk: each customer's latest prediction, highest score first.
  * Reads a window of the highest-scored rows down the churn_score index, keeps those that are
- * their customer's latest (one seek each in (user_id, id)), and widens the window only when too
- * few were: the cost follows the list's length, not the table's.
+ * their customer's latest (one seek each in (user_id, id)) and in the segment, and widens the
+ * window only when too few were: the cost follows the list's length, not the table's.
  */
 export async function atRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, query: AtRiskQuery): Promise<AtRiskCustomer[]> {
-  const where: string[] = []
-  const params: unknown[] = []
+  // Only the band narrows the walk (a range of churn_score, which keeps it on the index); the
+  // segment is checked on the window, so no planner is tempted to read a whole segment and sort it.
   const range = query.band === undefined ? undefined : bandRange(bands, query.band)
-  if (range !== undefined) {
-    where.push('p.churn_score >= ? AND p.churn_score < ?')
-    params.push(range[0], range[1])
-  }
-  if (query.segment !== undefined) {
-    where.push(`${unindexed(db.dialect, 'p.kafka_topic')} = ?`)
-    params.push(query.segment)
-  }
-  const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`
-  let window = Math.max(1000, query.limit * 20)
+  const inner = range === undefined ? '' : 'WHERE p.churn_score >= ? AND p.churn_score < ?'
+  const outer = query.segment === undefined ? '' : 'AND w.kafka_topic = ?'
+  let window = Math.max(1500, query.limit * 30)
   for (;;) {
     const rows = await db.all(`SELECT w.* FROM (
         SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic,
           (SELECT MAX(q.id) FROM ${table} q WHERE q.user_id = p.user_id) AS latest_id
-        FROM ${table} p ${filter} ORDER BY p.churn_score DESC, p.id DESC LIMIT ?
-      ) w WHERE w.id = w.latest_id ORDER BY w.churn_score DESC, w.id DESC LIMIT ?`, [...params, window, query.limit])
+        FROM ${table} p ${inner} ORDER BY p.churn_score DESC LIMIT ?
+      ) w WHERE w.id = w.latest_id ${outer} ORDER BY w.churn_score DESC, w.id DESC LIMIT ?`,
+    [...(range ?? []), window, ...(query.segment === undefined ? [] : [query.segment]), query.limit])
     if (rows.length >= query.limit || window >= clock.maxId) return describeAtRisk(db, table, bands, clock, rows)
-    window *= 4
+    window *= 2
   }
 }
 
