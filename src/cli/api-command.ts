@@ -3,6 +3,7 @@ import { shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'
+import { stopSignal } from '../util/signals.ts'
 import type { Command } from './command.ts'
 
 export const apiCommand: Command = {
@@ -42,15 +43,7 @@ export const apiCommand: Command = {
     }
     models.watch()
     apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}, profiles: ${profiles?.name ?? 'none, each event scored alone'}); Ctrl+C stops it`)
-    await new Promise<void>(resolve => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await stopSignal()
     models.close()
     await app.close()
     await profiles?.close()

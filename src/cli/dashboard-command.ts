@@ -1,4 +1,5 @@
 import { dashboardOptions, startDashboard } from '../dashboard/index.ts'
+import { stopSignal } from '../util/signals.ts'
 import type { Command } from './command.ts'
 
 export const dashboardCommand: Command = {
@@ -18,15 +19,7 @@ export const dashboardCommand: Command = {
     const { app, url } = await startDashboard(dashboardOptions(config, dlog), config.dashboardHost, config.dashboardPort)
     out(`Dashboard:    ${url}`)
     dlog.info(`Dashboard on ${url} (ops: ${config.opsUrls.join(', ')}); Ctrl+C stops it`)
-    await new Promise<void>(resolve => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await stopSignal()
     await app.close()
     dlog.info('Dashboard stopped')
     return 0

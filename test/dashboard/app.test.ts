@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tmpdir } from 'node:os'
+import { DatabaseSync } from 'node:sqlite'
 import { loadConfig } from '../../src/config/index.ts'
 import { assertSafeBind, buildDashboard, contentSecurityPolicy, dashboardOptions, histogram, openSqlReader, parsePrometheus, startDashboard, type DashboardOptions } from '../../src/dashboard/index.ts'
 import { ErrorCodes, isChurnflowError } from '../../src/errors.ts'
@@ -162,4 +163,32 @@ test('the processors\' Prometheus text is read for lag and latency', async () =>
   assert.equal(h.p50, 0.005)
   assert.equal(h.p95, 0.25)
   assert.ok(Math.abs((h.mean ?? 0) - 0.05225) < 1e-9)
+})
+
+test('the fraud view reads the fraud pipeline\'s tables when they exist', async t => {
+  const backend = sqlBackends.find(b => b.name === 'sqlite')
+  const url = await backend?.url(t)
+  if (url === undefined) return
+  const db = new DatabaseSync(url.slice('sqlite:'.length))
+  db.exec(`CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, account_id TEXT, card_id TEXT, amount REAL, currency TEXT, merchant_id TEXT,
+    merchant_category TEXT, channel TEXT, country TEXT, timestamp TEXT, extra TEXT, created_at TEXT)`)
+  db.exec(`CREATE TABLE predictions (transaction_id TEXT UNIQUE, fraud_score REAL, prediction TEXT, model_version TEXT, reasons TEXT, created_at TEXT,
+    kafka_topic TEXT, kafka_partition INTEGER, kafka_offset INTEGER)`)
+  const tx = db.prepare('INSERT INTO transactions VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL, ?)')
+  const pr = db.prepare('INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)')
+  for (let i = 0; i < 40; i++) {
+    const at = `2026-11-30 12:${String(i).padStart(2, '0')}:00.000`
+    const fraud = i % 10 === 0
+    tx.run(`T${i}`, `A${i % 7}`, 10 + i, 'EUR', `M${i}`, fraud ? '<img src=x onerror=alert(1)>' : 'grocery', i % 2 === 0 ? 'online' : 'pos', i % 3 === 0 ? 'DE' : 'FR', at, at)
+    pr.run(`T${i}`, fraud ? 0.97 : 0.02, fraud ? 'fraud' : 'legit', 'fraud-1', JSON.stringify(fraud ? [{ feature: 'amount_vs_usual', value: 9, impact: 1.2 }] : []), at, 'transactions', i)
+  }
+  db.close()
+  const app = buildDashboard(options(url, 'churn_predictions'))
+  t.after(() => app.close())
+  const fraud = (await app.inject({ url: '/api/fraud' })).json<{ present: boolean, flagged: { transactionId: string, merchantCategory: string }[], fraudRate: { total: number, fraud: number }[], breakdown: { channel: { key: string, total: number, fraud: number }[] } }>()
+  assert.equal(fraud.present, true)
+  assert.deepEqual(fraud.flagged.map(f => f.transactionId), ['T30', 'T20', 'T10', 'T0'])
+  assert.equal(fraud.flagged[0]?.merchantCategory, '<img src=x onerror=alert(1)>')
+  assert.deepEqual(fraud.fraudRate.map(r => [r.total, r.fraud]), [[40, 4]])
+  assert.deepEqual(fraud.breakdown.channel, [{ key: 'online', total: 20, fraud: 4 }, { key: 'pos', total: 20, fraud: 0 }])
 })
