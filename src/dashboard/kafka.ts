@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { ListOffsetTimestamps, MessagesStreamModes, type Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import { ListOffsetTimestamps, MessagesStreamModes, type Admin, type Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
 import { createAdmin, createConsumer, type KafkaConnection } from '../kafka/client/index.ts'
 import type { Logger } from '../logging/index.ts'
 
@@ -79,6 +79,7 @@ export class TopicTail {
       const admin = createAdmin(this.#options.connection)
       let present: Set<string>
       try { present = new Set(await admin.listTopics()) } finally { await admin.close().catch(() => undefined) }
+      if (this.#closed) return
       const topics = this.#options.topics.filter(t => present.has(t))
       if (topics.length > 0 && topics.join() !== this.#following.join()) await this.#follow(topics)
     } catch (error) {
@@ -104,6 +105,11 @@ export class TopicTail {
     }))
     const stream = await consumer.consume({ topics, mode: MessagesStreamModes.MANUAL, offsets, autocommit: false, maxWaitTime: 200 })
     this.#stream = stream
+    // Closed while joining: close() found nothing to stop yet.
+    if (this.#closed) {
+      await this.#stop()
+      return
+    }
     this.#following = topics
     stream.on('data', (m: KafkaMessage) => { this.#add(tailRecord(m)) })
     stream.on('error', (error: Error) => {
@@ -145,6 +151,7 @@ export class StreamRates {
   readonly #topics: readonly string[]
   readonly #log: Logger
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #admin: Admin | undefined
   #last: { at: number, ends: Map<string, bigint> } | undefined
   #rates: Record<string, number> = {}
   #ends: Record<string, number> = {}
@@ -159,9 +166,8 @@ export class StreamRates {
   async sample (): Promise<{ rates: Record<string, number>, totals: Record<string, number> }> {
     try {
       this.#consumer ??= createConsumer(this.#connection, `churnflow-dashboard-rates-${randomBytes(6).toString('hex')}`)
-      const admin = createAdmin(this.#connection)
-      let present: string[]
-      try { present = (await admin.listTopics()).filter(t => this.#topics.includes(t)) } finally { await admin.close().catch(() => undefined) }
+      this.#admin ??= createAdmin(this.#connection)
+      const present = (await this.#admin.listTopics()).filter(t => this.#topics.includes(t))
       const offsets = present.length === 0 ? new Map<string, bigint[]>() : await this.#consumer.listOffsets({ topics: present })
       const now = Date.now()
       const ends = new Map<string, bigint>()
@@ -180,5 +186,6 @@ export class StreamRates {
 
   async close (): Promise<void> {
     await this.#consumer?.close(true).catch(() => undefined)
+    await this.#admin?.close().catch(() => undefined)
   }
 }
