@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { validTable } from '../sql/index.ts'
 import { DashboardData } from './data.ts'
 import { LiveHub } from './live.ts'
 import type { Config } from '../config/index.ts'
@@ -136,6 +137,8 @@ export type DashboardApp = ReturnType<typeof createApp>
  * when ready, and its readers close with the app.
  */
 export function buildDashboard (options: DashboardOptions): DashboardApp {
+  // Table names are spliced into the queries: only plain identifiers get that far.
+  for (const table of Object.values(options.tables)) validTable(table)
   const app = createApp(options)
   const data = new DashboardData(options)
   const hub = new LiveHub({ poll: () => data.livePoll(), intervalMs: options.liveIntervalMs, log: options.log })

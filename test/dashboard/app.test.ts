@@ -117,6 +117,10 @@ test('every response carries the Content-Security-Policy; the page, its script a
   assert.doesNotMatch(script.body, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, 'stream data reaches the page as text only')
 })
 
+test('a table name that is not a plain identifier is refused before any query', () => {
+  assert.throws(() => buildDashboard(options('sqlite::memory:', 'churn_predictions; DROP TABLE x')), { code: ErrorCodes.CONFIG_INVALID })
+})
+
 test('a key is asked for and checked: basic auth, bearer or x-api-key', async t => {
   const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false, key: 's3cret', user: 'ops' }))
   t.after(() => app.close())
