@@ -124,10 +124,10 @@ function chart (container, series, options = {}) {
       label: s.label,
       stroke: s.color ?? ['#2f5fd0', '#c2410c', '#2e7d4f'][i % 3],
       width: 2,
-      fill: s.fill,
+      fill: s.fill ?? (options.bars ? 'rgba(47, 95, 208, 0.25)' : undefined),
       dash: i === 1 ? [6, 4] : undefined,
       paths: options.bars ? uPlot.paths.bars({ size: [0.8, 60] }) : undefined,
-      points: { show: xs.length < 40 }
+      points: { show: !options.bars && xs.length < 40 }
     }))]
   }
   if (options.bars) opts.scales.x = { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] }
@@ -236,11 +236,6 @@ async function churn () {
   main.append(el('h1', { tabIndex: -1 }, 'Churn'), el('p', { class: 'sub' }, `Current risk is each customer's latest prediction. Event time now: ${time(d.clock.eventTime)}.`))
   const grid = el('div', { class: 'grid' })
   main.append(grid)
-  const dist = el('div', { class: 'chart' })
-  grid.append(panel(`Score distribution (latest ${num(d.distribution.window)} predictions)`, dist,
-    table('Predictions per score range', [{ key: 'range', label: 'Score' }, { key: 'n', label: 'Predictions', num: true, render: r => num(r.n) }],
-      d.distribution.bins.map((n, i) => ({ range: `${(i / 10).toFixed(1)}–${((i + 1) / 10).toFixed(1)}`, n })))))
-
   const bandSelect = el('select', { id: 'band-filter', on: { change: e => { churnFilter.band = e.target.value; void churn() } } },
     el('option', { value: '' }, 'All bands'), d.bands.map(b => el('option', { value: b.name, selected: churnFilter.band === b.name }, b.name)))
   const segmentSelect = el('select', { id: 'segment-filter', on: { change: e => { churnFilter.segment = e.target.value; void churn() } } },
@@ -258,6 +253,10 @@ async function churn () {
       { key: 'segment', label: 'Stream' }
     ], d.atRisk, { sortable: true, sortKey: 'score', id: 'at-risk', empty: 'No customer in this band and segment.' }))
   grid.append(list)
+  const dist = el('div', { class: 'chart' })
+  grid.append(panel(`Score distribution (latest ${num(d.distribution.window)} predictions)`, dist,
+    el('details', {}, el('summary', {}, 'The counts'), table('Predictions per score range', [{ key: 'range', label: 'Score' }, { key: 'n', label: 'Predictions', num: true, render: r => num(r.n) }],
+      d.distribution.bins.map((n, i) => ({ range: `${(i / 10).toFixed(1)}–${((i + 1) / 10).toFixed(1)}`, n }))))))
   chart(dist, { x: d.distribution.bins.map((_n, i) => i), ys: [{ label: 'predictions', values: d.distribution.bins }] },
     { bars: true, time: false, xLabel: 'score', xValues: v => (v / 10).toFixed(1), alt: 'Histogram of churn scores; the table below gives the counts' })
 }
