@@ -380,7 +380,8 @@ async function model () {
   const m = d.test?.model ?? {}
   const b = d.test?.baseline ?? {}
   main.append(el('p', { class: 'sub' }, `Artifact ${d.path}`), el('div', { class: 'cards' },
-    card('Version', d.version, d.serving && d.serving !== d.version ? `serving now: ${d.serving}` : 'serving (per the latest predictions)' + (d.serving ? '' : ': not seen yet')),
+    card('Version', el('span', { class: 'small mono' }, d.version),
+      !d.serving ? 'no prediction record seen yet' : d.serving === d.version ? 'serving: the latest predictions carry it' : `the latest predictions carry ${d.serving}`),
     card('ROC-AUC', score(m.roc_auc), `baseline ${score(b.roc_auc)}`),
     card('PR-AUC', score(m.pr_auc), `baseline ${score(b.pr_auc)}`),
     card('Log loss', score(m.log_loss), `baseline ${score(b.log_loss)}`),
