@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs'
 import { defaultBands, readArtifactJson, type ChurnArtifact } from '../churn/index.ts'
+import { NO_ERROR_CODE } from '../dlq/index.ts'
 import { DeadLetterHeaders } from '../kafka/topics/index.ts'
 import { ensureDashboardIndexes } from './indexes.ts'
 import { StreamRates, TopicTail, type TailRecord } from './kafka.ts'
@@ -135,7 +136,7 @@ export class DashboardData {
   deadLetterSummary (): { following: readonly string[], byCode: { code: string, count: number }[], latest: unknown[] } {
     const counts = new Map<string, number>()
     for (const r of this.deadLetters.records) {
-      const code = r.headers[DeadLetterHeaders.ERROR_CODE] ?? '(none)'
+      const code = r.headers[DeadLetterHeaders.ERROR_CODE] ?? NO_ERROR_CODE
       counts.set(code, (counts.get(code) ?? 0) + 1)
     }
     const latest = [...this.deadLetters.records].sort((a, b) => b.timestamp - a.timestamp).slice(0, 20).map(r => ({
