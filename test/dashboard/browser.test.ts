@@ -151,6 +151,9 @@ test('the dashboard in chromium: every view, the live counter, the at-risk list,
   const first = await waitFor('the live counter to rise', async () => { const n = await counter(); return n > 0 ? n : undefined })
   await waitFor('the live counter to rise again', async () => (await counter()) > first ? true : undefined)
   await waitFor('the live state', async () => (await page.textContent('#live-state')) === 'live' ? true : undefined)
+  // The new predictions themselves are on the page, each a link to its customer.
+  await page.waitForSelector('table[data-table="live-predictions"] tbody tr a')
+  await page.screenshot({ path: join(s.shots, 'overview-live.png'), fullPage: true })
   live.child.kill('SIGTERM')
 
   // The at-risk list sorts and filters.

@@ -6,6 +6,8 @@ const main = document.getElementById('main')
 const charts = []
 let current = { view: '', refresh: null, onPrediction: null, onAlert: null }
 let timer
+/** The newest predictions the live stream brought, newest first (kept across re-renders). */
+const recent = []
 
 // ---- DOM helpers: children are nodes or text; attributes are set as properties, never parsed as HTML.
 function el (tag, props, ...children) {
@@ -211,6 +213,18 @@ async function overview () {
   grid.append(panel('Dead letters by error code', table(`Among the newest records of ${dl.following.length === 0 ? 'no dead-letter topic yet' : dl.following.join(', ')}`, [
     { key: 'code', label: 'Error code', render: r => el('span', { class: 'mono' }, r.code) }, { key: 'count', label: 'Records', num: true }
   ], dl.byCode, { empty: 'No dead letters.' })))
+  const live = el('section', { class: 'panel wide', 'aria-label': 'Latest predictions' })
+  const drawLive = () => live.replaceChildren(el('h2', {}, 'Latest predictions (live)'), table('Pushed as they are stored; newest first', [
+    { key: 'predictionTime', label: 'Stored', render: r => time(r.predictionTime) },
+    { key: 'customerId', label: 'Customer', render: r => el('a', { href: customerHref(r.customerId) }, r.customerId) },
+    { key: 'eventType', label: 'Event' },
+    { key: 'score', label: 'Score', num: true, render: r => score(r.score) },
+    { key: 'band', label: 'Band', render: r => band(r.band) },
+    { key: 'stream', label: 'Stream' }
+  ], recent, { id: 'live-predictions', empty: 'Waiting for the next prediction…' }))
+  drawLive()
+  grid.append(live)
+  current.onPrediction = drawLive
   grid.append(el('section', { class: 'panel wide', 'aria-label': 'Latest dead letters' }, el('h2', {}, 'Latest dead letters'), table('Newest first; the value as stored, cut at 300 characters', [
     { key: 'timestamp', label: 'Time', render: r => time(r.timestamp) },
     { key: 'topic', label: 'Topic' },
@@ -435,6 +449,8 @@ function connect () {
     document.getElementById('live-count').textContent = fmt.format(liveCount)
     const o = document.getElementById('overview-live')
     if (o) { o.textContent = fmt.format(liveCount); o.classList.remove('flash'); void o.offsetWidth; o.classList.add('flash') }
+    for (const row of d.rows) recent.unshift(row)
+    recent.splice(15)
     current.onPrediction?.(d)
   })
   source.addEventListener('alert', e => {
