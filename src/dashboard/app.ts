@@ -141,7 +141,7 @@ export function buildDashboard (options: DashboardOptions): DashboardApp {
   for (const table of Object.values(options.tables)) validTable(table)
   const app = createApp(options)
   const data = new DashboardData(options)
-  const hub = new LiveHub({ poll: () => data.livePoll(), intervalMs: options.liveIntervalMs, log: options.log })
+  const hub = new LiveHub({ poll: () => data.livePoll(), intervalMs: options.liveIntervalMs, log: options.log, onIdle: () => { data.resetLive() } })
   data.onAlert = alert => { hub.broadcast({ event: 'alert', data: alert }) }
   guard(app, options)
   routes(app, data, hub)

@@ -212,10 +212,20 @@ export class DashboardData {
     }
   }
 
+  /** Forgets where the live feed was: the next listener's feed starts from what is stored then. */
+  resetLive (): void {
+    this.#liveAfter = undefined
+    this.#liveCount = 0
+  }
+
   /** The live feed's next events: predictions stored since the last look, and the counters. */
   async livePoll (): Promise<LiveEvent[]> {
     const t = this.#o.tables.predictions
-    if (this.#liveAfter === undefined) this.#liveAfter = (await this.clock()).maxId
+    if (this.#liveAfter === undefined) {
+      // The first look marks where the feed starts: what is stored after it is news.
+      this.#liveAfter = (await this.clock()).maxId
+      return [{ event: 'ready', data: { after: this.#liveAfter } }]
+    }
     const rows = await predictionsAfter(this.db, t, this.bands, this.#liveAfter, 200)
     const last = rows.at(-1)
     if (last === undefined) return []

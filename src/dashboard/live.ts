@@ -9,6 +9,8 @@ export interface LiveHubOptions {
   readonly poll: () => Promise<LiveEvent[]>
   readonly intervalMs: number
   readonly log: Logger
+  /** Called when the last listener leaves and polling stops. */
+  readonly onIdle?: () => void
 }
 
 /**
@@ -37,7 +39,10 @@ export class LiveHub {
     this.#clients.add(response)
     response.on('close', () => {
       this.#clients.delete(response)
-      if (this.#clients.size === 0) this.#stop()
+      if (this.#clients.size === 0) {
+        this.#stop()
+        this.#options.onIdle?.()
+      }
     })
     this.#start()
   }

@@ -196,3 +196,42 @@ test('the fraud view reads the fraud pipeline\'s tables when they exist', async 
   assert.deepEqual(fraud.fraudRate.map(r => [r.total, r.fraud]), [[40, 4]])
   assert.deepEqual(fraud.breakdown.channel, [{ key: 'online', total: 20, fraud: 4 }, { key: 'pos', total: 20, fraud: 0 }])
 })
+
+test('the live stream sends a prediction stored after the page opened', async t => {
+  const backend = sqlBackends.find(b => b.name === 'sqlite')
+  const url = await backend?.url(t)
+  if (url === undefined) return
+  const table = 'churn_predictions'
+  await seed(url, table)
+  const { app, url: base } = await startDashboard(options(url, table, { liveIntervalMs: 100 }), '127.0.0.1', 0)
+  t.after(() => app.close())
+  const abort = new AbortController()
+  t.after(() => { abort.abort() })
+  const response = await fetch(`${base}/api/live`, { signal: abort.signal })
+  assert.equal(response.headers.get('content-type'), 'text/event-stream; charset=utf-8')
+  assert.equal(response.headers.get('content-security-policy'), contentSecurityPolicy)
+  const reader = response.body?.getReader()
+  assert.ok(reader !== undefined)
+  const decoder = new TextDecoder()
+  let text = ''
+  const readUntil = async (needle: string): Promise<void> => {
+    const deadline = Date.now() + 30_000
+    while (!text.includes(needle) && Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+  }
+  // The first look marks where the feed starts; what is stored after it is sent.
+  await readUntil('event: ready')
+  assert.match(text, /^event: ready$/m)
+  const store = openPredictionStore(connection(url), { table })
+  await store.insert([{ userId: 'late-customer', eventType: 'checkout', churnScore: 0.42, eventTime: Date.now(), predictionTime: Date.now(), metadata: null, topic: 'user-events', partition: 0, offset: 5_000_000n }])
+  await store.close()
+  await readUntil('late-customer')
+  const event = text.split('\n\n').find(e => e.includes('late-customer')) ?? ''
+  assert.match(event, /^event: predictions$/m)
+  const data = JSON.parse(/^data: (.*)$/m.exec(event)?.[1] ?? '{}') as { added: number, rows: { customerId: string, score: number }[] }
+  assert.equal(data.added, 1)
+  assert.deepEqual(data.rows.map(r => [r.customerId, r.score]), [['late-customer', 0.42]])
+})
