@@ -16,6 +16,14 @@ export default tseslint.config(
     }
   },
   {
+    // The dashboard's browser code: plain JavaScript served as it is (no build step).
+    files: ['src/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', location: 'readonly', fetch: 'readonly', EventSource: 'readonly', Node: 'readonly', Intl: 'readonly', URLSearchParams: 'readonly', uPlot: 'readonly' }
+    }
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' }
   }

@@ -3,6 +3,7 @@ import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'
+import { stopSignal } from '../util/signals.ts'
 import type { Command } from './command.ts'
 
 export const apiCommand: Command = {
@@ -48,17 +49,4 @@ export const apiCommand: Command = {
     await stopSignal()
     return 0
   }
-}
-
-/** Resolves at the first SIGINT or SIGTERM. */
-function stopSignal (): Promise<void> {
-  return new Promise<void>(resolve => {
-    const stop = (): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
 }

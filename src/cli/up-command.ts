@@ -5,12 +5,13 @@ import { stopSignals } from './signals.ts'
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'the whole system in one command: Kafka, topics, scoring API, a processor and a producer, with a live status line',
+  summary: 'the whole system in one command: Kafka, topics, scoring API, a processor, the dashboard and a producer, with a live status line',
   usage: 'churnflow up [--fresh] [--rate 20] [--customers 2000] [--history-days 30] [--kafka-port 9092] [--status-interval 5]',
   help: [
     'Starts, in this terminal: the local Apache Kafka (downloaded from Maven Central on first use; none when',
     'KAFKA_BROKER names a cluster), churnflow\'s topics, the scoring API (API_PORT, 5000), a processor with its',
-    'ops endpoints (OPS_PORT, 3000: /health, /metrics, /stats) and a producer of a simulated customer population.',
+    'ops endpoints (OPS_PORT, 3000: /health, /metrics, /stats), the dashboard (DASHBOARD_PORT, 8080) and a producer',
+    'of a simulated customer population.',
     'Predictions go to SQLite and profiles stay in process under the state directory, unless DATABASE_URL or',
     'DB_HOST (MySQL/MariaDB, PostgreSQL) and REDIS_HOST name real services. Ctrl+C stops everything in order',
     '(producer, processor after committing, API, broker) and prints the statistics; up again continues.',

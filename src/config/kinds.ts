@@ -104,6 +104,19 @@ export function url (protocols: readonly string[]): Kind<string> {
   }
 }
 
+/** Comma-separated URLs, each with one of the given protocols; at least one. */
+export function urlList (protocols: readonly string[]): Kind<string[]> {
+  const one = url(protocols)
+  return {
+    allowed: `comma-separated URLs starting with ${protocols.map(p => `${p}//`).join(' or ')}`,
+    parse (raw) {
+      const parts = raw.split(',').map(p => p.trim()).filter(p => p.length > 0)
+      return parts.length > 0 && parts.every(p => one.parse(p).ok) ? ok(parts) : bad
+    },
+    format: value => value.join(',')
+  }
+}
+
 /** A Kafka topic name: 1 to 249 of [a-zA-Z0-9._-], not "." or "..". */
 export function topicName (): Kind<string> {
   return {

@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { customerEventTypes } from '../events/schemas.ts'
 import {
-  between, boolean, decimal, someOf, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, words,
+  between, boolean, decimal, someOf, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, urlList, words,
   type Kind
 } from './kinds.ts'
 
@@ -155,6 +155,13 @@ export const configSchema = {
   alertHysteresis: setting({ env: ['ALERT_HYSTERESIS'], kind: between(0, 1), default: '0.1', group: 'Processing', doc: 'A customer leaves the high-risk state only below threshold minus this, so a hovering score does not flap.' }),
   alertCooldownHours: setting({ env: ['ALERT_COOLDOWN_HOURS'], kind: between(0, 8760), default: '24', group: 'Processing', doc: 'At most one alert per customer per this many hours of event time; 0 = no limit.' }),
   opsPort: setting({ env: ['OPS_PORT'], flag: 'ops-port', kind: integer(0, 65535), default: '3000', group: 'Processing', doc: 'Port of the ops endpoints (/health, /metrics, /stats); 0 picks a free one.' }),
+
+  // Dashboard
+  dashboardHost: setting({ env: ['DASHBOARD_HOST'], flag: 'dashboard-host', kind: text(), default: '127.0.0.1', group: 'Dashboard', doc: 'Address the dashboard listens on; any address but loopback needs DASHBOARD_KEY.' }),
+  dashboardPort: setting({ env: ['DASHBOARD_PORT'], flag: 'dashboard-port', kind: integer(0, 65535), default: '8080', group: 'Dashboard', doc: 'Port of the dashboard; 0 picks a free one.' }),
+  dashboardKey: optional({ env: ['DASHBOARD_KEY'], kind: text(), group: 'Dashboard', doc: 'Key every dashboard request must carry: as the basic-auth password (user DASHBOARD_USER), `Authorization: Bearer KEY` or `x-api-key`. Required off loopback.', unsetDoc: 'no key (loopback only)', sensitive: Sensitivity.SECRET }),
+  dashboardUser: setting({ env: ['DASHBOARD_USER'], kind: text(), default: 'churnflow', group: 'Dashboard', doc: 'The basic-auth user name the dashboard asks for, with DASHBOARD_KEY as the password.' }),
+  opsUrls: setting({ env: ['OPS_URLS'], flag: 'ops-url', kind: urlList(['http:', 'https:']), default: 'http://127.0.0.1:3000', group: 'Dashboard', doc: 'The processors\' ops endpoints the dashboard reads (/metrics, /stats, /health), comma-separated.' }),
 
   // Local runtime
   stateDir: setting({

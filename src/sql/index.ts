@@ -1,7 +1,7 @@
 export {
   SqlDialects, TableStates, type FraudStore, type FraudWriteResult, type PredictionRow, type PredictionStore, type SqlDialect, type TableState, type TableStore
 } from './types.ts'
-export { defaultTable, sqlTimestamp, validTable } from './common.ts'
+export { databaseError, defaultTable, sqlTimestamp, validTable } from './common.ts'
 export {
   ColumnTypes, defineTable, type ColumnDef, type ColumnSpec, type ColumnType, type ColumnValue, type ColumnValues, type IndexSpec, type SqlValue,
   type TableDefinition, type TableSpec
@@ -19,4 +19,4 @@ export { isTransientPgError } from './postgres/driver.ts'
 export { PostgresPredictionStore, PostgresTableStore, type PostgresStoreOptions } from './postgres/table-store.ts'
 export { isTransientSqliteError } from './sqlite/driver.ts'
 export { SqlitePredictionStore, SqliteTableStore, type SqliteStoreOptions } from './sqlite/table-store.ts'
-export { defaultSqlitePath, openFraudStore, openPredictionStore, openTableStore, sqlTarget, type OpenPredictionStoreOptions, type SqlConnection, type SqlTarget } from './open.ts'
+export { defaultSqlitePath, openFraudStore, openPredictionStore, openTableStore, sqlitePath, sqlTarget, type OpenPredictionStoreOptions, type SqlConnection, type SqlTarget } from './open.ts'

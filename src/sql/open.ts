@@ -38,7 +38,7 @@ export function defaultSqlitePath (stateDir: string): string {
  * `sqlite:/abs/file.db`, `sqlite:///abs/file.db`, `sqlite:relative.db` (from the working
  * directory) or `sqlite::memory:`. Taken from the raw text: URL parsing would percent-encode the path.
  */
-function sqlitePath (databaseUrl: string): string {
+export function sqlitePath (databaseUrl: string): string {
   let rest = databaseUrl.slice('sqlite:'.length)
   if (rest.startsWith('//')) rest = rest.slice(2)
   rest = rest.replace(/[?#].*$/, '')

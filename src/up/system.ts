@@ -13,6 +13,7 @@ import { buildOps, openPipeline, Processor, type PipelineParts } from '../proces
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
+import { serveDashboard } from '../dashboard/index.ts'
 import { livePopulationSource } from './population-source.ts'
 import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
@@ -171,13 +172,14 @@ async function startAll (ctx: UpContext, stack: AsyncDisposableStack, run: UpRun
     const t = totals()
     return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced() }
   })
+  const dashboardUrl = await startDashboard(ctx, stack, opsUrl)
   parts.models?.watch()
   const saveState = (): Promise<void> => writeUpState(ctx.statePath, { producer: { ...ctx.state.producer, produced: produced() }, totals: totals() })
   stack.defer(stopStep(ctx.log, 'the state file', saveState))
   const processing = startProcessing(ctx, stack, proc)
   const producer = startProducer(ctx, stack)
   run.producerStats = producer.stats
-  printBanner(ctx, { kafka: kafka.where, api: apiUrl, ops: opsUrl, parts, producer: producer.line })
+  printBanner(ctx, { kafka: kafka.where, api: apiUrl, dashboard: dashboardUrl, ops: opsUrl, parts, producer: producer.line })
   await statusUntilStop(ctx, { proc, totals, saveState, processing, producing: producer.producing })
 }
 
@@ -274,6 +276,13 @@ async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Proc
   return ops.listen({ host: ctx.config.apiHost, port: ctx.config.opsPort })
 }
 
+/** The dashboard, reading the SQL database, Kafka and the processor's ops endpoints; resolves to its URL. */
+async function startDashboard (ctx: UpContext, stack: AsyncDisposableStack, opsUrl: string): Promise<string> {
+  const dashboard = await serveDashboard(ctx.runConfig, ctx.part('dashboard'), [opsUrl])
+  stack.defer(stopStep(ctx.log, 'the dashboard', dashboard.close))
+  return dashboard.url
+}
+
 /** 3. The processor, running until stopped; stopping it waits for its last commit. */
 function startProcessing (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor): Promise<void> {
   const processing = proc.run()
@@ -320,13 +329,14 @@ function startProducer (ctx: UpContext, stack: AsyncDisposableStack): { producin
   return { producing, stats, line }
 }
 
-function printBanner (ctx: UpContext, where: { kafka: string, api: string, ops: string, parts: PipelineParts, producer: string }): void {
+function printBanner (ctx: UpContext, where: { kafka: string, api: string, dashboard: string, ops: string, parts: PipelineParts, producer: string }): void {
   const { config } = ctx
   const rule = '='.repeat(60)
   for (const line of [
     rule, 'churnflow is up', rule,
     `Kafka:        ${where.kafka}`,
     `Scoring API:  ${where.api}`,
+    `Dashboard:    ${where.dashboard}`,
     `Ops:          ${where.ops}/health  ${where.ops}/metrics  ${where.ops}/stats`,
     `Predictions:  ${where.parts.predictions.name}, table ${where.parts.predictions.table}; topics ${config.predictionsTopic}, ${config.alertsTopic}`,
     `Profiles:     ${where.parts.profiles.name}`,

@@ -45,7 +45,7 @@ async function startUp (t: TestContext, dir: string, args: readonly string[], en
   const apiPort = await freePort()
   const opsPort = await freePort()
   const started = startCli(['up', '--kafka-port', String(KAFKA_PORT), '--status-interval', '1', ...args], {
-    CHURNFLOW_STATE_DIR: dir, API_PORT: String(apiPort), OPS_PORT: String(opsPort), ...env
+    CHURNFLOW_STATE_DIR: dir, API_PORT: String(apiPort), OPS_PORT: String(opsPort), DASHBOARD_PORT: '0', ...env
   })
   let output = ''
   started.child.stdout?.on('data', (d: Buffer) => { output += d.toString('utf8') })
@@ -131,6 +131,10 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   })
   assert.match(first.output(), /churnflow is up/)
   assert.match(first.output(), /Kafka: +127\.0\.0\.1:\d+ \(local Apache Kafka/)
+  // The dashboard is served, at the URL of its line in the block.
+  const dashboard = /Dashboard: +(http:\/\/\S+)/.exec(first.output())?.[1]
+  assert.ok(dashboard !== undefined, 'up prints a Dashboard: line')
+  assert.equal((await fetch(`${dashboard}/api/model`)).status, 200)
   assert.match(first.output(), /status: \d+ events\/s, [\d,]+ events? processed, [\d,]+ predictions? saved, [\d,]+ high-risk customers?, [\d,]+ alerts?, lag \d+/)
   // The scoring API runs too, and scores the churn prediction consumer's body.
   const scored = await fetch(`${first.api}/predict-churn`, {

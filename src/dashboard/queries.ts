@@ -1,0 +1,290 @@
+import { sqlTimestamp, SqlDialects, type SqlDialect } from '../sql/index.ts'
+import type { DashboardTables } from './indexes.ts'
+import { sqlTime, type SqlReader, type SqlRow } from './sql.ts'
+
+const MINUTE = 60_000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+
+/** The event type of a silence re-score. */
+export const INACTIVITY_CHECK = 'inactivity_check'
+
+/** A risk band: a score at or above `from` (and below the next band's `from`) is in it. */
+export interface Band { readonly name: string, readonly from: number }
+
+/** Text of a time truncated to the minute or the hour, in the dialect's own function. */
+function bucket (dialect: SqlDialect, column: string, unit: 'minute' | 'hour'): string {
+  if (dialect === SqlDialects.SQLITE) return `substr(${column}, 1, ${unit === 'minute' ? 16 : 13})`
+  if (dialect === SqlDialects.MYSQL) return `DATE_FORMAT(${column}, '${unit === 'minute' ? '%Y-%m-%d %H:%i' : '%Y-%m-%d %H'}')`
+  return `to_char(${column}, '${unit === 'minute' ? 'YYYY-MM-DD HH24:MI' : 'YYYY-MM-DD HH24'}')`
+}
+
+/** A bucket's text (`YYYY-MM-DD HH[:MM]`) back to epoch ms. */
+function bucketTime (text: unknown): number {
+  const s = String(text)
+  return sqlTime(s.length === 13 ? `${s}:00:00` : `${s}:00`)
+}
+
+const num = (v: unknown): number => typeof v === 'number' ? v : Number(v)
+const str = (v: unknown): string => v === null || v === undefined ? '' : String(v)
+
+/** The band a score falls in. */
+export function bandOf (bands: readonly Band[], score: number): string {
+  let name = bands[0]?.name ?? ''
+  for (const b of bands) if (score >= b.from) name = b.name
+  return name
+}
+
+/** The score range of a band: [from, to). */
+function bandRange (bands: readonly Band[], name: string): [number, number] | undefined {
+  const i = bands.findIndex(b => b.name === name)
+  if (i < 0) return undefined
+  return [bands[i]?.from ?? 0, bands[i + 1]?.from ?? 2]
+}
+
+/** The newest times in the table: the data's own "now" (event time) and the last write. */
+export interface Clock { readonly maxId: number, readonly eventTime: number, readonly predictionTime: number }
+
+/** Reads the table's newest id, event time and prediction time, each from an index end. */
+export async function readClock (db: SqlReader, table: string): Promise<Clock> {
+  const [ids, events, predictions] = await Promise.all([
+    db.all(`SELECT MAX(id) AS v FROM ${table}`),
+    db.all(`SELECT MAX(event_timestamp) AS v FROM ${table}`),
+    db.all(`SELECT MAX(prediction_timestamp) AS v FROM ${table}`)
+  ])
+  return { maxId: num(ids[0]?.v ?? 0) || 0, eventTime: sqlTime(events[0]?.v), predictionTime: sqlTime(predictions[0]?.v) }
+}
+
+export interface SeriesPoint { readonly t: number, readonly v: number }
+
+/** Every bucket from `from` to `to` (epoch ms, truncated to the step), 0 where the query had none. */
+function filled (points: readonly SeriesPoint[], from: number, to: number, step: number): SeriesPoint[] {
+  const by = new Map(points.map(p => [p.t, p.v]))
+  const out: SeriesPoint[] = []
+  for (let t = Math.floor(from / step) * step; t <= to; t += step) out.push({ t, v: by.get(t) ?? 0 })
+  return out
+}
+
+/** Predictions written per minute over the hour before the last write. */
+export async function predictionsPerMinute (db: SqlReader, table: string, clock: Clock): Promise<SeriesPoint[]> {
+  if (!Number.isFinite(clock.predictionTime)) return []
+  const m = bucket(db.dialect, 'prediction_timestamp', 'minute')
+  const from = clock.predictionTime - 60 * MINUTE
+  const rows = await db.all(`SELECT ${m} AS b, COUNT(*) AS n FROM ${table} WHERE prediction_timestamp >= ? GROUP BY ${m} ORDER BY 1`, [sqlTimestamp(from)])
+  return filled(rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) })), from, clock.predictionTime, MINUTE)
+}
+
+/** Distinct customers scored at or above `threshold` per hour of event time, over the two days before the newest event. */
+export async function highRiskOverTime (db: SqlReader, table: string, clock: Clock, threshold: number): Promise<SeriesPoint[]> {
+  if (!Number.isFinite(clock.eventTime)) return []
+  const h = bucket(db.dialect, 'event_timestamp', 'hour')
+  const from = clock.eventTime - 48 * HOUR
+  const rows = await db.all(`SELECT ${h} AS b, COUNT(DISTINCT user_id) AS n FROM ${table} WHERE event_timestamp >= ? AND churn_score >= ? GROUP BY ${h} ORDER BY 1`,
+    [sqlTimestamp(from), threshold])
+  return filled(rows.map(r => ({ t: bucketTime(r.b), v: num(r.n) })), from, clock.eventTime, HOUR)
+}
+
+/** How many of the latest predictions the score distribution counts. */
+export const DISTRIBUTION_WINDOW = 20_000
+
+/**
+ * The score distribution of the latest predictions in ten bins of 0.1, and the source streams
+ * among them (the segments), in one read of a primary key range: grouping on the score's bin
+ * first keeps planners off the unique key's kafka_topic column, which would read every row.
+ */
+export async function scoreDistribution (db: SqlReader, table: string, clock: Clock): Promise<{ bins: number[], window: number, segments: string[] }> {
+  const rows = await db.all(`SELECT FLOOR(churn_score * 10) AS b, kafka_topic AS s, COUNT(*) AS n FROM ${table} WHERE id > ? GROUP BY FLOOR(churn_score * 10), kafka_topic`,
+    [clock.maxId - DISTRIBUTION_WINDOW])
+  const bins = Array.from({ length: 10 }, () => 0)
+  const segments = new Set<string>()
+  for (const r of rows) {
+    const i = Math.min(9, Math.max(0, num(r.b)))
+    bins[i] = (bins[i] ?? 0) + num(r.n)
+    if (str(r.s) !== '') segments.add(str(r.s))
+  }
+  return { bins, window: DISTRIBUTION_WINDOW, segments: [...segments].sort() }
+}
+
+/** One customer of the at-risk list. */
+export interface AtRiskCustomer {
+  readonly customerId: string
+  readonly score: number
+  readonly band: string
+  /** The score now minus the latest score a week of event time before now; null when there was none. */
+  readonly changeSinceLastWeek: number | null
+  readonly lastSeen: number
+  readonly daysSilent: number
+  readonly lastEventType: string
+  readonly segment: string
+}
+
+export interface AtRiskQuery {
+  readonly limit: number
+  readonly band?: string
+  /** A source stream (kafka_topic). */
+  readonly segment?: string
+}
+
+/**
+ * Customers ranked by current risk: each customer's latest prediction, highest score first.
+ * Reads a window of the highest-scored rows down the churn_score index, keeps those that are
+ * their customer's latest (one seek each in (user_id, id)) and in the segment, and widens the
+ * window only when too few were: the cost follows the list's length, not the table's.
+ */
+export async function atRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, query: AtRiskQuery): Promise<AtRiskCustomer[]> {
+  // Only the band narrows the walk (a range of churn_score, which keeps it on the index); the
+  // segment is checked on the window, so no planner is tempted to read a whole segment and sort it.
+  const range = query.band === undefined ? undefined : bandRange(bands, query.band)
+  const inner = range === undefined ? '' : 'WHERE p.churn_score >= ? AND p.churn_score < ?'
+  const outer = query.segment === undefined ? '' : 'AND w.kafka_topic = ?'
+  let window = Math.max(1500, query.limit * 30)
+  for (;;) {
+    const rows = await db.all(`SELECT w.* FROM (
+        SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic,
+          (SELECT MAX(q.id) FROM ${table} q WHERE q.user_id = p.user_id) AS latest_id
+        FROM ${table} p ${inner} ORDER BY p.churn_score DESC LIMIT ?
+      ) w WHERE w.id = w.latest_id ${outer} ORDER BY w.churn_score DESC, w.id DESC LIMIT ?`,
+    [...(range ?? []), window, ...(query.segment === undefined ? [] : [query.segment]), query.limit])
+    if (rows.length >= query.limit || window >= clock.maxId) return describeAtRisk(db, table, bands, clock, rows)
+    window *= 2
+  }
+}
+
+/**
+ * The list's other columns, for all its customers at once: the latest score a week before now
+ * and the last real event (not a silence re-score). Two reads through (user_id, id), whatever
+ * the list's length.
+ */
+async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[]): Promise<AtRiskCustomer[]> {
+  if (rows.length === 0) return []
+  const ids = rows.map(r => r.user_id)
+  const marks = ids.map(() => '?').join(', ')
+  const [before, seen] = await Promise.all([
+    db.all(`SELECT user_id, id, churn_score FROM ${table} WHERE user_id IN (${marks}) AND event_timestamp <= ?`, [...ids, sqlTimestamp(clock.eventTime - 7 * DAY)]),
+    db.all(`SELECT user_id, MAX(event_timestamp) AS t FROM ${table} WHERE user_id IN (${marks}) AND event_type <> ? GROUP BY user_id`, [...ids, INACTIVITY_CHECK])
+  ])
+  const weekAgo = new Map<string, { id: number, score: number }>()
+  for (const r of before) {
+    const key = str(r.user_id)
+    if ((weekAgo.get(key)?.id ?? -1) < num(r.id)) weekAgo.set(key, { id: num(r.id), score: num(r.churn_score) })
+  }
+  const lastSeen = new Map(seen.map(r => [str(r.user_id), sqlTime(r.t)]))
+  return rows.map(r => {
+    const id = str(r.user_id)
+    const score = num(r.churn_score)
+    const last = lastSeen.get(id) ?? sqlTime(r.event_timestamp)
+    const then = weekAgo.get(id)
+    return {
+      customerId: id,
+      score,
+      band: bandOf(bands, score),
+      changeSinceLastWeek: then === undefined ? null : score - then.score,
+      lastSeen: last,
+      daysSilent: Number.isFinite(clock.eventTime) ? Math.max(0, Math.floor((clock.eventTime - last) / DAY)) : 0,
+      lastEventType: str(r.event_type),
+      segment: str(r.kafka_topic)
+    }
+  })
+}
+
+/** One stored prediction as the dashboard shows it. */
+export interface PredictionView {
+  readonly id: number
+  readonly customerId: string
+  readonly eventType: string
+  readonly score: number
+  readonly band: string
+  readonly eventTime: number
+  readonly predictionTime: number
+  readonly stream: string
+  /** The event's metadata as stored (JSON text), or null. */
+  readonly metadata: string | null
+}
+
+function predictionView (bands: readonly Band[], r: SqlRow): PredictionView {
+  const score = num(r.churn_score)
+  const metadata = r.metadata === null || r.metadata === undefined ? null : typeof r.metadata === 'string' ? r.metadata : JSON.stringify(r.metadata)
+  return {
+    id: num(r.id),
+    customerId: str(r.user_id),
+    eventType: str(r.event_type),
+    score,
+    band: bandOf(bands, score),
+    eventTime: sqlTime(r.event_timestamp),
+    predictionTime: sqlTime(r.prediction_timestamp),
+    stream: str(r.kafka_topic),
+    metadata
+  }
+}
+
+const predictionColumns = 'id, user_id, event_type, churn_score, event_timestamp, prediction_timestamp, metadata, kafka_topic'
+
+/** A customer's latest predictions, newest first (the (user_id, id) index). */
+export async function customerPredictions (db: SqlReader, table: string, bands: readonly Band[], customerId: string, limit: number): Promise<PredictionView[]> {
+  const rows = await db.all(`SELECT ${predictionColumns} FROM ${table} WHERE user_id = ? ORDER BY id DESC LIMIT ?`, [customerId, limit])
+  return rows.map(r => predictionView(bands, r))
+}
+
+/** Predictions stored after `afterId`, oldest first, at most `limit` (the live feed). */
+export async function predictionsAfter (db: SqlReader, table: string, bands: readonly Band[], afterId: number, limit: number): Promise<PredictionView[]> {
+  const rows = await db.all(`SELECT ${predictionColumns} FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])
+  return rows.map(r => predictionView(bands, r))
+}
+
+/** The latest predictions, newest first. */
+export async function latestPredictions (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, limit: number): Promise<PredictionView[]> {
+  const rows = await db.all(`SELECT ${predictionColumns} FROM ${table} WHERE id > ? ORDER BY id DESC LIMIT ?`, [clock.maxId - limit, limit])
+  return rows.map(r => predictionView(bands, r))
+}
+
+/** The fraud view's figures, from the fraud pipeline's tables. */
+export interface FraudView {
+  /** False when the fraud tables do not exist or are empty: no fraud pipeline data. */
+  readonly present: boolean
+  readonly transactionsPerSecond: number
+  /** Per hour over the day before the newest prediction: share of transactions labelled fraud. */
+  readonly fraudRate: { t: number, total: number, fraud: number }[]
+  readonly flagged: { transactionId: string, score: number, reasons: string, time: number, amount: number | null, currency: string, merchantCategory: string, country: string, channel: string, accountId: string }[]
+  readonly breakdown: Record<'merchant_category' | 'country' | 'channel', { key: string, total: number, fraud: number }[]>
+}
+
+const emptyFraud: FraudView = { present: false, transactionsPerSecond: 0, fraudRate: [], flagged: [], breakdown: { merchant_category: [], country: [], channel: [] } }
+
+/** Reads the fraud view; `present: false` when the fraud pipeline has written nothing. */
+export async function fraudView (db: SqlReader, tables: DashboardTables): Promise<FraudView> {
+  const fp = tables.fraudPredictions
+  const ft = tables.fraudTransactions
+  const newest = await db.all(`SELECT MAX(created_at) AS v FROM ${fp}`)
+  const now = sqlTime(newest[0]?.v)
+  if (!Number.isFinite(now)) return emptyFraud
+  const fraud = "SUM(CASE WHEN p.prediction = 'fraud' THEN 1 ELSE 0 END)"
+  const h = bucket(db.dialect, 'p.created_at', 'hour')
+  const dayAgo = sqlTimestamp(now - DAY)
+  const [minute, rate, flagged, ...breakdowns] = await Promise.all([
+    db.all(`SELECT COUNT(*) AS n FROM ${fp} WHERE created_at >= ?`, [sqlTimestamp(now - MINUTE)]),
+    db.all(`SELECT ${h} AS b, COUNT(*) AS n, ${fraud} AS f FROM ${fp} p WHERE p.created_at >= ? GROUP BY ${h} ORDER BY 1`, [dayAgo]),
+    db.all(`SELECT p.transaction_id, p.fraud_score, p.reasons, p.created_at, t.amount, t.currency, t.merchant_category, t.country, t.channel, t.account_id
+      FROM ${fp} p LEFT JOIN ${ft} t ON t.transaction_id = p.transaction_id WHERE p.prediction = 'fraud' ORDER BY p.created_at DESC LIMIT 50`),
+    ...(['merchant_category', 'country', 'channel'] as const).map(k =>
+      db.all(`SELECT t.${k} AS k, COUNT(*) AS n, ${fraud} AS f FROM ${fp} p JOIN ${ft} t ON t.transaction_id = p.transaction_id WHERE p.created_at >= ? GROUP BY t.${k} ORDER BY 3 DESC, 2 DESC LIMIT 20`, [dayAgo]))
+  ])
+  const breakdown = (rows: SqlRow[] | undefined): { key: string, total: number, fraud: number }[] => (rows ?? []).map(r => ({ key: str(r.k), total: num(r.n), fraud: num(r.f) }))
+  return {
+    present: true,
+    transactionsPerSecond: num(minute[0]?.n ?? 0) / 60,
+    fraudRate: rate.map(r => ({ t: bucketTime(r.b), total: num(r.n), fraud: num(r.f) })),
+    flagged: flagged.map(r => ({
+      transactionId: str(r.transaction_id),
+      score: num(r.fraud_score),
+      reasons: typeof r.reasons === 'string' ? r.reasons : JSON.stringify(r.reasons ?? []),
+      time: sqlTime(r.created_at),
+      amount: r.amount === null || r.amount === undefined ? null : num(r.amount),
+      currency: str(r.currency),
+      merchantCategory: str(r.merchant_category),
+      country: str(r.country),
+      channel: str(r.channel),
+      accountId: str(r.account_id)
+    })),
+    breakdown: { merchant_category: breakdown(breakdowns[0]), country: breakdown(breakdowns[1]), channel: breakdown(breakdowns[2]) }
+  }
+}
