@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { GbtModel, LogisticModel, sigmoid, type CalibrationBin, type GbtModelJson } from '../model/index.ts'
+import { GbtModel, IsotonicCalibrator, LogisticModel, sigmoid, type CalibrationBin, type GbtModelJson, type IsotonicJson } from '../model/index.ts'
 import { CHURN_FEATURES, churnFeatureNames, churnFeatures, type CustomerProfile } from '../profile/index.ts'
 
 /** Risk bands: a score at or above `from` is in the band (the last matching one wins). */
@@ -10,7 +10,7 @@ export const defaultBands: readonly RiskBand[] = [
   { name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }, { name: 'critical', from: 0.8 }
 ]
 
-export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, calibration?: CalibrationBin[] }
+export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, brier?: number, calibration?: CalibrationBin[], deciles?: CalibrationBin[] }
 
 /** A trained churn model as written to disk: versioned, with its features, training summary and metrics. */
 export interface ChurnArtifact {
@@ -24,6 +24,8 @@ export interface ChurnArtifact {
   qualifying: string[]
   bands: readonly RiskBand[]
   model: GbtModelJson
+  /** Maps the trees' raw probability to a calibrated one (fitted on a validation period); absent in older models. */
+  calibration?: IsotonicJson
   baseline: unknown
   training: Record<string, number | string>
   metrics: {
@@ -92,6 +94,7 @@ export function topReasons (names: readonly string[], values: Float64Array, cont
 export class ChurnScorer {
   readonly artifact: ChurnArtifact
   readonly #model: GbtModel
+  readonly #calibration: IsotonicCalibrator | undefined
   readonly #features = new Float64Array(CHURN_FEATURES)
   readonly #contributions = new Float64Array(CHURN_FEATURES)
 
@@ -101,6 +104,11 @@ export class ChurnScorer {
       this.#model = GbtModel.fromJSON(artifact.model)
     } catch (error) {
       throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
+    }
+    try {
+      this.#calibration = artifact.calibration === undefined ? undefined : IsotonicCalibrator.fromJSON(artifact.calibration)
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the calibration in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
     }
     if (this.#model.features !== CHURN_FEATURES) throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model expects ${this.#model.features} features, churnflow computes ${CHURN_FEATURES}`)
     LogisticModel.fromJSON(artifact.baseline)
@@ -123,7 +131,12 @@ export class ChurnScorer {
   /** The score alone, for hot loops (no reasons). */
   scoreOnly (profile: CustomerProfile, at: number): number {
     churnFeatures(profile, at, this.#features)
-    return this.#model.predict(this.#features)
+    return this.calibrate(this.#model.predict(this.#features))
+  }
+
+  /** The trees' raw probability as the artifact's calibration map reads it (unchanged without one). */
+  calibrate (raw: number): number {
+    return this.#calibration === undefined ? raw : this.#calibration.apply(raw)
   }
 
   score (profile: CustomerProfile, at: number): ChurnScore {
@@ -131,7 +144,7 @@ export class ChurnScorer {
     // The contributions sum to the margin: one walk of the trees gives the score and its reasons.
     let margin = this.#model.contributions(this.#features, this.#contributions)
     for (let j = 0; j < this.#contributions.length; j++) margin += this.#contributions[j] as number
-    const churnScore = sigmoid(margin)
+    const churnScore = this.calibrate(sigmoid(margin))
     return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: topReasons(churnFeatureNames, this.#features, this.#contributions) }
   }
 }

@@ -2,6 +2,8 @@ export {
   ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact, topReasons,
   type ChurnArtifact, type ChurnScore, type ModelMetrics, type Reason, type RiskBand
 } from './artifact.ts'
+export { profilesAsOf, purchaseSummariesOf, purchaseSummaryOf, riskAsOf, type RiskAsOf } from './as-of.ts'
+export { CDNOW, cdnowDir, noPurchaseLabels, readCdnow } from './cdnow.ts'
 export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './history.ts'
 export { buildRows, churnGbtDefaults, evaluateChurnModel, trainChurnModel, type EvaluationReport, type Rows, type TrainOptions } from './train.ts'
 export { readTruthFile } from './truth.ts'

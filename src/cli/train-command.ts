@@ -20,7 +20,7 @@ const seedOf = (values: CommandContext['values']): number => wholeNumberFlag(val
 const DAY = 86_400_000
 
 /** A file when one exists at that path, else a comma-separated list of topics. */
-async function loadHistory (source: string, config: Config, log: Logger): Promise<History> {
+export async function loadHistory (source: string, config: Config, log: Logger): Promise<History> {
   const started = Date.now()
   // A topic name has no slash and no file extension: such a source is a file that is missing.
   if (!existsSync(source) && (/[/\\]/.test(source) || /\.(jsonl|json|ndjson|txt)$/.test(source))) {
@@ -32,6 +32,13 @@ async function loadHistory (source: string, config: Config, log: Logger): Promis
   log.info(`Read ${history.size} events of ${history.customers.length} customers in ${((Date.now() - started) / 1000).toFixed(1)} s${history.skipped > 0 ? ` (${history.skipped} records were not usable events and were skipped)` : ''}`)
   if (history.size === 0) throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, `${source} holds no usable events`)
   return history
+}
+
+/** A `--cutoff`/`--at` value: a date (midnight UTC) or an ISO 8601 time. */
+export function timeFlag (name: string, raw: string): number {
+  const t = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw)
+  if (t === undefined) throw usage(`--${name}="${raw}" is invalid: expected a date (2025-05-01) or an ISO 8601 time`)
+  return t
 }
 
 function horizonOf (values: CommandContext['values'], fallback: number | undefined): number {
@@ -95,11 +102,7 @@ export const trainCommand: Command = {
     if (values.kind === 'fraud') return await trainFraud(values, log, out)
     if (values.kind !== 'churn') throw usage(`--kind="${String(values.kind)}" is invalid: expected churn or fraud`)
     const horizonDays = horizonOf(values, undefined)
-    let cutoff: number | undefined
-    if (typeof values.cutoff === 'string') {
-      cutoff = parseEventTime(/^\d{4}-\d{2}-\d{2}$/.test(values.cutoff) ? `${values.cutoff}T00:00:00Z` : values.cutoff)
-      if (cutoff === undefined) throw usage(`--cutoff="${values.cutoff}" is invalid: expected a date (2025-05-01) or an ISO 8601 time`)
-    }
+    const cutoff = typeof values.cutoff === 'string' ? timeFlag('cutoff', values.cutoff) : undefined
     const trees = wholeNumberFlag(values, 'trees', 1, 5000)
     const seed = seedOf(values)
     const outPath = typeof values.out === 'string' ? values.out : shippedChurnModelPath
