@@ -29,7 +29,11 @@ export interface ChurnArtifact {
   baseline: unknown
   training: Record<string, number | string>
   metrics: {
-    test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics }
+    /**
+     * On the test rows: the model as it scores (calibrated), the logistic-regression baseline, and
+     * (models trained since they were added) recency alone, BG/NBD, and the trees before calibration.
+     */
+    test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics, recency?: ModelMetrics, bgnbd?: ModelMetrics, uncalibrated?: ModelMetrics }
     importance: { feature: string, importance: number }[]
     /** The baseline's coefficients on standardised features, largest magnitude first. */
     baseline_coefficients?: { feature: string, coefficient: number }[]

@@ -5,6 +5,8 @@ export {
 export { profilesAsOf, purchaseSummariesOf, purchaseSummaryOf, riskAsOf, type RiskAsOf } from './as-of.ts'
 export { CDNOW, cdnowDir, noPurchaseLabels, readCdnow } from './cdnow.ts'
 export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './history.ts'
-export { buildRows, churnGbtDefaults, evaluateChurnModel, trainChurnModel, type EvaluationReport, type Rows, type TrainOptions } from './train.ts'
+export {
+  buildRows, churnGbtDefaults, evaluateChurnModel, trainChurnModel, windowsOf, type BuiltRows, type EvaluationReport, type Rows, type TrainOptions, type Windows
+} from './train.ts'
 export { readTruthFile } from './truth.ts'
 export { shippedChurnModelPath } from './shipped.ts'
