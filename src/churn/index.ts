@@ -1,8 +1,9 @@
 export {
   ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact, topReasons,
-  type ChurnArtifact, type ChurnScore, type ModelMetrics, type Reason, type RiskBand
+  type ChurnArtifact, type ChurnScore, type ModelMetrics, type PurchaseModel, type Reason, type RiskBand
 } from './artifact.ts'
-export { profilesAsOf, purchaseSummariesOf, purchaseSummaryOf, riskAsOf, type RiskAsOf } from './as-of.ts'
+export { profilesAsOf, riskAsOf, type RiskAsOf } from './as-of.ts'
+export { isPurchaseHistory, purchaseSummariesOf, purchaseSummaryOf } from './purchases.ts'
 export { CDNOW, cdnowDir, noPurchaseLabels, readCdnow } from './cdnow.ts'
 export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './history.ts'
 export {

@@ -6,7 +6,7 @@ import {
 import { applyEvent, CHURN_FEATURES, churnFeatureNames, churnFeatures, emptyProfile, type CustomerProfile } from '../profile/index.ts'
 import { Rng, trueChurnProbability, type CustomerTruth } from '../simulator/index.ts'
 import { defaultBands, type ChurnArtifact, type ModelMetrics } from './artifact.ts'
-import { purchaseSummaryOf } from './as-of.ts'
+import { purchaseSummaryOf } from './purchases.ts'
 import { eventTypeCodes, type History } from './history.ts'
 
 const DAY = 86_400_000
@@ -307,19 +307,37 @@ export function buildRows (history: History, options: TrainOptions): BuiltRows {
   }
 }
 
-/** BG/NBD's purchase summaries of the customers not held out for the test, as of `at`. */
+/** Customers BG/NBD is fitted on, at most: its four parameters are settled long before, and the fit is per customer. */
+const BGNBD_CUSTOMERS = 5000
+
+/** BG/NBD's purchase summaries of (at most 5,000 of) the customers not held out for the test, as of `at`. */
 function trainingSummaries (profiles: readonly (CustomerProfile | undefined)[], heldOut: Uint8Array, at: number): BuiltRows['summaries'] {
   const x: number[] = []
   const tx: number[] = []
   const T: number[] = []
+  let eligible = 0
+  for (let c = 0; c < profiles.length; c++) if (profiles[c] !== undefined && heldOut[c] !== 1) eligible++
+  const every = Math.max(1, Math.ceil(eligible / BGNBD_CUSTOMERS))
+  let k = 0
   profiles.forEach((p, c) => {
-    if (p === undefined || heldOut[c] === 1) return
+    if (p === undefined || heldOut[c] === 1 || k++ % every !== 0) return
     const s = purchaseSummaryOf(p, at)
     x.push(s.x)
     tx.push(s.tx)
     T.push(s.T)
   })
   return { x: Float64Array.from(x), tx: Float64Array.from(tx), T: Float64Array.from(T) }
+}
+
+/**
+ * True when a history holds purchase events alone: its trees are then its purchase-history model,
+ * and no BG/NBD goes beside them. A richer history's artifact carries its BG/NBD fit for the
+ * customers whose profile holds purchases alone.
+ */
+function purchaseOnly (history: History): boolean {
+  const purchases = new Set(['order_placed', 'checkout', 'order_cancelled', 'refund_requested'].map(t => eventTypeCodes.indexOf(t as typeof eventTypeCodes[number])))
+  for (let i = 0; i < history.size; i++) if (!purchases.has(history.type[i] as number)) return false
+  return true
 }
 
 type Measured = ModelMetrics & { brier: number, calibration: CalibrationBin[], deciles: CalibrationBin[] }
@@ -426,6 +444,9 @@ export function trainChurnModel (history: History, options: TrainOptions): Churn
     model: gbt.toJSON(),
     ...(calibrator === undefined ? {} : { calibration: calibrator.toJSON() }),
     baseline: logistic.toJSON(),
+    ...(others.params === undefined || purchaseOnly(history)
+      ? {}
+      : { purchase_model: { kind: 'bgnbd' as const, params: others.params, horizon_days: options.horizonDays, fitted_on: `the training customers of this history as of ${new Date(windows.trainEnd).toISOString().slice(0, 10)}`, metrics: { test_roc_auc: others.bgnbd?.roc_auc ?? Number.NaN } } }),
     training: {
       events: history.size,
       customers: history.customers.length,

@@ -50,14 +50,26 @@ export function fitBgNbd (data: PurchaseSummaries): { params: BgNbdParams, logLi
   const rows = [...groups.values()]
   const of = (v: readonly number[]): BgNbdParams => ({ r: Math.exp(v[0] as number), alpha: Math.exp(v[1] as number), a: Math.exp(v[2] as number), b: Math.exp(v[3] as number) })
   const negLl = (v: readonly number[]): number => {
-    const p = of(v)
+    const { r, alpha, a, b } = of(v)
+    // The terms that depend on the parameters alone, once per evaluation.
+    const constant = -lnGamma(r) + r * Math.log(alpha) - lnBeta(a, b)
     let sum = 0
-    for (const g of rows) sum += g.n * bgnbdLogLikelihoodOne(p, g.x, g.tx, g.T)
+    for (const g of rows) {
+      const common = lnGamma(r + g.x) + lnGamma(a) + lnGamma(b + g.x) - lnGamma(a + b + g.x) + constant
+      const alive = -(r + g.x) * Math.log(alpha + g.T)
+      let ll = common + alive
+      if (g.x > 0) {
+        const dropped = Math.log(a / (b + g.x - 1)) - (r + g.x) * Math.log(alpha + g.tx)
+        const m = Math.max(alive, dropped)
+        ll = common + m + Math.log(Math.exp(alive - m) + Math.exp(dropped - m))
+      }
+      sum += g.n * ll
+    }
     return Number.isFinite(sum) ? -sum : Number.POSITIVE_INFINITY
   }
   // Restarted from its own optimum: one simplex run can stall on this likelihood's long valleys.
-  let best = nelderMead(negLl, [0, 0, 0, 0], { tolerance: 1e-12 })
-  for (let k = 0; k < 3; k++) best = nelderMead(negLl, best.x, { tolerance: 1e-12, step: 0.1 })
+  let best = nelderMead(negLl, [0, 0, 0, 0], { tolerance: 1e-11, iterations: 3000 })
+  for (let k = 0; k < 2; k++) best = nelderMead(negLl, best.x, { tolerance: 1e-11, step: 0.1, iterations: 3000 })
   return { params: of(best.x), logLikelihood: -best.value }
 }
 
