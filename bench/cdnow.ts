@@ -2,7 +2,7 @@
 // end of its calibration period (1997-09-30): a customer churned when they make no purchase in the
 // holdout (to 1998-06-30). Every scorer is measured on all 23,570 customers, customer-level:
 //   - the gradient-boosted trees on churnflow's own features, 5-fold cross-validated by customer,
-//     calibrated by isotonic regression on a fifth of each training fold;
+//     calibrated by isotonic regression on one of each split's four training folds;
 //   - BG/NBD fitted by maximum likelihood (no labels), ranked by minus its expected holdout
 //     purchases, its probability of no purchase as the probability;
 //   - logistic regression on the same features, 5-fold;
@@ -94,7 +94,6 @@ function snapshots (count: number): Snapshot {
   const ys: number[] = []
   const cs: number[] = []
   const horizon = CDNOW.holdoutEnd - at
-  const index = new Map(history.customers.map((id, c) => [id, c]))
   const order = profilesAsOf(history, at).map((p, c) => (p === undefined ? -1 : c)).filter(c => c >= 0)
   const position = new Int32Array(history.customers.length).fill(-1)
   order.forEach((c, i) => { position[c] = i })
@@ -111,7 +110,6 @@ function snapshots (count: number): Snapshot {
       cs.push(position[c] as number)
     })
   }
-  void index
   return { x: Float64Array.from(xs), y: Uint8Array.from(ys), customer: Int32Array.from(cs) }
 }
 const extra = snapshots(Number(values.snapshots))
