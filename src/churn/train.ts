@@ -6,7 +6,7 @@ import {
 import { applyEvent, CHURN_FEATURES, churnFeatureNames, churnFeatures, emptyProfile, type CustomerProfile } from '../profile/index.ts'
 import { Rng, trueChurnProbability, type CustomerTruth } from '../simulator/index.ts'
 import { defaultBands, type ChurnArtifact, type ModelMetrics } from './artifact.ts'
-import { purchaseSummaryOf } from './purchases.ts'
+import { isPurchaseHistory, purchaseSummaryOf } from './purchases.ts'
 import { eventTypeCodes, type History } from './history.ts'
 
 const DAY = 86_400_000
@@ -61,6 +61,8 @@ export interface Rows {
   x: Float64Array
   tx: Float64Array
   T: Float64Array
+  /** 1 where the row's profile holds purchases alone (the purchase-history model scores it). */
+  purchasesOnly: Uint8Array
 }
 
 /** Where a history's rows come from in time. */
@@ -155,6 +157,7 @@ class RowSink {
   readonly sx: Float64Array
   readonly stx: Float64Array
   readonly sT: Float64Array
+  readonly purchasesOnly: Uint8Array
   rows = 0
 
   constructor (capacity: number) {
@@ -165,6 +168,7 @@ class RowSink {
     this.sx = new Float64Array(capacity)
     this.stx = new Float64Array(capacity)
     this.sT = new Float64Array(capacity)
+    this.purchasesOnly = new Uint8Array(capacity)
   }
 
   add (p: CustomerProfile, c: number, t: number, churned: boolean): void {
@@ -178,6 +182,7 @@ class RowSink {
     this.sx[r] = s.x
     this.stx[r] = s.tx
     this.sT[r] = s.T
+    this.purchasesOnly[r] = isPurchaseHistory(p) ? 1 : 0
     this.rows++
   }
 
@@ -188,7 +193,7 @@ class RowSink {
     const out: Rows = {
       data: { x: new Float64Array(rows.length * CHURN_FEATURES), y: new Uint8Array(rows.length), rows: rows.length, features: CHURN_FEATURES },
       customer: new Int32Array(rows.length), time: new Float64Array(rows.length),
-      x: new Float64Array(rows.length), tx: new Float64Array(rows.length), T: new Float64Array(rows.length)
+      x: new Float64Array(rows.length), tx: new Float64Array(rows.length), T: new Float64Array(rows.length), purchasesOnly: new Uint8Array(rows.length)
     }
     rows.forEach((r, j) => {
       out.data.x.set(this.x.subarray(r * CHURN_FEATURES, (r + 1) * CHURN_FEATURES), j * CHURN_FEATURES)
@@ -198,6 +203,7 @@ class RowSink {
       out.x[j] = this.sx[r] as number
       out.tx[j] = this.stx[r] as number
       out.T[j] = this.sT[r] as number
+      out.purchasesOnly[j] = this.purchasesOnly[r] as number
     })
     return out
   }
@@ -478,6 +484,18 @@ export function trainChurnModel (history: History, options: TrainOptions): Churn
   }
 }
 
+/** Scores rows as the artifact's scorer does: its purchase-history model where a row's profile holds purchases alone, else `trees`. */
+function asServed (artifact: ChurnArtifact, rows: Rows, trees: (row: { x: Float64Array, o: number }) => number): Float64Array {
+  const purchases = artifact.purchase_model
+  const out = new Float64Array(rows.data.rows)
+  for (let r = 0; r < out.length; r++) {
+    out[r] = purchases !== undefined && rows.purchasesOnly[r] === 1
+      ? probabilityNoPurchase(purchases.params, rows.x[r] as number, rows.tx[r] as number, rows.T[r] as number, purchases.horizon_days / 7)
+      : trees({ x: rows.data.x, o: r * CHURN_FEATURES })
+  }
+  return out
+}
+
 export interface EvaluationReport {
   readonly rows: number
   readonly churnRate: number
@@ -487,7 +505,11 @@ export interface EvaluationReport {
   readonly oracle?: Measured
 }
 
-/** Measures a trained artifact (calibrated as it scores) on another history: every row after the warm-up is a test row. */
+/**
+ * Measures a trained artifact on another history as it scores: calibrated, and with its
+ * purchase-history model on the rows whose profile holds purchases alone. Every row after the
+ * warm-up is a test row.
+ */
 export function evaluateChurnModel (artifact: ChurnArtifact, history: History, options: Omit<TrainOptions, 'horizonDays'> & { horizonDays?: number }): EvaluationReport {
   const horizonDays = options.horizonDays ?? artifact.horizon_days
   const { test } = buildRows(history, { ...options, horizonDays, qualifying: options.qualifying ?? artifact.qualifying, evaluationOnly: true })
@@ -501,7 +523,7 @@ export function evaluateChurnModel (artifact: ChurnArtifact, history: History, o
   return {
     rows: test.data.rows,
     churnRate: test.data.y.reduce((a, b) => a + b, 0) / test.data.rows,
-    model: evaluate(scoreRows(test, (x, o) => (calibrator === undefined ? gbt.predict(x, o) : calibrator.apply(gbt.predict(x, o)))), test.data.y),
+    model: evaluate(asServed(artifact, test, x => (calibrator === undefined ? gbt.predict(x.x, x.o) : calibrator.apply(gbt.predict(x.x, x.o)))), test.data.y),
     baseline: evaluate(scoreRows(test, (x, o) => baseline.predict(x, o)), test.data.y),
     recency: evaluate(recencyScores, test.data.y),
     ...(oracle === undefined ? {} : { oracle })

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  CDNOW, cdnowDir, ChurnScorer, isPurchaseHistory, loadChurnArtifact, noPurchaseLabels, profilesAsOf, readCdnow, shippedChurnModelPath
+  CDNOW, cdnowDir, ChurnScorer, evaluateChurnModel, isPurchaseHistory, loadChurnArtifact, noPurchaseLabels, profilesAsOf, readCdnow, shippedChurnModelPath
 } from '../../src/churn/index.ts'
 import { rocAuc } from '../../src/model/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../../src/profile/index.ts'
@@ -23,6 +23,13 @@ test('the shipped model ranks CDNOW\'s churners at least as well as recency alon
   const model = rocAuc(profiles.map(p => scorer.scoreOnly(p, at)), labels)
   const recency = rocAuc(profiles.map(p => at - p.lastPurchase), labels)
   assert.ok(model >= recency, `shipped model ${model.toFixed(4)} vs recency alone ${recency.toFixed(4)}`)
+
+  // evaluate measures the model as it serves: on a purchase history, its purchase-history model.
+  const artifact = loadChurnArtifact(shippedChurnModelPath)
+  const served = evaluateChurnModel(artifact, history, { horizonDays: 90 })
+  const treesOnly = evaluateChurnModel({ ...artifact, purchase_model: undefined }, history, { horizonDays: 90 })
+  assert.ok(served.model.roc_auc >= served.recency.roc_auc, `evaluate --horizon 90d: ${served.model.roc_auc.toFixed(4)} vs recency ${served.recency.roc_auc.toFixed(4)}`)
+  assert.ok(served.model.roc_auc > treesOnly.model.roc_auc + 0.05, `served ${served.model.roc_auc.toFixed(4)} vs the trees alone ${treesOnly.model.roc_auc.toFixed(4)}`)
 })
 
 test('a purchase-only profile is scored by the purchase-history model, a richer one by the trees', () => {
