@@ -10,13 +10,13 @@
 //   - the shipped model (models/churn-model.json), as it ships.
 // The data is read from ../shared/data/cdnow (or CHURNFLOW_CDNOW_DIR) and converted in memory.
 //
-//   npm run bench:cdnow [-- --file CDNOW_sample.txt] [--folds 5] [--trees 400]
+//   npm run bench:cdnow [-- --file CDNOW_sample.txt] [--folds 5] [--trees 400] [--snapshots N] [--bgnbd-features]
 import { parseArgs } from 'node:util'
 import {
-  CDNOW, cdnowDir, ChurnScorer, churnGbtDefaults, noPurchaseLabels, profilesAsOf, purchaseSummariesOf, readCdnow, shippedChurnModelPath
+  CDNOW, cdnowDir, ChurnScorer, churnGbtDefaults, noPurchaseLabels, profilesAsOf, purchaseSummariesOf, purchaseSummaryOf, readCdnow, shippedChurnModelPath
 } from '../src/churn/index.ts'
 import {
-  brierScore, expectedPurchases, fitBgNbd, IsotonicCalibrator, largestCalibrationGap, prAuc, probabilityNoPurchase, reliabilityDeciles,
+  brierScore, expectedPurchases, fitBgNbd, IsotonicCalibrator, probabilityAlive, largestCalibrationGap, prAuc, probabilityNoPurchase, reliabilityDeciles,
   rocAuc, trainGbt, trainLogistic, type CalibrationBin, type Dataset
 } from '../src/model/index.ts'
 import { CHURN_FEATURES, churnFeatures, type CustomerProfile } from '../src/profile/index.ts'
@@ -26,7 +26,8 @@ const { values } = parseArgs({
     file: { type: 'string', default: CDNOW.masterFile },
     folds: { type: 'string', default: '5' },
     trees: { type: 'string', default: '400' },
-    snapshots: { type: 'string', default: '0' }
+    snapshots: { type: 'string', default: '0' },
+    'bgnbd-features': { type: 'boolean', default: false }
   }
 })
 const folds = Number(values.folds)
@@ -36,20 +37,34 @@ const history = await readCdnow(cdnowDir(), values.file)
 const profiles = profilesAsOf(history, at).filter((p): p is CustomerProfile => p !== undefined)
 const labels = noPurchaseLabels(history, at, CDNOW.holdoutEnd)
 const n = profiles.length
-const x = new Float64Array(n * CHURN_FEATURES)
-profiles.forEach((p, i) => { churnFeatures(p, at, x, i * CHURN_FEATURES) })
+const summary = purchaseSummariesOf(profiles, at)
+const bg = fitBgNbd(summary)
+const weeks = (CDNOW.holdoutEnd - at) / (7 * 86_400_000)
+/** With --bgnbd-features the trees also read BG/NBD's expected purchases, P(alive) and P(no purchase) (fitted without labels). */
+const stacked = values['bgnbd-features']
+const FEATURES = CHURN_FEATURES + (stacked ? 3 : 0)
+function featuresOf (p: CustomerProfile, when: number, out: Float64Array, offset: number): void {
+  churnFeatures(p, when, out, offset)
+  if (!stacked) return
+  const s = purchaseSummaryOf(p, when)
+  out[offset + CHURN_FEATURES] = expectedPurchases(bg.params, s.x, s.tx, s.T, weeks)
+  out[offset + CHURN_FEATURES + 1] = probabilityAlive(bg.params, s.x, s.tx, s.T)
+  out[offset + CHURN_FEATURES + 2] = probabilityNoPurchase(bg.params, s.x, s.tx, s.T, weeks)
+}
+const x = new Float64Array(n * FEATURES)
+profiles.forEach((p, i) => { featuresOf(p, at, x, i * FEATURES) })
 const positives = labels.reduce((a, b) => a + b, 0)
 process.stdout.write(`CDNOW ${values.file}: ${n} customers, ${history.size} purchase days; ${(100 * positives / n).toFixed(1)}% churned (no purchase ${new Date(at).toISOString().slice(0, 10)} to ${new Date(CDNOW.holdoutEnd).toISOString().slice(0, 10)})\n\n`)
 
 /** Rows of `x`/`labels` by index. */
 function subset (rows: readonly number[]): Dataset {
-  const sx = new Float64Array(rows.length * CHURN_FEATURES)
+  const sx = new Float64Array(rows.length * FEATURES)
   const sy = new Uint8Array(rows.length)
   rows.forEach((r, k) => {
-    sx.set(x.subarray(r * CHURN_FEATURES, (r + 1) * CHURN_FEATURES), k * CHURN_FEATURES)
+    sx.set(x.subarray(r * FEATURES, (r + 1) * FEATURES), k * FEATURES)
     sy[k] = labels[r] as number
   })
-  return { x: sx, y: sy, rows: rows.length, features: CHURN_FEATURES }
+  return { x: sx, y: sy, rows: rows.length, features: FEATURES }
 }
 
 /** Folds by a fixed shuffle of customers: fold of customer i. */
@@ -97,14 +112,14 @@ function snapshots (count: number): Snapshot {
   const order = profilesAsOf(history, at).map((p, c) => (p === undefined ? -1 : c)).filter(c => c >= 0)
   const position = new Int32Array(history.customers.length).fill(-1)
   order.forEach((c, i) => { position[c] = i })
-  const row = new Float64Array(CHURN_FEATURES)
+  const row = new Float64Array(FEATURES)
   for (let k = 1; k <= count; k++) {
     const when = at - k * 14 * 86_400_000
     const past = profilesAsOf(history, when)
     const churned = noPurchaseLabels(history, when, when + horizon)
     past.forEach((p, c) => {
       if (p === undefined || (position[c] as number) < 0) return
-      churnFeatures(p, when, row)
+      featuresOf(p, when, row, 0)
       xs.push(...row)
       ys.push(churned[c] as number)
       cs.push(position[c] as number)
@@ -122,23 +137,20 @@ function withSnapshots (train: readonly number[]): Dataset {
   for (const r of train) keep[r] = 1
   const rows: number[] = []
   for (let k = 0; k < extra.y.length; k++) if (keep[extra.customer[k] as number] === 1) rows.push(k)
-  const sx = new Float64Array((base.rows + rows.length) * CHURN_FEATURES)
+  const sx = new Float64Array((base.rows + rows.length) * FEATURES)
   const sy = new Uint8Array(base.rows + rows.length)
   sx.set(base.x)
   sy.set(base.y)
   rows.forEach((k, j) => {
-    sx.set(extra.x.subarray(k * CHURN_FEATURES, (k + 1) * CHURN_FEATURES), (base.rows + j) * CHURN_FEATURES)
+    sx.set(extra.x.subarray(k * FEATURES, (k + 1) * FEATURES), (base.rows + j) * FEATURES)
     sy[base.rows + j] = extra.y[k] as number
   })
-  return { x: sx, y: sy, rows: sy.length, features: CHURN_FEATURES }
+  return { x: sx, y: sy, rows: sy.length, features: FEATURES }
 }
 
 interface Line { name: string, rank: ArrayLike<number>, probability?: ArrayLike<number> }
 const lines: Line[] = []
 
-const summary = purchaseSummariesOf(profiles, at)
-const bg = fitBgNbd(summary)
-const weeks = (CDNOW.holdoutEnd - at) / (7 * 86_400_000)
 lines.push({
   name: 'BG/NBD',
   rank: profiles.map((_, i) => -expectedPurchases(bg.params, summary.x[i] as number, summary.tx[i] as number, summary.T[i] as number, weeks)),
@@ -146,19 +158,19 @@ lines.push({
 })
 
 const recencyColumn = 1 // days_since_last_purchase
-const recency = crossValidated(() => row => x[row * CHURN_FEATURES + recencyColumn] as number)
-lines.push({ name: 'recency alone', rank: profiles.map((_, i) => x[i * CHURN_FEATURES + recencyColumn] as number), probability: recency })
+const recency = crossValidated(() => row => x[row * FEATURES + recencyColumn] as number)
+lines.push({ name: 'recency alone', rank: profiles.map((_, i) => x[i * FEATURES + recencyColumn] as number), probability: recency })
 
 const logistic = crossValidated(train => {
   const model = trainLogistic(train)
-  return row => model.predict(x, row * CHURN_FEATURES)
+  return row => model.predict(x, row * FEATURES)
 })
 lines.push({ name: 'logistic regression', rank: logistic, probability: logistic })
 
 const gbtStarted = performance.now()
 const gbt = crossValidated((train, valid) => {
   const model = trainGbt(train, { ...churnGbtDefaults, minSamplesLeaf: 100, trees: Number(values.trees), earlyStoppingRounds: 60 }, valid)
-  return row => model.predict(x, row * CHURN_FEATURES)
+  return row => model.predict(x, row * FEATURES)
 })
 const gbtSeconds = (performance.now() - gbtStarted) / 1000
 lines.push({ name: 'gradient-boosted trees', rank: gbt, probability: gbt })
