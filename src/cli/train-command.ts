@@ -7,28 +7,49 @@ import {
   shippedChurnModelPath, trainChurnModel, type ModelMetrics
 } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { parseEventTime } from '../events/index.ts'
+import { parseEventTime, Streams } from '../events/index.ts'
+import { ReplayFormats, replaySource } from '../producer/index.ts'
 import { readFraudTruth, readTransactions, shippedFraudModelPath, trainFraudModel } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
 import type { CalibrationBin } from '../model/index.ts'
 import { parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
-import { usage, wholeNumberFlag } from './flags.ts'
+import { mapFlag, usage, wholeNumberFlag } from './flags.ts'
 
 const seedOf = (values: CommandContext['values']): number => wholeNumberFlag(values, 'seed', 0, 2 ** 32 - 1) ?? 1
 
 const DAY = 86_400_000
 
-/** A file when one exists at that path, else a comma-separated list of topics. */
-export async function loadHistory (source: string, config: Config, log: Logger): Promise<History> {
+/** Reads a CSV file of events into a history, its columns mapped to event fields as `produce --from-file` maps them. */
+async function readHistoryCsv (path: string, mapping: Readonly<Record<string, string>>, config: Config, log: Logger): Promise<History> {
+  const history = new History()
+  const topics = { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: config.transactionsTopic }
+  const source = replaySource({ path, format: ReplayFormats.CSV, topics, mapping, onInvalid: (line, reason) => { history.skipped++; log.debug(`Line ${line} of ${path} is not an event (${reason})`) } })
+  try {
+    for (let batch = await source.take(10_000, Date.now()); batch.length > 0; batch = await source.take(10_000, Date.now())) {
+      for (const record of batch) history.add(record.event)
+    }
+  } finally {
+    await source.close?.()
+  }
+  return history
+}
+
+/**
+ * A file when one exists at that path (JSON lines; CSV when it ends in .csv, its columns mapped
+ * by `mapping`), else a comma-separated list of topics.
+ */
+export async function loadHistory (source: string, config: Config, log: Logger, mapping: Readonly<Record<string, string>> = {}): Promise<History> {
   const started = Date.now()
   // A topic name has no slash and no file extension: such a source is a file that is missing.
-  if (!existsSync(source) && (/[/\\]/.test(source) || /\.(jsonl|json|ndjson|txt)$/.test(source))) {
+  if (!existsSync(source) && (/[/\\]/.test(source) || /\.(jsonl|json|ndjson|txt|csv)$/.test(source))) {
     throw usage(`${source} does not exist`)
   }
-  const history = existsSync(source)
-    ? await readHistoryFile(source, new History(), n => { log.info(`Reading ${source}: ${n} lines`) })
-    : await readHistoryTopics(config, source.split(',').map(t => t.trim()).filter(t => t !== ''), new History(), n => { log.info(`Reading ${source}: ${n} records`) })
+  const history = !existsSync(source)
+    ? await readHistoryTopics(config, source.split(',').map(t => t.trim()).filter(t => t !== ''), new History(), n => { log.info(`Reading ${source}: ${n} records`) })
+    : source.endsWith('.csv')
+      ? await readHistoryCsv(source, mapping, config, log)
+      : await readHistoryFile(source, new History(), n => { log.info(`Reading ${source}: ${n} lines`) })
   log.info(`Read ${history.size} events of ${history.customers.length} customers in ${((Date.now() - started) / 1000).toFixed(1)} s${history.skipped > 0 ? ` (${history.skipped} records were not usable events and were skipped)` : ''}`)
   if (history.size === 0) throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, `${source} holds no usable events`)
   return history
@@ -83,7 +104,8 @@ export const trainCommand: Command = {
     'rows at or after it test. A history too short to split in time is split by customers instead, and says so.',
     'The trees are calibrated (isotonic) on a validation period and set beside logistic regression, recency alone and',
     'BG/NBD (fitted by maximum likelihood; ranked by its probability of no purchase within the horizon).',
-    '  --events F        a JSON-lines file of user-events and customer-events, or topics (user-events,customer-events)',
+    '  --events F        a JSON-lines file of user-events and customer-events, a .csv file (--map f=col,... names the',
+    '                    columns, as produce --from-file takes them), or topics (user-events,customer-events)',
     '  --horizon D       days without qualifying activity that count as churn (default 30d)',
     '  --cutoff DATE     where the test period starts (default: the last third of the labelled time, at most',
     '                    max(horizon, a quarter of the history))',
@@ -107,6 +129,7 @@ export const trainCommand: Command = {
     truth: { type: 'string' },
     trees: { type: 'string' },
     seed: { type: 'string' },
+    map: { type: 'string' },
     out: { type: 'string' }
   },
   async run ({ values, config, log, out }) {
@@ -122,7 +145,7 @@ export const trainCommand: Command = {
     const testCustomers = typeof values['test-customers'] === 'string' ? Number(values['test-customers']) : undefined
     if (testCustomers !== undefined && !(testCustomers >= 0 && testCustomers < 1)) throw usage(`--test-customers="${String(values['test-customers'])}" is invalid: expected a share from 0 to below 1`)
     const truth = await truthOf(values)
-    const history = await loadHistory(values.events, config, log)
+    const history = await loadHistory(values.events, config, log, mapFlag(values))
     let artifact
     try {
       artifact = trainChurnModel(history, {
@@ -164,20 +187,21 @@ export const trainCommand: Command = {
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'measure a trained churn model on other event history',
-  usage: 'churnflow evaluate --model FILE --events FILE_OR_TOPICS [--horizon 30d] [--truth FILE]',
+  usage: 'churnflow evaluate --model FILE --events FILE_OR_TOPICS [--map f=col,...] [--horizon 30d] [--truth FILE]',
   help: 'Every sampled event and weekly snapshot after a warm-up, with the horizon after it, is a row; reports the model\n(as it scores, calibrated), its logistic-regression baseline and recency alone side by side (and the oracle, with --truth).',
   options: {
     events: { type: 'string' },
     horizon: { type: 'string' },
     truth: { type: 'string' },
-    seed: { type: 'string' }
+    seed: { type: 'string' },
+    map: { type: 'string' }
   },
   async run ({ values, config, log, out }) {
     if (typeof values.events !== 'string') throw usage('evaluate needs --events FILE_OR_TOPICS')
     const scorer = ChurnScorer.fromFile(config.churnModel ?? shippedChurnModelPath)
     const horizonDays = horizonOf(values, scorer.artifact.horizon_days)
     const truth = await truthOf(values)
-    const history = await loadHistory(values.events, config, log)
+    const history = await loadHistory(values.events, config, log, mapFlag(values))
     let report
     try {
       report = evaluateChurnModel(scorer.artifact, history, { horizonDays, ...(truth === undefined ? {} : { truth }), seed: seedOf(values) })

@@ -86,3 +86,25 @@ test('churnflow score --at: one line per customer seen by then, scored as of the
   assert.deepEqual(out.map(s => s.customer_id).sort(), ['LATE', 'QUIET', 'STEADY'])
   for (const s of out) assert.equal(s.scored_at, iso(120.04))
 })
+
+test('churnflow score reads a CSV of invoices with --map, as produce --from-file does', async t => {
+  const dir = await tempDir(t)
+  const csv = join(dir, 'invoices.csv')
+  const rows = ['Customer,Kind,When,order_value']
+  for (let d = 0; d <= 120; d += 10) rows.push(`C1,order_placed,${iso(d)},25.5`)
+  for (let d = 0; d <= 30; d += 10) rows.push(`C2,order_placed,${iso(d)},12`)
+  rows.push('C3,teleport,2025-01-02T00:00:00Z,1')
+  await writeFile(csv, rows.join('\n'))
+  const r = await cli(['score', '--events', csv, '--map', 'customer_id=Customer,event_type=Kind,timestamp=When', '--at', iso(121).slice(0, 10)])
+  assert.equal(r.code, 0, r.stderr + r.stdout)
+  const out = r.stdout.split('\n').filter(l => l.startsWith('{"customer_id"')).map(l => JSON.parse(l) as { customer_id: string, churn_score: number, reasons: { feature: string }[] })
+  assert.deepEqual(out.map(s => s.customer_id).sort(), ['C1', 'C2'])
+  const of = (id: string): { churn_score: number, reasons: { feature: string }[] } => {
+    const s = out.find(x => x.customer_id === id)
+    assert.ok(s !== undefined, id)
+    return s
+  }
+  assert.ok(of('C2').churn_score > of('C1').churn_score, `the customer silent for 90 days ${of('C2').churn_score} vs the one who bought yesterday ${of('C1').churn_score}`)
+  // Purchases alone: the purchase-history model scores them, and says why.
+  assert.deepEqual(of('C2').reasons.map(x => x.feature), ['days_since_last_purchase'])
+})
