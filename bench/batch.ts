@@ -11,14 +11,15 @@
 // The figure moves with the machine's load; compare two versions in alternating runs.
 import './processor-heap.ts'
 import { parseArgs } from 'node:util'
-import { ModelHolder } from '../src/api/index.ts'
-import { shippedChurnModelPath } from '../src/churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { createProduceRequestV11 } from '../src/kafka/client/record-batch.ts'
 import { javaCompatiblePartitioner } from '../src/kafka/client/partitioner.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { MemoryProfileStore } from '../src/profile/index.ts'
-import { alertPolicy, defaultRetryPolicy, Dependency, prepareBatch, type BatchContext, type OutMessage, type SourceRecord } from '../src/processor/index.ts'
-import { RandomUserEvents, Rng, UserEventShapes } from '../src/simulator/index.ts'
+import { alertPolicy, prepareBatch, type BatchContext, type SourceRecord } from '../src/processor/index.ts'
+import { defaultRetryPolicy, Dependency, type OutMessage } from '../src/stream/index.ts'
+import { RandomUserEvents, UserEventShapes } from '../src/simulator/index.ts'
+import { Rng } from '../src/util/rng.ts'
 import { SqlDialects, TableStates, type PredictionRow } from '../src/sql/index.ts'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '300000' }, 'batch-size': { type: 'string', default: '5000' }, rounds: { type: 'string', default: '6' } } })
@@ -59,7 +60,8 @@ async function round (): Promise<{ us: number, rows: number, bytes: number }> {
       tableState: async () => TableStates.READY,
       insert: async (batch: readonly PredictionRow[]) => { rows += batch.length; return batch.length },
       ping: async () => undefined,
-      close: async () => undefined
+      close: async () => undefined,
+      [Symbol.asyncDispose]: async () => undefined
     },
     output: {
       // The Produce request the producer would send, encoded; its size is counted so none of it is skipped.

@@ -6,7 +6,7 @@
 //   node bench/model.ts [--rows=100000] [--predict-rows=1000000] [--trees=200]
 import { parseArgs } from 'node:util'
 import { rocAuc, trainGbt, trainLogistic, type Dataset } from '../src/model/index.ts'
-import { Rng } from '../src/simulator/index.ts'
+import { Rng } from '../src/util/rng.ts'
 
 const { values } = parseArgs({
   options: {

@@ -25,7 +25,8 @@ import { createClient } from 'redis'
 import { loadConfig } from '../src/config/index.ts'
 import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
-import { openPipeline, Processor, EventStreams } from '../src/processor/index.ts'
+import { openPipeline, Processor } from '../src/processor/index.ts'
+import { Streams } from '../src/events/index.ts'
 import { MysqlPredictionStore, type PredictionRow } from '../src/sql/index.ts'
 
 const { values } = parseArgs({
@@ -207,7 +208,7 @@ try {
     const latencies: number[] = []
     let warm = false
     const processor = new Processor({
-      config, log: plog, streams: [EventStreams.USER_EVENTS], profiles: parts.profiles, predictions: parts.predictions, scorer: parts.scorer,
+      config, log: plog, streams: [Streams.USER_EVENTS], profiles: parts.profiles, predictions: parts.predictions, scorer: parts.scorer,
       alerts: parts.alerts, scoredCustomerTypes: parts.scoredCustomerTypes, batchSize: 5000,
       onProcessed: (records, at) => { if (warm) for (const r of records) latencies.push(at - r.timestamp) }
     })

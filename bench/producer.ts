@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config/index.ts'
 import { ensureKafkaDistribution, findJava, startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
-import { RandomUserEvents, Rng } from '../src/simulator/index.ts'
+import { RandomUserEvents } from '../src/simulator/index.ts'
+import { Rng } from '../src/util/rng.ts'
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '2000000' }, port: { type: 'string', default: '21993' } } })
 const records = Number(values.records)

@@ -1,7 +1,7 @@
 // Scoring speed. In process: the shipped churn model over profiles of a simulated population, one
 // thread (scores/s per core). Over HTTP: `churnflow api` in its own process, POST /predict-churn with
 // seed 000's body from autocannon (keep-alive) on this machine: as fast as it goes, then a fixed
-// 5,000 requests/s, with p50 and p99. Targets: >= 500,000 scores/s per core; >= 10,000 requests/s;
+// 5,000 requests/s, with p50 and p99; then POST /predict/batch with 100 transactions a request. Targets: >= 500,000 scores/s per core; >= 10,000 requests/s;
 // p99 < 10 ms at 5,000/s.
 //
 //   npm run bench:scoring -- [--duration=10]
@@ -11,7 +11,10 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { ChurnScorer, shippedChurnModelPath } from '../src/churn/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../src/profile/index.ts'
-import { Population, Rng } from '../src/simulator/index.ts'
+import type { Transaction } from '../src/events/index.ts'
+import { applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, featureRecord, fraudFeatures, type AccountProfile, type TransactionFacts } from '../src/fraud/index.ts'
+import { Population, TransactionStream, type SimRecord } from '../src/simulator/index.ts'
+import { Rng } from '../src/util/rng.ts'
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, port: { type: 'string', default: '5077' } } })
 const duration = Number(values.duration)
@@ -45,6 +48,23 @@ console.log(`in process, one thread, shipped model ${scorer.version} (${scorer.a
 measure('features + score', s => scorer.scoreOnly(s.p, s.at), 10)
 measure('features + score + three reasons', s => scorer.score(s.p, s.at).churn_score, 2)
 
+/** A /predict/batch body: `n` simulated transactions, each with its account's features just before it. */
+function fraudBatch (n: number): string {
+  const stream = new TransactionStream(new Rng(5), { accounts: 50, fraudRate: 0.02, start, end: start + 30 * 86_400_000 })
+  const accounts = new Map<string, AccountProfile>()
+  const transactions: unknown[] = []
+  for (let i = 0; i < n; i++) {
+    const tx = (stream.next() as SimRecord).value as Transaction
+    const account = accounts.get(String(tx.account_id)) ?? emptyAccount()
+    const x = new Float64Array(FRAUD_FEATURES)
+    fraudFeatures(account, factsOf(tx) as TransactionFacts, x)
+    transactions.push({ ...tx, account: featureRecord(x) })
+    applyTransaction(account, factsOf(tx) as TransactionFacts)
+    accounts.set(String(tx.account_id), account)
+  }
+  return JSON.stringify({ transactions })
+}
+
 // Over HTTP.
 const server = spawn(process.execPath, ['bin/churnflow.js', 'api', '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] })
 try {
@@ -65,6 +85,11 @@ try {
   console.log(`  as fast as it goes (50 connections): ${Math.round(max.requests.average).toLocaleString('en')} requests/s, p50 ${max.latency.p50} ms, p99 ${max.latency.p99} ms, errors ${max.errors}, non-2xx ${max.non2xx}`)
   const fixed = await run({ connections: 50, overallRate: 5000 })
   console.log(`  fixed 5,000 requests/s: ${Math.round(fixed.requests.average).toLocaleString('en')} requests/s served, p50 ${fixed.latency.p50} ms, p99 ${fixed.latency.p99} ms, errors ${fixed.errors}, non-2xx ${fixed.non2xx}`)
+  const batch = await autocannon({
+    url: `http://127.0.0.1:${port}/predict/batch`, method: 'POST', headers: { 'content-type': 'application/json' }, body: fraudBatch(100), duration, connections: 8
+  })
+  console.log(`HTTP POST /predict/batch, 100 transactions a request, each with its account's state, 8 connections, ${duration} s`)
+  console.log(`  ${Math.round(batch.requests.average * 100).toLocaleString('en')} transactions/s, p50 ${batch.latency.p50} ms, p99 ${batch.latency.p99} ms a request, errors ${batch.errors}, non-2xx ${batch.non2xx}`)
 } finally {
   server.kill('SIGTERM')
 }

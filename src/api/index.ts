@@ -1,2 +1,3 @@
-export { buildApi, type ApiOptions, type ProfileReader } from './app.ts'
-export { ModelHolder } from './model-holder.ts'
+export { buildApi, type ScoringApi } from './app.ts'
+export { AccountSources } from './fraud-routes.ts'
+export type { ApiOptions, ApiPlugin, ProfileReader } from './types.ts'

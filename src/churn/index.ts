@@ -11,3 +11,4 @@ export {
 } from './train.ts'
 export { readTruthFile } from './truth.ts'
 export { shippedChurnModelPath } from './shipped.ts'
+export { ModelHolder } from './model-holder.ts'

@@ -4,7 +4,8 @@ import {
   reliabilityDeciles, rocAuc, trainGbt, trainLogistic, type BgNbdParams, type CalibrationBin, type Dataset, type GbtOptions
 } from '../model/index.ts'
 import { applyEvent, CHURN_FEATURES, churnFeatureNames, churnFeatures, emptyProfile, type CustomerProfile } from '../profile/index.ts'
-import { Rng, trueChurnProbability, type CustomerTruth } from '../simulator/index.ts'
+import { trueChurnProbability, type CustomerTruth } from '../simulator/index.ts'
+import { Rng } from '../util/rng.ts'
 import { defaultBands, type ChurnArtifact, type ModelMetrics } from './artifact.ts'
 import { isPurchaseHistory, purchaseSummaryOf } from './purchases.ts'
 import { eventTypeCodes, type History } from './history.ts'

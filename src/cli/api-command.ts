@@ -1,5 +1,5 @@
-import { buildApi, ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { buildApi } from '../api/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'
@@ -13,6 +13,7 @@ export const apiCommand: Command = {
     'POST /predict-churn        seed 000\'s body {"user_id","event_type","timestamp","metadata"} -> {"churn_score", ...}',
     'POST /predict-churn/batch  {"events": [...]} -> {"predictions": [...]}, one round trip',
     'POST /predict              a transaction (seed 004) -> {"fraud_score", "prediction": "fraud"|"legit", ...}',
+    'POST /predict/batch        {"transactions": [...]}, each optionally with "account" (its state before it) -> {"predictions": [...]}',
     'GET  /health  /metrics (Prometheus)  /model (version, features, metrics)',
     'The model file is watched: a new artifact written in place (churnflow train --out) is picked up without',
     'dropping a request; SIGHUP reloads it too. API_KEY, when set, is required in the x-api-key header.'
@@ -24,10 +25,12 @@ export const apiCommand: Command = {
     const profiles = config.redisHost === undefined
       ? undefined
       : new RedisProfileStore({ host: config.redisHost, port: config.redisPort, prefix: config.redisKeyPrefix, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) })
-    const app = buildApi({
+    // Closing the API (at the end of this block, or on an error) closes the model watcher and the store.
+    await using app = buildApi({
       models,
       fraud,
       log: apiLog,
+      ownsResources: true,
       ...(profiles === undefined ? {} : { profiles }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
     })
@@ -42,19 +45,20 @@ export const apiCommand: Command = {
     }
     models.watch()
     apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}, profiles: ${profiles?.name ?? 'none, each event scored alone'}); Ctrl+C stops it`)
-    await new Promise<void>(resolve => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
-    models.close()
-    await app.close()
-    await profiles?.close()
-    apiLog.info('Scoring API stopped')
+    await stopSignal()
     return 0
   }
+}
+
+/** Resolves at the first SIGINT or SIGTERM. */
+function stopSignal (): Promise<void> {
+  return new Promise<void>(resolve => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
 }

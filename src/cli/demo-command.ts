@@ -1,10 +1,7 @@
-import { ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { MemoryProfileStore } from '../profile/index.ts'
-import {
-  alertPolicy, defaultRetryPolicy, Dependency, highBandStart, logEventLines, processBatch, ProcessingStats,
-  type OutMessage, type SourceRecord
-} from '../processor/index.ts'
+import { alertPolicy, highBandStart, logEventLines, processBatch, type SourceRecord } from '../processor/index.ts'
+import { defaultRetryPolicy, Dependency, ProcessingStats, type OutMessage } from '../stream/index.ts'
 import { openPredictionStore } from '../sql/index.ts'
 import type { Command } from './command.ts'
 

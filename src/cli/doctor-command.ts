@@ -68,7 +68,7 @@ async function checkProfiles (config: Config): Promise<Finding> {
     return {
       ok: false,
       what: `profile store: ${message(error)}`,
-      fix: config.redisHost === undefined ? 'move or delete the broken snapshot in the state directory' : `check Redis runs at ${config.redisHost}:${config.redisPort} (redis-cli -h ${config.redisHost} -p ${config.redisPort} ping) and REDIS_PASSWORD`
+      fix: config.redisHost === undefined ? 'check the state directory (CHURNFLOW_STATE_DIR) can be written' : `check Redis runs at ${config.redisHost}:${config.redisPort} (redis-cli -h ${config.redisHost} -p ${config.redisPort} ping) and REDIS_PASSWORD`
     }
   } finally {
     await store?.close().catch(() => undefined)

@@ -5,6 +5,7 @@ import { createLogger } from '../logging/index.ts'
 import type { Command, Env } from './command.ts'
 import { apiCommand } from './api-command.ts'
 import { configCommand } from './config-command.ts'
+import { dbCommand } from './db-command.ts'
 import { demoCommand } from './demo-command.ts'
 import { dlqCommand } from './dlq-command.ts'
 import { doctorCommand } from './doctor-command.ts'
@@ -17,7 +18,7 @@ import { upCommand } from './up-command.ts'
 import { evaluateCommand, trainCommand } from './train-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [upCommand, kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, dlqCommand, trainCommand, evaluateCommand, scoreCommand, apiCommand, configCommand]
+export const commands: readonly Command[] = [upCommand, kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, dlqCommand, dbCommand, trainCommand, evaluateCommand, scoreCommand, apiCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

@@ -1,12 +1,19 @@
+import type { Config } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { buildOps, EventStreams, openPipeline, Processor, type EventStream } from '../processor/index.ts'
-import type { Command } from './command.ts'
+import { Streams, type EventStream } from '../events/index.ts'
+import { FraudConsole, FraudPipeline, FraudScorer, fraudScoring, fraudSettings, shippedFraudModelPath } from '../fraud/index.ts'
+import type { Logger } from '../logging/index.ts'
+import { buildOps, openPipeline, Processor } from '../processor/index.ts'
+import { migrateAtStart, openFraudStore } from '../sql/index.ts'
+import { StreamRuntime } from '../stream/index.ts'
+import type { Command, CommandContext } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
+import { stopSignals } from './signals.ts'
 
 const streamNames: Readonly<Record<string, readonly EventStream[]>> = {
-  both: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
-  'user-events': [EventStreams.USER_EVENTS],
-  'customer-events': [EventStreams.CUSTOMER_EVENTS]
+  both: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
+  'user-events': [Streams.USER_EVENTS],
+  'customer-events': [Streams.CUSTOMER_EVENTS]
 }
 
 /** Listens on the ops port, or says clearly that it is taken. */
@@ -23,8 +30,8 @@ export async function listenOps (app: { listen (o: { host: string, port: number 
 
 export const processCommand: Command = {
   name: 'process',
-  summary: 'run a churn processor: Kafka events -> profiles -> scores -> SQL rows, predictions and alerts',
-  usage: 'churnflow process [--streams both|user-events|customer-events] [--exit-when-idle SECONDS] [--batch-size N] [--ops-port 3000]',
+  summary: 'run a processor: churn (events -> profiles -> scores -> SQL rows, predictions, alerts) or fraud (transactions -> accounts -> scores -> SQL)',
+  usage: 'churnflow process [--streams both|user-events|customer-events|transactions] [--exit-when-idle SECONDS] [--batch-size N] [--ops-port 3000]',
   options: {
     streams: { type: 'string' },
     'exit-when-idle': { type: 'string' },
@@ -37,7 +44,9 @@ export const processCommand: Command = {
     '(churn_predictions), to the churn-predictions and churn-alerts topics, and only then committed.',
     'An outage of Kafka, the database, Redis or the scoring API pauses processing until it is back.',
     '',
-    '  --streams S             both (default), user-events or customer-events',
+    '  --streams S             both (default), user-events or customer-events; transactions runs the fraud',
+    '                          pipeline instead: one member of FRAUD_CONSUMER_GROUP (transaction-consumer-group),',
+    '                          reading KAFKA_TOPIC_TRANSACTIONS into the transactions and predictions tables',
     '  --exit-when-idle SECS   exit 0 once nothing new came for that long (backfills)',
     '  --table NAME            SQL table (default churn_predictions)',
     '',
@@ -45,53 +54,88 @@ export const processCommand: Command = {
     'SIGINT/SIGTERM: finish the batch in hand, commit, close, print the statistics.'
   ].join('\n'),
   async run ({ config, log, values, out }) {
-    const streamsFlag = typeof values.streams === 'string' ? values.streams : 'both'
-    const streams = streamNames[streamsFlag]
-    if (streams === undefined) throw usage(`--streams="${streamsFlag}" is invalid: expected both, user-events or customer-events`)
-    const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
-    const table = typeof values.table === 'string' ? values.table : undefined
+    if (values.streams === Streams.TRANSACTIONS) return runFraud(config, log, wholeNumberFlag(values, 'exit-when-idle', 1, 86_400))
+    const { streams, idle, table } = processFlags(values)
     const plog = log.child({ component: 'processor' })
-    const parts = await openPipeline(config, plog, table === undefined ? {} : { table })
-    const processor = new Processor({
-      config,
-      log: plog,
-      streams,
-      profiles: parts.profiles,
-      predictions: parts.predictions,
-      scorer: parts.scorer,
-      alerts: parts.alerts,
-      scoredCustomerTypes: parts.scoredCustomerTypes,
-      batchSize: config.batchSize,
-      ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
-    })
-    const ops = buildOps({ processor, log })
-    let signals = 0
-    const onSignal = (signal: string): void => {
-      signals++
-      if (signals === 1) {
-        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
-        processor.stop()
-      } else {
-        plog.error(`${signal} again: exiting now; uncommitted events will be processed again on restart`)
-        process.exit(130)
-      }
-    }
-    const sigint = (): void => { onSignal('SIGINT') }
-    const sigterm = (): void => { onSignal('SIGTERM') }
-    process.on('SIGINT', sigint)
-    process.on('SIGTERM', sigterm)
+    // What opens here closes in reverse order, whatever happens: signal handlers, ops server, pipeline.
+    const opened = new AsyncDisposableStack()
+    let processor: Processor | undefined
     try {
+      const parts = opened.use(await openPipeline(config, plog, table === undefined ? {} : { table }))
+      processor = new Processor({
+        config,
+        log: plog,
+        streams,
+        profiles: parts.profiles,
+        predictions: parts.predictions,
+        scorer: parts.scorer,
+        alerts: parts.alerts,
+        scoredCustomerTypes: parts.scoredCustomerTypes,
+        batchSize: config.batchSize,
+        ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
+      })
+      const ops = opened.use(buildOps({ processor, log }))
+      const running = processor
+      opened.use(stopSignals(plog, 'uncommitted events will be processed again on restart', signal => {
+        plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
+        running.stop()
+      }))
       const url = await listenOps(ops, config.apiHost, config.opsPort)
       parts.models?.watch()
       plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
       await processor.run()
     } finally {
-      process.off('SIGINT', sigint)
-      process.off('SIGTERM', sigterm)
-      await ops.close()
-      await parts.close()
-      for (const line of processor.stats.block()) out(line)
+      await opened.disposeAsync()
+      if (processor !== undefined) for (const line of processor.stats.block()) out(line)
     }
     return 0
   }
+}
+
+/**
+ * `process --streams transactions`: the fraud pipeline on the stream runtime, with the fraud
+ * streaming consumer's console lines and variables (FRAUD_CONSUMER_GROUP, KAFKA_TOPIC_TRANSACTIONS,
+ * KAFKA_ERROR_TOPIC, ML_API_URL, MAX_RETRIES, RETRY_BACKOFF, FRAUD_BATCH_SIZE or BATCH_SIZE, DATABASE_URL).
+ */
+async function runFraud (config: Config, log: Logger, idle: number | undefined): Promise<number> {
+  const flog = log.child({ component: 'fraud' })
+  const settings = fraudSettings(config)
+  const opened = new AsyncDisposableStack()
+  let pipeline: FraudPipeline | undefined
+  try {
+    const store = opened.use(openFraudStore(config, { log: flog }))
+    const model = FraudScorer.fromFile(shippedFraudModelPath)
+    pipeline = new FraudPipeline({
+      settings,
+      store,
+      scoring: fraudScoring(settings, model, { log: flog, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) }),
+      migrate: () => migrateAtStart(config, flog),
+      console: new FraudConsole(flog, { server: config.kafkaBrokers.join(','), group: settings.group, topic: settings.sourceTopic }),
+      log: flog
+    })
+    const runtime = new StreamRuntime({ pipeline, config, log: flog, batchSize: settings.batchSize, retry: settings.retry, ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 }) })
+    const ops = opened.use(buildOps({ processor: runtime, log }))
+    opened.use(stopSignals(flog, 'uncommitted transactions will be processed again on restart', signal => {
+      flog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
+      runtime.stop()
+    }))
+    const url = await listenOps(ops, config.apiHost, config.opsPort)
+    flog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
+    await runtime.run()
+  } finally {
+    await opened.disposeAsync()
+    // The fraud streaming consumer's last line: `Consumer stopped. Total messages: N`.
+    pipeline?.stopped()
+  }
+  return 0
+}
+
+/** The flags of `churnflow process`, checked. */
+function processFlags (values: CommandContext['values']): { streams: readonly EventStream[], idle: number | undefined, table: string | undefined } {
+  const streamsFlag = typeof values.streams === 'string' ? values.streams : 'both'
+  const streams = streamNames[streamsFlag]
+  if (streams === undefined) throw usage(`--streams="${streamsFlag}" is invalid: expected both, user-events, customer-events or transactions`)
+  const idle = wholeNumberFlag(values, 'exit-when-idle', 1, 86_400)
+  const table = typeof values.table === 'string' ? values.table : undefined
+  return { streams, idle, table }
 }

@@ -10,10 +10,8 @@ import {
   FileSink, KafkaSink, Paces, ProducerStats, ReplayFormats, replaySource, runProducer, simulatorSource,
   type DeliveryReport, type Generator, type Pace, type RecordSink, type RecordSource, type TopicNames
 } from '../producer/index.ts'
-import {
-  Population, RandomCustomerEvents, RandomUserEvents, Rng, TransactionStream, UserEventShapes,
-  type SimRecord, type UserEventShape
-} from '../simulator/index.ts'
+import { Population, RandomCustomerEvents, RandomUserEvents, TransactionStream, UserEventShapes, type SimRecord, type UserEventShape } from '../simulator/index.ts'
+import { Rng } from '../util/rng.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
 import { decimalOrMaxFlag, mapFlag, usage, wholeNumberFlag } from './flags.ts'
@@ -35,6 +33,14 @@ function eventLine (event: Readonly<Record<string, unknown>>, report: DeliveryRe
   const product = meta.product_id === undefined ? '' : `, Product: ${String(meta.product_id)}`
   const session = meta.session_length === undefined ? '' : `, Session: ${String(meta.session_length)}min`
   return `Event sent successfully - User: ${String(event.user_id)}, Event: ${String(event.event_type)}${product}${session}${where}`
+}
+
+/** How a batch failed, as measured: refused at once, or given up on after retrying for so long. */
+function failureTiming (report: DeliveryReport): string {
+  const seconds = ((report.elapsedMs ?? 0) / 1000).toFixed(1)
+  return report.retriable === false
+    ? `(refused by the broker after ${seconds} s; not retried, as retrying cannot help)`
+    : `after retrying for ${seconds} s`
 }
 
 function rootMessage (error: unknown): string {
@@ -213,8 +219,8 @@ export const produceCommand: Command = {
       }
       if (streamArg === Streams.TRANSACTIONS) {
         const accounts = wholeNumberFlag(values, 'accounts', 1, 10_000_000) ?? 1000
-        const stream = new TransactionStream(rng, { accounts, fraudRate, start, end })
-        generator = { next: () => stream.next() }
+        const stream = new TransactionStream(rng, { accounts, fraudRate, start, end, live: end === Infinity })
+        generator = { next: now => stream.next(now) }
         if (truthPath !== undefined) {
           const out = createWriteStream(truthPath)
           truthOut = out
@@ -248,6 +254,8 @@ export const produceCommand: Command = {
         description = `random user-events (${shape} shape) of users 1 to ${users}`
       }
       source = simulatorSource(generator, topics, {
+        // Simulated time must not run ahead of the wall clock in a live run (the random streams stamp `now`).
+        live: end === Infinity,
         ...(streams === undefined ? {} : { streams }),
         ...(onRecord === undefined ? {} : { onRecord }),
         ...(close === undefined ? {} : { close })
@@ -268,7 +276,7 @@ export const produceCommand: Command = {
         if (perEvent) for (const r of report.records) log.info(eventLine(r.event, report))
       } else {
         stats.failed += report.records.length
-        log.error(`Failed to send ${report.records.length} event${report.records.length === 1 ? '' : 's'} after retrying for ${retryText} s: ${rootMessage(report.error)}`)
+        log.error(`Failed to send ${report.records.length} event${report.records.length === 1 ? '' : 's'} ${failureTiming(report)}: ${rootMessage(report.error)}`)
       }
     }
 

@@ -1,6 +1,7 @@
 import { runUp } from '../up/index.ts'
 import type { Command } from './command.ts'
 import { wholeNumberFlag } from './flags.ts'
+import { stopSignals } from './signals.ts'
 
 export const upCommand: Command = {
   name: 'up',
@@ -35,21 +36,8 @@ export const upCommand: Command = {
     const historyDays = wholeNumberFlag(values, 'history-days', 0, 3650) ?? 30
     const kafkaPort = wholeNumberFlag(values, 'kafka-port', 1, 65535) ?? 9092
     const statusInterval = wholeNumberFlag(values, 'status-interval', 1, 3600) ?? 5
-    let signals = 0
-    let resolveStop: (reason: string) => void = () => undefined
-    const stopSignal = new Promise<string>(resolve => { resolveStop = resolve })
-    const onSignal = (signal: string): void => {
-      signals++
-      if (signals === 1) resolveStop(signal)
-      else {
-        log.error(`${signal} again: exiting now; uncommitted events will be processed again on the next up`)
-        process.exit(130)
-      }
-    }
-    const sigint = (): void => { onSignal('SIGINT') }
-    const sigterm = (): void => { onSignal('SIGTERM') }
-    process.on('SIGINT', sigint)
-    process.on('SIGTERM', sigterm)
+    const stop = Promise.withResolvers<string>()
+    const signals = stopSignals(log, 'uncommitted events will be processed again on the next up', signal => { stop.resolve(signal) })
     try {
       return await runUp({
         loaded,
@@ -62,11 +50,10 @@ export const upCommand: Command = {
         historyDays,
         kafkaPort,
         statusIntervalMs: statusInterval * 1000,
-        stopSignal
+        stopSignal: stop.promise
       })
     } finally {
-      process.off('SIGINT', sigint)
-      process.off('SIGTERM', sigterm)
+      signals[Symbol.dispose]()
     }
   }
 }

@@ -158,10 +158,12 @@ export function loadConfig (options: LoadConfigOptions = {}): LoadedConfig {
   }
 
   if (problems.length > 0) {
+    // One variable may serve two settings (BATCH_SIZE: both pipelines): one line for it.
+    const lines = [...new Set(problems)]
     throw new ChurnflowError(
       ErrorCodes.CONFIG_INVALID,
-      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
-      { details: problems, exitCode: 2 }
+      `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'})`,
+      { details: lines, exitCode: 2 }
     )
   }
   return { config: values as Config, sources: sources as Record<ConfigKey, Source>, warnings, envFile: envFile.path }

@@ -73,6 +73,16 @@ export const configSchema = {
   alertsTopic: setting({ env: ['KAFKA_TOPIC_CHURN_ALERTS'], kind: topicName(), default: 'churn-alerts', group: 'Kafka', doc: 'Critical events and high-risk crossings.' }),
   errorTopic: optional({ env: ['KAFKA_ERROR_TOPIC'], kind: topicName(), group: 'Kafka', doc: 'Dead-letter topic for poison records.', unsetDoc: '`<source topic>-failed`' }),
   groupId: setting({ env: ['KAFKA_GROUP_ID', 'KAFKA_CONSUMER_GROUP'], flag: 'group', kind: text(), default: 'churn-consumer-group', group: 'Kafka', doc: 'Consumer group of the processors.' }),
+  fraudGroupId: setting({
+    env: ['FRAUD_CONSUMER_GROUP'],
+    flag: 'fraud-group',
+    kind: text(),
+    default: 'transaction-consumer-group',
+    group: 'Kafka',
+    doc: 'Consumer group of the fraud pipeline (the fraud streaming consumer\'s default). Its own setting: KAFKA_CONSUMER_GROUP names the churn group.'
+  }),
+  fraudPredictionsTopic: setting({ env: ['KAFKA_TOPIC_FRAUD_PREDICTIONS'], kind: topicName(), default: 'fraud-predictions', group: 'Kafka', doc: 'One record per scored transaction, keyed by account id.' }),
+  fraudAlertsTopic: setting({ env: ['KAFKA_TOPIC_FRAUD_ALERTS'], kind: topicName(), default: 'fraud-alerts', group: 'Kafka', doc: 'One record per transaction scored `fraud`, keyed by account id.' }),
   partitions: setting({ env: ['KAFKA_PARTITIONS'], flag: 'partitions', kind: integer(1, 10000), default: '3', group: 'Kafka', doc: 'Partitions of the topics churnflow creates.' }),
   replicationFactor: setting({ env: ['KAFKA_REPLICATION_FACTOR'], flag: 'replication-factor', kind: replicationFactor(), default: 'auto', group: 'Kafka', doc: 'Replication of the topics churnflow creates; `auto` is 3, or the broker count when smaller.' }),
   compression: setting({ env: ['KAFKA_COMPRESSION'], flag: 'compression', kind: oneOf(['none', 'gzip', 'snappy', 'lz4', 'zstd']), default: 'lz4', group: 'Kafka', doc: 'Compression of produced records.' }),
@@ -112,9 +122,10 @@ export const configSchema = {
   dbUser: setting({ env: ['DB_USER'], kind: text(), default: 'root', group: 'SQL', doc: 'MySQL/MariaDB user.' }),
   dbPassword: setting({ env: ['DB_PASSWORD'], kind: text({ allowEmpty: true }), default: '', group: 'SQL', doc: 'MySQL/MariaDB password.', sensitive: Sensitivity.SECRET }),
   dbName: setting({ env: ['DB_NAME'], kind: text(), default: 'churn_db', group: 'SQL', doc: 'MySQL/MariaDB database.' }),
+  dbMigrate: setting({ env: ['DB_MIGRATE'], flag: 'db-migrate', kind: boolean(), default: 'true', group: 'SQL', doc: 'Run the SQL migrations (the fraud tables) when a pipeline starts. With false a pipeline whose tables are behind refuses to start, and `churnflow db migrate` brings them up to date.' }),
 
   // Redis
-  redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, snapshotted to the state directory' }),
+  redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, per partition, backed by a changelog topic' }),
   redisPort: setting({ env: ['REDIS_PORT'], kind: integer(1, 65535), default: '6379', group: 'Redis', doc: 'Redis port.' }),
   redisKeyPrefix: setting({ env: ['REDIS_KEY_PREFIX'], kind: text(), default: 'churnflow:profile:', group: 'Redis', doc: 'Prefix of the profile hashes: one hash per customer at `<prefix><customer id>`.' }),
   redisPassword: optional({ env: ['REDIS_PASSWORD'], kind: text(), group: 'Redis', doc: 'Redis password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),
@@ -122,6 +133,15 @@ export const configSchema = {
   // Processing
   producerInterval: setting({ env: ['PRODUCER_INTERVAL'], flag: 'interval', kind: decimal(0, 86400), default: '3', group: 'Processing', doc: 'Seconds between simulated events at interval pace (seeds 002, 003).' }),
   batchSize: setting({ env: ['BATCH_SIZE'], flag: 'batch-size', kind: integer(1, 100000), default: '500', group: 'Processing', doc: 'Most records a processor handles in one batch.' }),
+  fraudBatchSize: setting({
+    env: ['FRAUD_BATCH_SIZE', 'BATCH_SIZE'],
+    kind: integer(1, 100000),
+    default: '100',
+    group: 'Processing',
+    doc: 'Most transactions the fraud pipeline handles in one batch (one database write); BATCH_SIZE, when set, serves both pipelines.'
+  }),
+  commitIntervalMs: setting({ env: ['COMMIT_INTERVAL_MS'], kind: integer(0, 600000), default: '1000', group: 'Processing', doc: 'With the in-process profile store: how often its changes go to the changelog topic and offsets are committed after them, ms (at once when no more records wait).' }),
+  stateCheckpointInterval: setting({ env: ['STATE_CHECKPOINT_INTERVAL'], kind: integer(1, 86400), default: '600', group: 'Processing', doc: 'Seconds between local checkpoints of the in-process profile store (also written when a partition leaves and on stop); they only make a restore faster.' }),
   maxRetries: setting({ env: ['MAX_RETRIES'], kind: integer(0, 100), default: '3', group: 'Processing', doc: 'Retries of a failed call to a dependency before its circuit opens.' }),
   retryBackoff: setting({ env: ['RETRY_BACKOFF'], kind: decimal(0, 10), default: '2', group: 'Processing', doc: 'Multiplier of the delay between retries (seed 004).' }),
   scoredCustomerEvents: setting({
@@ -144,7 +164,7 @@ export const configSchema = {
     default: env => xdg(env, 'XDG_STATE_HOME', join('.local', 'state')) + '/churnflow',
     defaultDoc: '`$XDG_STATE_HOME/churnflow` (`~/.local/state/churnflow`)',
     group: 'Local runtime',
-    doc: 'Where the local Kafka\'s data, the SQLite file and profile snapshots live.'
+    doc: 'Where the local Kafka\'s data, the SQLite file and the state\'s checkpoints live.'
   }),
   cacheDir: setting({
     env: ['CHURNFLOW_CACHE_DIR'],

@@ -194,278 +194,402 @@ async function snapshot (consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, adm
   return { start, end }
 }
 
+/** The Kafka clients of one replay; disposing it closes them, the stream first and the admin last. */
+class ReplayClients implements AsyncDisposable {
+  readonly admin: Admin
+  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>
+  /** The group the consumer reads with: the replay's own, or a throwaway one for a dry run. */
+  readonly readGroup: string
+  producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
+  /** The stream's error, once it failed: the consumer then leaves the group at once. */
+  failure: Error | undefined
+
+  constructor (o: ReplayOptions) {
+    this.admin = createAdmin(o.connection)
+    // A dry run reads with a group of its own, so it never disturbs a replay in progress.
+    this.readGroup = o.dryRun === true ? `${o.groupId}-dry-run-${randomBytes(4).toString('hex')}` : o.groupId
+    this.consumer = createConsumer(o.connection, this.readGroup, {
+      sessionTimeout: 10_000,
+      heartbeatInterval: 3_000,
+      rebalanceTimeout: 10_000,
+      connectTimeout: 5_000,
+      timeout: 10_000,
+      retries: 3,
+      retryDelay: 500
+    })
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    if (this.stream !== undefined) await this.stream.close().catch(() => undefined)
+    await this.consumer.close(this.failure !== undefined).catch(() => undefined)
+    await this.producer?.close().catch(() => undefined)
+    await this.admin.close().catch(() => undefined)
+  }
+}
+
+/** Step 1: the dead-letter topic and `--to` exist; resolves to the topics on the cluster. */
+async function checkTopics (clients: ReplayClients, o: ReplayOptions): Promise<Set<string>> {
+  let present: Set<string>
+  try {
+    present = new Set(await clients.admin.listTopics())
+  } catch (error) {
+    throw unreachable(o.connection, 'list the topics', error)
+  }
+  if (!present.has(o.topic)) throw unknownTopic(o.topic, '--topic', present)
+  if (o.to !== undefined && !present.has(o.to)) throw unknownTopic(o.to, '--to', present)
+  return present
+}
+
+/** Step 3: joins the group at the snapshot's start offsets, alone (another replay running holds partitions). */
+async function joinGroup (clients: ReplayClients, o: ReplayOptions, range: Range): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+  try {
+    clients.stream = await clients.consumer.consume({
+      topics: [o.topic],
+      mode: MessagesStreamModes.MANUAL,
+      offsets: range.start.map((offset, partition) => ({ topic: o.topic, partition, offset })),
+      autocommit: false,
+      maxWaitTime: 200
+    })
+  } catch (error) {
+    throw unreachable(o.connection, `join the consumer group ${clients.readGroup}`, error)
+  }
+  const held = clients.consumer.assignments?.find(a => a.topic === o.topic)?.partitions.length ?? 0
+  if (held < range.end.length) {
+    throw new ChurnflowError(ErrorCodes.USAGE, `another replay of ${o.topic} is running (the consumer group ${o.groupId} gave this one ${held} of its ${range.end.length} partitions)`, {
+      retriable: true,
+      details: ['wait for it to finish, then run this again']
+    })
+  }
+  return clients.stream
+}
+
+/**
+ * The stream read into a bounded buffer: it pauses when `maxBuffered` records wait and resumes
+ * below half of that. Records keep every header in order (a Map of them would merge repeats).
+ */
+class DeadLetterReader {
+  readonly #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>
+  readonly #clients: ReplayClients
+  readonly #maxBuffered: number
+  #buffer: KafkaMessage[] = []
+  #head = 0
+  #paused = false
+  #wake: (() => void) | undefined
+
+  constructor (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, clients: ReplayClients, maxBuffered: number) {
+    this.#stream = stream
+    this.#clients = clients
+    this.#maxBuffered = maxBuffered
+    stream.on('data', (m: KafkaMessage) => {
+      this.#buffer.push(m)
+      if (!this.#paused && this.buffered >= maxBuffered) {
+        this.#paused = true
+        stream.pause()
+      }
+      this.#wake?.()
+    })
+    stream.on('error', (error: Error) => {
+      clients.failure = error
+      this.#wake?.()
+    })
+  }
+
+  get buffered (): number { return this.#buffer.length - this.#head }
+  get failure (): Error | undefined { return this.#clients.failure }
+
+  /** The next buffered record, without taking it. */
+  peek (): KafkaMessage | undefined { return this.#buffer[this.#head] }
+
+  /** Takes the record `peek` showed. */
+  skip (): void { this.#head++ }
+
+  /** After a batch: drops what was taken, and resumes a paused stream once the buffer has room. */
+  settle (): void {
+    if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head)
+      this.#head = 0
+    }
+    if (this.#paused && this.buffered < this.#maxBuffered / 2) {
+      this.#paused = false
+      this.#stream.resume()
+    }
+  }
+
+  /**
+   * With nothing buffered or in the stream, the partitions whose fetch position passed the end
+   * snapshot are done: offsets with no record there (transaction markers) come no more.
+   */
+  drained (topic: string, next: bigint[], end: readonly bigint[]): number[] {
+    if (this.#stream.readableLength !== 0) return []
+    const done: number[] = []
+    for (let p = 0; p < end.length; p++) {
+      const last = end[p] ?? 0n
+      if ((next[p] ?? last) < last && (this.#stream.offsetsToFetch.get(`${topic}:${p}`) ?? 0n) >= last) done.push(p)
+    }
+    return done
+  }
+
+  /** Waits until a record arrives, the stream fails, `signal` aborts, or `ms` pass. */
+  waitForData (ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#wake = undefined
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      signal?.addEventListener('abort', done, { once: true })
+      this.#wake = done
+    })
+  }
+}
+
+/** What a replay has done so far, and where it is in each partition. */
+class ReplayTally {
+  readonly #o: ReplayOptions
+  readonly #range: Range
+  readonly next: bigint[]
+  readonly epochs: number[]
+  readonly pending: number
+  read = 0
+  replayed = 0
+  skipped = 0
+  stop: ReplayStop = ReplayStops.END
+  readonly byCode = new Map<string, number>()
+  readonly targets = new Map<string, number>()
+  readonly missing = new Set<string>()
+  readonly samples: DeadLetterSample[] = []
+
+  constructor (o: ReplayOptions, range: Range) {
+    this.#o = o
+    this.#range = range
+    this.next = [...range.start]
+    this.epochs = range.start.map(() => -1)
+    this.pending = range.end.reduce((sum, e, p) => sum + Number(e - (range.start[p] ?? e)), 0)
+  }
+
+  /** True while some partition has records below the end snapshot still to read. */
+  get open (): boolean { return this.next.some((n, p) => n < (this.#range.end[p] ?? 0n)) }
+
+  count (map: Map<string, number>, key: string): void { map.set(key, (map.get(key) ?? 0) + 1) }
+
+  /** The record at `next` in its partition was dealt with. */
+  advance (m: KafkaMessage): void {
+    this.next[m.partition] = m.offset + 1n
+    this.epochs[m.partition] = m.leaderEpoch
+  }
+
+  progress (startedAt: number): ReplayProgress {
+    return { read: this.read, replayed: this.replayed, skipped: this.skipped, pending: this.pending, elapsedMs: Date.now() - startedAt }
+  }
+
+  result (): ReplayResult {
+    const o = this.#o
+    const end = this.#range.end
+    return {
+      topic: o.topic,
+      groupId: o.groupId,
+      dryRun: o.dryRun === true,
+      pending: this.pending,
+      replayed: this.replayed,
+      skipped: this.skipped,
+      remaining: end.reduce((sum, e, p) => sum + Number(e - (this.next[p] ?? e)), 0),
+      byCode: this.byCode,
+      targets: this.targets,
+      missingTargets: [...this.missing],
+      samples: this.samples,
+      stop: this.stop
+    }
+  }
+}
+
+/** Whether a target topic exists, asking the cluster again once for a topic not seen at the start. */
+function targetChecker (clients: ReplayClients, o: ReplayOptions, present: Set<string>): (topic: string) => Promise<boolean> {
+  const resolved = new Map<string, boolean>()
+  let known = present
+  return async topic => {
+    let exists = resolved.get(topic) ?? (known.has(topic) ? true : undefined)
+    if (exists === undefined) {
+      // Listed again once: the topic may have been created since the replay started.
+      try {
+        known = new Set(await clients.admin.listTopics())
+      } catch (error) {
+        throw unreachable(o.connection, 'list the topics', error)
+      }
+      exists = known.has(topic)
+    }
+    resolved.set(topic, exists)
+    return exists
+  }
+}
+
+/** Where one record goes back to; a real replay stops at a record with nowhere to go, a dry run notes it. */
+async function targetOf (record: DeadLetterRecord, o: ReplayOptions, tally: ReplayTally, exists: (topic: string) => Promise<boolean>): Promise<string | undefined> {
+  const found = replayTarget(record, o.to)
+  const target = found === undefined || found === o.topic ? undefined : found
+  const where = `${o.topic}:${record.partition}:${record.offset}`
+  if (target === undefined) {
+    if (o.dryRun !== true) {
+      throw new ChurnflowError(ErrorCodes.USAGE, `${where} has no ${DeadLetterHeaders.SOURCE_TOPIC} header and ${o.topic} does not end in ${DEAD_LETTER_SUFFIX}: nowhere to replay it to`, {
+        exitCode: 2,
+        details: ['name the topic with --to TOPIC', `${tally.replayed} record(s) were replayed and committed before it`]
+      })
+    }
+    tally.missing.add(NO_TARGET)
+  } else if (!(await exists(target))) {
+    if (o.dryRun !== true) {
+      throw new ChurnflowError(ErrorCodes.USAGE, `${where} goes back to ${target}, which does not exist`, {
+        exitCode: 2,
+        details: [`create it (churnflow topics create) or name another with --to TOPIC; ${tally.replayed} record(s) were replayed and committed before it`]
+      })
+    }
+    tally.missing.add(target)
+  }
+  return target
+}
+
+/** Step 4, one record: counted, skipped by its code, or replayed (in a dry run: sampled); the message to produce, if any. */
+async function routeRecord (m: KafkaMessage, o: ReplayOptions, tally: ReplayTally, exists: (topic: string) => Promise<boolean>): Promise<MessageToProduce<Buffer, Buffer, Buffer, Buffer> | undefined> {
+  const record = toRecord(m)
+  const code = errorCodeOf(record)
+  tally.read++
+  tally.count(tally.byCode, code)
+  if (o.codes !== undefined && !o.codes.has(code)) {
+    tally.skipped++
+    return undefined
+  }
+  const target = await targetOf(record, o, tally, exists)
+  tally.replayed++
+  tally.count(tally.targets, target ?? NO_TARGET)
+  if (o.dryRun !== true) return replayMessage(record, target as string)
+  if (tally.samples.length < (o.samples ?? 0)) {
+    tally.samples.push({
+      partition: m.partition,
+      offset: m.offset,
+      code,
+      message: headerText(record, DeadLetterHeaders.ERROR_MESSAGE) ?? '',
+      value: record.value === undefined ? '' : record.value.toString('utf8').slice(0, 120),
+      target
+    })
+  }
+  return undefined
+}
+
+/** Step 4: up to `batchSize` buffered records of the snapshot, routed; the partitions they moved and what to produce. */
+async function takeBatch (reader: DeadLetterReader, o: ReplayOptions, tally: ReplayTally, end: readonly bigint[], exists: (topic: string) => Promise<boolean>): Promise<{ messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[], advanced: Set<number> }> {
+  const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = []
+  const advanced = new Set<number>()
+  const n = Math.min(o.batchSize ?? 500, reader.buffered)
+  for (let i = 0; i < n; i++) {
+    const m = reader.peek() as KafkaMessage
+    // A record fetched twice (around a rebalance), or one that came after the snapshot: not this replay's.
+    if (m.offset < (tally.next[m.partition] ?? 0n) || m.offset >= (end[m.partition] ?? 0n)) {
+      reader.skip()
+      continue
+    }
+    if (o.limit !== undefined && tally.replayed >= o.limit) break
+    reader.skip()
+    const message = await routeRecord(m, o, tally, exists)
+    if (message !== undefined) messages.push(message)
+    tally.advance(m)
+    advanced.add(m.partition)
+  }
+  reader.settle()
+  return { messages, advanced }
+}
+
+/** Step 5: produces the batch (acknowledged by every in-sync replica), then commits the position past it. */
+async function produceAndCommit (clients: ReplayClients, o: ReplayOptions, tally: ReplayTally, messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[], advanced: ReadonlySet<number>): Promise<void> {
+  if (messages.length > 0) {
+    try {
+      await (clients.producer as Producer<Buffer, Buffer, Buffer, Buffer>).send({ messages })
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.KAFKA_PRODUCE_FAILED, `could not produce the replayed records: ${(error as Error).message}`, {
+        cause: error,
+        retriable: true,
+        details: [`${tally.replayed - messages.length} record(s) were replayed and committed before; run the replay again to go on from there`]
+      })
+    }
+  }
+  try {
+    await clients.consumer.commit({ offsets: [...advanced].map(p => ({ topic: o.topic, partition: p, offset: tally.next[p] as bigint, leaderEpoch: tally.epochs[p] as number })) })
+  } catch (error) {
+    throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not commit the replay's position in ${o.topic}: ${(error as Error).message}`, {
+      cause: error,
+      retriable: true,
+      details: ['the last batch was produced but not committed: the next replay sends it again']
+    })
+  }
+}
+
+/** Why the loop stops before the end of the snapshot, if it does now: a lost stream (thrown), a signal, the limit. */
+function stopNow (reader: DeadLetterReader, o: ReplayOptions, tally: ReplayTally): boolean {
+  const failure = reader.failure
+  if (failure !== undefined) {
+    throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `lost the cluster while reading ${o.topic}: ${failure.message}`, {
+      cause: failure,
+      retriable: true,
+      details: o.dryRun === true ? [] : [`${tally.replayed} record(s) were replayed and committed before; run the replay again to go on from there`]
+    })
+  }
+  if (o.signal?.aborted === true) tally.stop = ReplayStops.SIGNAL
+  else if (o.limit !== undefined && tally.replayed >= o.limit) tally.stop = ReplayStops.LIMIT
+  else return false
+  return true
+}
+
+/** Steps 4 and 5 until the snapshot is read, the limit is reached or the signal aborts. */
+async function replayRange (clients: ReplayClients, reader: DeadLetterReader, o: ReplayOptions, range: Range, tally: ReplayTally, present: Set<string>, startedAt: number): Promise<void> {
+  const exists = targetChecker(clients, o, present)
+  let lastProgress = startedAt
+  while (tally.open && !stopNow(reader, o, tally)) {
+    let batch: { messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[], advanced: Set<number> }
+    if (reader.buffered === 0) {
+      const done = reader.drained(o.topic, tally.next, range.end)
+      if (done.length === 0) {
+        await reader.waitForData(200, o.signal)
+        continue
+      }
+      for (const p of done) tally.next[p] = range.end[p] as bigint
+      batch = { messages: [], advanced: new Set(done) }
+    } else {
+      batch = await takeBatch(reader, o, tally, range.end, exists)
+    }
+    if (o.dryRun !== true && batch.advanced.size > 0) await produceAndCommit(clients, o, tally, batch.messages, batch.advanced)
+    const now = Date.now()
+    if (o.onProgress !== undefined && now - lastProgress >= (o.progressIntervalMs ?? 1000)) {
+      lastProgress = now
+      o.onProgress(tally.progress(startedAt))
+    }
+  }
+}
+
 /**
  * Reads a dead-letter topic from where the last replay stopped (the group's committed offsets)
  * up to its end as of the start, and produces each record back to its source topic. The group's
  * offsets are committed after the records before them are acknowledged by every in-sync replica,
  * so a crash sends again at most the batch in hand and never skips one.
+ *
+ * Its steps: check the topics, snapshot the range to read, join the group at its start, then take,
+ * route, produce and commit a batch at a time.
  */
 export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayResult> {
   const startedAt = Date.now()
-  const dryRun = o.dryRun === true
-  const admin = createAdmin(o.connection)
-  // A dry run reads with a group of its own, so it never disturbs a replay in progress.
-  const readGroup = dryRun ? `${o.groupId}-dry-run-${randomBytes(4).toString('hex')}` : o.groupId
-  const consumer = createConsumer(o.connection, readGroup, {
-    sessionTimeout: 10_000,
-    heartbeatInterval: 3_000,
-    rebalanceTimeout: 10_000,
-    connectTimeout: 5_000,
-    timeout: 10_000,
-    retries: 3,
-    retryDelay: 500
-  })
-  let producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
-  let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
-  let failure: Error | undefined
+  await using clients = new ReplayClients(o)
+  const present = await checkTopics(clients, o)
+  let range: Range
   try {
-    let present: Set<string>
-    let range: Range
-    try {
-      present = new Set(await admin.listTopics())
-    } catch (error) {
-      throw unreachable(o.connection, 'list the topics', error)
-    }
-    if (!present.has(o.topic)) throw unknownTopic(o.topic, '--topic', present)
-    if (o.to !== undefined && !present.has(o.to)) throw unknownTopic(o.to, '--to', present)
-    try {
-      range = await snapshot(consumer, admin, o)
-    } catch (error) {
-      throw unreachable(o.connection, `read the offsets of ${o.topic}`, error)
-    }
-    const { start, end } = range
-    const next = [...start]
-    const epochs = start.map(() => -1)
-    const pending = end.reduce((sum, e, p) => sum + Number(e - (start[p] ?? e)), 0)
-
-    let read = 0
-    let replayed = 0
-    let skipped = 0
-    let stop: ReplayStop = ReplayStops.END
-    const byCode = new Map<string, number>()
-    const targets = new Map<string, number>()
-    const missing = new Set<string>()
-    const samples: DeadLetterSample[] = []
-    const result = (): ReplayResult => ({
-      topic: o.topic,
-      groupId: o.groupId,
-      dryRun,
-      pending,
-      replayed,
-      skipped,
-      remaining: end.reduce((sum, e, p) => sum + Number(e - (next[p] ?? e)), 0),
-      byCode,
-      targets,
-      missingTargets: [...missing],
-      samples,
-      stop
-    })
-    if (pending === 0) return result()
-
-    if (!dryRun) producer = createProducer(o.connection, { suffix: 'dlq-replay', ...(o.compression === undefined ? {} : { compression: o.compression }) })
-    try {
-      stream = await consumer.consume({
-        topics: [o.topic],
-        mode: MessagesStreamModes.MANUAL,
-        offsets: start.map((offset, partition) => ({ topic: o.topic, partition, offset })),
-        autocommit: false,
-        maxWaitTime: 200
-      })
-    } catch (error) {
-      throw unreachable(o.connection, `join the consumer group ${readGroup}`, error)
-    }
-    const held = consumer.assignments?.find(a => a.topic === o.topic)?.partitions.length ?? 0
-    if (held < end.length) {
-      throw new ChurnflowError(ErrorCodes.USAGE, `another replay of ${o.topic} is running (the consumer group ${o.groupId} gave this one ${held} of its ${end.length} partitions)`, {
-        retriable: true,
-        details: ['wait for it to finish, then run this again']
-      })
-    }
-
-    const maxBuffered = Math.max(1000, (o.batchSize ?? 500) * 2)
-    let buffer: KafkaMessage[] = []
-    let head = 0
-    let paused = false
-    let wake: (() => void) | undefined
-    const reader = stream
-    reader.on('data', (m: KafkaMessage) => {
-      buffer.push(m)
-      if (!paused && buffer.length - head >= maxBuffered) {
-        paused = true
-        reader.pause()
-      }
-      wake?.()
-    })
-    reader.on('error', (error: Error) => {
-      failure = error
-      wake?.()
-    })
-    const waitForData = (ms: number): Promise<void> => new Promise(resolve => {
-      const done = (): void => {
-        clearTimeout(timer)
-        wake = undefined
-        o.signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      const timer = setTimeout(done, ms)
-      o.signal?.addEventListener('abort', done, { once: true })
-      wake = done
-    })
-
-    const resolved = new Map<string, boolean>()
-    const exists = async (topic: string): Promise<boolean> => {
-      let known = resolved.get(topic) ?? (present.has(topic) ? true : undefined)
-      if (known === undefined) {
-        // Listed again once: the topic may have been created since the replay started.
-        try {
-          present = new Set(await admin.listTopics())
-        } catch (error) {
-          throw unreachable(o.connection, 'list the topics', error)
-        }
-        known = present.has(topic)
-      }
-      resolved.set(topic, known)
-      return known
-    }
-
-    const batchSize = o.batchSize ?? 500
-    const isOpen = (): boolean => next.some((n, p) => n < (end[p] ?? 0n))
-    let lastProgress = startedAt
-    while (isOpen()) {
-      if (failure !== undefined) {
-        throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `lost the cluster while reading ${o.topic}: ${failure.message}`, {
-          cause: failure,
-          retriable: true,
-          details: dryRun ? [] : [`${replayed} record(s) were replayed and committed before; run the replay again to go on from there`]
-        })
-      }
-      if (o.signal?.aborted === true) {
-        stop = ReplayStops.SIGNAL
-        break
-      }
-      if (o.limit !== undefined && replayed >= o.limit) {
-        stop = ReplayStops.LIMIT
-        break
-      }
-      const advanced = new Set<number>()
-      if (buffer.length - head === 0) {
-        // Every record below the end snapshot has arrived once the stream fetches past it with
-        // nothing left undelivered: offsets with no record there (transaction markers) are done.
-        if (reader.readableLength === 0) {
-          for (let p = 0; p < end.length; p++) {
-            const last = end[p] ?? 0n
-            if ((next[p] ?? last) < last && (reader.offsetsToFetch.get(`${o.topic}:${p}`) ?? 0n) >= last) {
-              next[p] = last
-              advanced.add(p)
-            }
-          }
-        }
-        if (advanced.size === 0) {
-          await waitForData(200)
-          continue
-        }
-      }
-      const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = []
-      const n = Math.min(batchSize, buffer.length - head)
-      for (let i = 0; i < n; i++) {
-        const m = buffer[head] as KafkaMessage
-        const p = m.partition
-        // A record fetched twice (around a rebalance), or one that came after the snapshot: not this replay's.
-        if (m.offset < (next[p] ?? 0n) || m.offset >= (end[p] ?? 0n)) {
-          head++
-          continue
-        }
-        if (o.limit !== undefined && replayed >= o.limit) break
-        head++
-        const record = toRecord(m)
-        const code = errorCodeOf(record)
-        read++
-        byCode.set(code, (byCode.get(code) ?? 0) + 1)
-        if (o.codes !== undefined && !o.codes.has(code)) {
-          skipped++
-        } else {
-          const found = replayTarget(record, o.to)
-          const target = found === undefined || found === o.topic ? undefined : found
-          if (target === undefined) {
-            if (!dryRun) {
-              throw new ChurnflowError(ErrorCodes.USAGE, `${o.topic}:${p}:${m.offset} has no ${DeadLetterHeaders.SOURCE_TOPIC} header and ${o.topic} does not end in ${DEAD_LETTER_SUFFIX}: nowhere to replay it to`, {
-                exitCode: 2,
-                details: ['name the topic with --to TOPIC', `${replayed} record(s) were replayed and committed before it`]
-              })
-            }
-            missing.add(NO_TARGET)
-          } else if (!(await exists(target))) {
-            if (!dryRun) {
-              throw new ChurnflowError(ErrorCodes.USAGE, `${o.topic}:${p}:${m.offset} goes back to ${target}, which does not exist`, {
-                exitCode: 2,
-                details: [`create it (churnflow topics create) or name another with --to TOPIC; ${replayed} record(s) were replayed and committed before it`]
-              })
-            }
-            missing.add(target)
-          }
-          replayed++
-          const counted = target ?? NO_TARGET
-          targets.set(counted, (targets.get(counted) ?? 0) + 1)
-          if (dryRun) {
-            if (samples.length < (o.samples ?? 0)) {
-              samples.push({
-                partition: p,
-                offset: m.offset,
-                code,
-                message: headerText(record, DeadLetterHeaders.ERROR_MESSAGE) ?? '',
-                value: record.value === undefined ? '' : record.value.toString('utf8').slice(0, 120),
-                target
-              })
-            }
-          } else {
-            messages.push(replayMessage(record, target as string))
-          }
-        }
-        next[p] = m.offset + 1n
-        epochs[p] = m.leaderEpoch
-        advanced.add(p)
-      }
-      if (head > 4096 && head * 2 > buffer.length) {
-        buffer = buffer.slice(head)
-        head = 0
-      }
-      if (paused && buffer.length - head < maxBuffered / 2) {
-        paused = false
-        reader.resume()
-      }
-      if (!dryRun && advanced.size > 0) {
-        if (messages.length > 0) {
-          try {
-            await (producer as Producer<Buffer, Buffer, Buffer, Buffer>).send({ messages })
-          } catch (error) {
-            throw new ChurnflowError(ErrorCodes.KAFKA_PRODUCE_FAILED, `could not produce the replayed records: ${(error as Error).message}`, {
-              cause: error,
-              retriable: true,
-              details: [`${replayed - messages.length} record(s) were replayed and committed before; run the replay again to go on from there`]
-            })
-          }
-        }
-        try {
-          await consumer.commit({ offsets: [...advanced].map(p => ({ topic: o.topic, partition: p, offset: next[p] as bigint, leaderEpoch: epochs[p] as number })) })
-        } catch (error) {
-          throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not commit the replay's position in ${o.topic}: ${(error as Error).message}`, {
-            cause: error,
-            retriable: true,
-            details: ['the last batch was produced but not committed: the next replay sends it again']
-          })
-        }
-      }
-      const now = Date.now()
-      if (o.onProgress !== undefined && now - lastProgress >= (o.progressIntervalMs ?? 1000)) {
-        lastProgress = now
-        o.onProgress({ read, replayed, skipped, pending, elapsedMs: now - startedAt })
-      }
-    }
-    return result()
-  } finally {
-    if (stream !== undefined) await stream.close().catch(() => undefined)
-    await consumer.close(failure !== undefined).catch(() => undefined)
-    await producer?.close().catch(() => undefined)
-    await admin.close().catch(() => undefined)
+    range = await snapshot(clients.consumer, clients.admin, o)
+  } catch (error) {
+    throw unreachable(o.connection, `read the offsets of ${o.topic}`, error)
   }
+  const tally = new ReplayTally(o, range)
+  if (tally.pending === 0) return tally.result()
+  if (o.dryRun !== true) clients.producer = createProducer(o.connection, { suffix: 'dlq-replay', ...(o.compression === undefined ? {} : { compression: o.compression }) })
+  const stream = await joinGroup(clients, o, range)
+  const reader = new DeadLetterReader(stream, clients, Math.max(1000, (o.batchSize ?? 500) * 2))
+  await replayRange(clients, reader, o, range, tally, present, startedAt)
+  return tally.result()
 }

@@ -1,5 +1,6 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { isoCountries, isoCurrencies } from './iso-codes.ts'
 
 /** Streams churnflow knows, by their default topic names. */
 export const Streams = {
@@ -8,6 +9,8 @@ export const Streams = {
   TRANSACTIONS: 'transactions'
 } as const
 export type Stream = (typeof Streams)[keyof typeof Streams]
+/** The two streams of customer behaviour, the ones a churn processor reads. */
+export type EventStream = typeof Streams.USER_EVENTS | typeof Streams.CUSTOMER_EVENTS
 
 /** user-events types with seed 003's weights (percent). */
 export const userEventWeights = { product_view: 40, add_to_cart: 25, checkout: 20, bounce: 15 } as const
@@ -61,17 +64,31 @@ export const CustomerEventSchema = Type.Object({
 })
 export type CustomerEvent = Static<typeof CustomerEventSchema>
 
-/** A payment transaction (seed 004 leaves the fields open; these are churnflow's). */
+/** String formats of a transaction's codes, checked against the real lists (either case is accepted). */
+export const TransactionFormats = { CURRENCY: 'iso4217', COUNTRY: 'iso3166-alpha2' } as const
+FormatRegistry.Set(TransactionFormats.CURRENCY, value => isoCurrencies.has(value.toUpperCase()))
+FormatRegistry.Set(TransactionFormats.COUNTRY, value => isoCountries.has(value.toUpperCase()))
+
+/** An identifier another system made: text, or a whole number (read as its decimal text). */
+const ForeignId = Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })])
+
+/**
+ * A payment transaction (the fraud streaming consumer's stream). Seed 004 names the fields but
+ * leaves their rules open, so these are liberal where it is silent: ids may be numbers, any
+ * channel and merchant category is taken, `card_id` (churnflow's simulator sends it) is optional,
+ * and fields beyond these are allowed (the fraud pipeline keeps them). The decoder also accepts
+ * `id` as the other spelling of `transaction_id`.
+ */
 export const TransactionSchema = Type.Object({
-  transaction_id: Id,
-  account_id: Id,
-  card_id: Id,
+  transaction_id: ForeignId,
+  account_id: ForeignId,
+  card_id: Type.Optional(ForeignId),
   amount: Type.Number({ exclusiveMinimum: 0, maximum: 1e9 }),
-  currency: Type.String({ pattern: '^[A-Z]{3}$' }),
-  merchant_id: Id,
-  merchant_category: Id,
-  channel: Type.Union([Type.Literal('online'), Type.Literal('pos'), Type.Literal('atm'), Type.Literal('mobile')]),
-  country: Type.String({ pattern: '^[A-Z]{2}$' }),
+  currency: Type.String({ format: TransactionFormats.CURRENCY, description: 'ISO 4217' }),
+  merchant_id: ForeignId,
+  merchant_category: Type.String({ minLength: 1, maxLength: 100 }),
+  channel: Type.String({ minLength: 1, maxLength: 50 }),
+  country: Type.String({ format: TransactionFormats.COUNTRY, description: 'ISO 3166-1 alpha-2' }),
   timestamp: Timestamp
 })
 export type Transaction = Static<typeof TransactionSchema>

@@ -17,16 +17,18 @@ export interface AccountProfile {
   v1d: number
   countries: string[]
   categories: Record<string, number>
+  /** Transactions per channel (pos, online, atm, mobile, or whatever the producer names). */
+  channels: Record<string, number>
 }
 
 export function emptyAccount (): AccountProfile {
-  return { count: 0, meanLog: 0, m2Log: 0, lastTime: 0, decayAt: 0, v10m: 0, v1h: 0, v1d: 0, countries: [], categories: {} }
+  return { count: 0, meanLog: 0, m2Log: 0, lastTime: 0, decayAt: 0, v10m: 0, v1h: 0, v1d: 0, countries: [], categories: {}, channels: {} }
 }
 
 export const fraudFeatureNames = [
   'log_amount', 'amount_z', 'amount_ratio', 'transactions_total', 'velocity_10m', 'velocity_1h', 'velocity_1d',
   'log_seconds_since_last', 'new_country', 'countries_seen', 'new_category', 'category_share', 'risky_category',
-  'channel_online', 'channel_atm'
+  'channel_online', 'channel_atm', 'new_channel', 'channel_share'
 ] as const
 export const FRAUD_FEATURES = fraudFeatureNames.length
 
@@ -62,7 +64,9 @@ export function fraudFeatures (a: AccountProfile, t: TransactionFacts, out: Floa
   out[i++] = a.count > 0 ? (a.categories[t.category] ?? 0) / a.count : 0
   out[i++] = RISKY.has(t.category) ? 1 : 0
   out[i++] = t.channel === 'online' ? 1 : 0
-  out[i] = t.channel === 'atm' ? 1 : 0
+  out[i++] = t.channel === 'atm' ? 1 : 0
+  out[i++] = a.count > 0 && a.channels[t.channel] === undefined ? 1 : 0
+  out[i] = a.count > 0 ? (a.channels[t.channel] ?? 0) / a.count : 0
 }
 
 export function applyTransaction (a: AccountProfile, t: TransactionFacts): void {
@@ -84,4 +88,5 @@ export function applyTransaction (a: AccountProfile, t: TransactionFacts): void 
   if (t.time > a.lastTime) a.lastTime = t.time
   if (!a.countries.includes(t.country)) a.countries.push(t.country)
   a.categories[t.category] = (a.categories[t.category] ?? 0) + 1
+  a.channels[t.channel] = (a.channels[t.channel] ?? 0) + 1
 }

@@ -3,6 +3,13 @@ export {
   type AccountProfile, type TransactionFacts
 } from './account.ts'
 export {
-  FraudScorer, readFraudTruth, readTransactions, shippedFraudModelPath, trainFraudModel,
-  type FraudArtifact, type FraudScore, type TransactionRow
+  featureRecord, featureVector, FraudScorer, readFraudTruth, readTransactions, shippedFraudModelPath, trainFraudModel, trainingFeatures,
+  type FraudArtifact, type FraudScore, type TrainingTransaction
 } from './model.ts'
+export { FraudLabels, type FraudLabel, type FraudPredictionRow, type TransactionRow } from './rows.ts'
+export {
+  accountIds, ACCOUNTS_STORE, decodeAccount, decodeTransaction, decodeTransactions, emptyAccountRecord, encodeAccount, FRAUD_BATCH_ROUTE, fraudBatch,
+  FraudConsole, FraudHttpScorer, FraudPipeline, fraudScoring, fraudSettings, FraudStats, type FraudOutcome, type FraudPipelineOptions,
+  type AccountRecord, type DecodedBatch, type DecodedTransaction, type FraudBatchContext, type FraudBatchResult, type FraudRequest,
+  type FraudResult, type FraudScoring, type FraudSettings
+} from './pipeline/index.ts'

@@ -30,12 +30,13 @@ export interface FraudArtifact {
   metrics: { test: { model: ModelMetrics, baseline: ModelMetrics, fraud_rate: number, precision_at_threshold: number, recall_at_threshold: number }, importance: { feature: string, importance: number }[] }
 }
 
-export interface TransactionRow { facts: TransactionFacts, account: string, id: string }
+/** One transaction as training reads it: its facts, its account, its id (for the truth). */
+export interface TrainingTransaction { facts: TransactionFacts, account: string, id: string }
 
 /** Reads transactions (JSON lines) and, when given, the truth file's labels by transaction id. */
-export async function readTransactions (path: string): Promise<{ rows: TransactionRow[], skipped: number }> {
+export async function readTransactions (path: string): Promise<{ rows: TrainingTransaction[], skipped: number }> {
   if (!existsSync(path)) throw new ChurnflowError(ErrorCodes.USAGE, `${path} does not exist`, { exitCode: 2 })
-  const rows: TransactionRow[] = []
+  const rows: TrainingTransaction[] = []
   let skipped = 0
   for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
     if (line.trim() === '') continue
@@ -83,19 +84,31 @@ function bestThreshold (scores: Float64Array, labels: Uint8Array): { threshold: 
   return best
 }
 
-/** Trains the fraud model: per-account features before each transaction, labels from the truth, split in time. */
-export function trainFraudModel (rows: readonly TransactionRow[], truth: ReadonlyMap<string, boolean>, options: { gbt?: Partial<GbtOptions>, trainShare?: number, onProgress?: (m: string) => void } = {}): FraudArtifact {
-  const started = Date.now()
-  const n = rows.length
-  const x = new Float64Array(n * FRAUD_FEATURES)
-  const y = new Uint8Array(n)
+/**
+ * The training path's features: each transaction against its account as it was just before it,
+ * rows in the order given (time order), `FRAUD_FEATURES` values a row. The fraud pipeline must
+ * compute the same for the same stream (a test holds it to that).
+ */
+export function trainingFeatures (rows: readonly TrainingTransaction[]): { x: Float64Array, accounts: Map<string, AccountProfile> } {
+  const x = new Float64Array(rows.length * FRAUD_FEATURES)
   const accounts = new Map<string, AccountProfile>()
-  let unlabelled = 0
   rows.forEach((row, r) => {
     const account = accounts.get(row.account) ?? emptyAccount()
     accounts.set(row.account, account)
     fraudFeatures(account, row.facts, x, r * FRAUD_FEATURES)
     applyTransaction(account, row.facts)
+  })
+  return { x, accounts }
+}
+
+/** Trains the fraud model: per-account features before each transaction, labels from the truth, split in time. */
+export function trainFraudModel (rows: readonly TrainingTransaction[], truth: ReadonlyMap<string, boolean>, options: { gbt?: Partial<GbtOptions>, trainShare?: number, onProgress?: (m: string) => void } = {}): FraudArtifact {
+  const started = Date.now()
+  const n = rows.length
+  const { x, accounts } = trainingFeatures(rows)
+  const y = new Uint8Array(n)
+  let unlabelled = 0
+  rows.forEach((row, r) => {
     const label = truth.get(row.id)
     if (label === undefined) unlabelled++
     y[r] = label === true ? 1 : 0
@@ -173,10 +186,35 @@ export class FraudScorer {
 
   score (account: AccountProfile, tx: TransactionFacts): FraudScore {
     fraudFeatures(account, tx, this.#x)
-    const p = this.#model.predict(this.#x)
-    this.#model.contributions(this.#x, this.#c)
-    return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons: topReasons(fraudFeatureNames, this.#x, this.#c) }
+    return this.scoreFeatures(this.#x)
   }
+
+  /** Scores features computed elsewhere (a pipeline sends them to the API): `FRAUD_FEATURES` values from `offset`. */
+  scoreFeatures (x: Float64Array, offset = 0): FraudScore {
+    const row = offset === 0 && x.length === FRAUD_FEATURES ? x : x.subarray(offset, offset + FRAUD_FEATURES)
+    const p = this.#model.predict(row)
+    this.#model.contributions(row, this.#c)
+    return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons: topReasons(fraudFeatureNames, row, this.#c) }
+  }
+}
+
+/** Features as the API receives them: `{ feature name: value }`. */
+export function featureRecord (x: Float64Array, offset = 0): Record<string, number> {
+  const out: Record<string, number> = {}
+  fraudFeatureNames.forEach((name, j) => { out[name] = x[offset + j] as number })
+  return out
+}
+
+/** The other way: a `{ feature name: value }` object to the model's vector, or the first feature it lacks. */
+export function featureVector (record: Readonly<Record<string, unknown>>): Float64Array | string {
+  const x = new Float64Array(FRAUD_FEATURES)
+  for (let j = 0; j < FRAUD_FEATURES; j++) {
+    const name = fraudFeatureNames[j] as string
+    const v = record[name]
+    if (typeof v !== 'number' || !Number.isFinite(v)) return name
+    x[j] = v
+  }
+  return x
 }
 
 const round = (v: number): number => Math.round(v * 1e4) / 1e4

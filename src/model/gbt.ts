@@ -1,4 +1,4 @@
-import { Rng } from '../simulator/index.ts'
+import { Rng } from '../util/rng.ts'
 import { validateDataset, type Dataset } from './dataset.ts'
 import { logLossOfMargin, sigmoid } from './math.ts'
 

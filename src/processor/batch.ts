@@ -1,26 +1,11 @@
 import type { ChurnScore } from '../churn/index.ts'
-import { isoUtc } from '../events/index.ts'
-import { DeadLetterHeaders } from '../kafka/topics/index.ts'
+import { isoUtc, Streams, type EventStream } from '../events/index.ts'
 import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
-import { decodeRecord, EventStreams, PoisonCodes, type DecodedEvent, type EventStream, type Poison, type SourceRecord } from './decode.ts'
-import type { Dependency } from './dependency.ts'
+import { decodeRecord, PoisonCodes, type DecodedEvent, type Poison, type SourceRecord } from './decode.ts'
+import { deadLetterMessage, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
 import type { RemoteRequest, Scorer } from './scoring.ts'
-
-/** A record for a Kafka topic, as the output sink sends it. */
-export interface OutMessage {
-  readonly topic: string
-  readonly key: Buffer | undefined
-  readonly value: Buffer | undefined
-  readonly headers?: Map<Buffer, Buffer>
-  readonly timestamp?: bigint
-}
-
-/** Sends records to Kafka; resolves once every one is acknowledged. */
-export interface OutputSink {
-  send (messages: readonly OutMessage[]): Promise<void>
-}
 
 /** Everything a batch needs, passed in, so the handler runs in a unit test with no broker. */
 export interface BatchContext {
@@ -59,6 +44,8 @@ export interface EventOutcome {
 
 export interface BatchResult {
   readonly records: number
+  /** How many events were applied: `applied.length`. */
+  readonly processed: number
   /** Valid events applied to their profiles in this batch. */
   readonly applied: readonly EventOutcome[]
   /** Events at or below their profile's last applied offset: done before a crash or rebalance. */
@@ -127,20 +114,6 @@ function customerKey (e: DecodedEvent): Buffer {
  */
 const RECORDS_PER_TURN = 1000
 const turn = (): Promise<void> => new Promise(resolve => { setImmediate(resolve) })
-
-/** The dead-letter record: the value and key byte for byte, the reason and the source in headers. */
-export function deadLetterMessage (poison: Poison, topic: string, at: number): OutMessage {
-  const r = poison.record
-  const headers = new Map<Buffer, Buffer>()
-  if (r.headers !== undefined) for (const [k, v] of r.headers) headers.set(k, v)
-  headers.set(text(DeadLetterHeaders.ERROR_CODE), text(poison.code))
-  headers.set(text(DeadLetterHeaders.ERROR_MESSAGE), text(poison.message.slice(0, 1000)))
-  headers.set(text(DeadLetterHeaders.SOURCE_TOPIC), text(r.topic))
-  headers.set(text(DeadLetterHeaders.SOURCE_PARTITION), text(String(r.partition)))
-  headers.set(text(DeadLetterHeaders.SOURCE_OFFSET), text(String(r.offset)))
-  headers.set(text(DeadLetterHeaders.FAILED_AT), text(isoUtc(at)))
-  return { topic, key: r.key, value: r.value, headers, timestamp: BigInt(r.timestamp) }
-}
 
 function source (r: SourceRecord): { topic: string, partition: number, offset: number } {
   return { topic: r.topic, partition: r.partition, offset: Number(r.offset) }
@@ -305,7 +278,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       duplicates++
       continue
     }
-    const scored = e.stream === EventStreams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
+    const scored = e.stream === Streams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
     const before = scored && scorer.kind === 'http' ? { ...w.profile } : undefined
     applyEvent(w.profile, e.profileEvent)
     w.offsets[key] = offset
@@ -393,6 +366,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       for (const [id, record] of written) if (overlay.get(id) === record) overlay.delete(id)
       return {
         records: records.length,
+        processed: applied.length,
         applied,
         duplicates,
         poison,

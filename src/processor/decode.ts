@@ -2,14 +2,11 @@ import { Type } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import secureJson from 'secure-json-parse'
 import {
-  checkCustomerEvent, checkUserEvent, customerEventDataSchemas, customerEventTypes, parseEventTime, userEventTypes,
-  type CustomerEventType
+  checkCustomerEvent, checkUserEvent, customerEventDataSchemas, customerEventTypes, parseEventTime, Streams, userEventTypes,
+  type CustomerEventType, type EventStream
 } from '../events/index.ts'
 import { profileEventOf, type ProfileEvent } from '../profile/index.ts'
-
-/** The two streams a churn processor reads. */
-export const EventStreams = { USER_EVENTS: 'user-events', CUSTOMER_EVENTS: 'customer-events' } as const
-export type EventStream = (typeof EventStreams)[keyof typeof EventStreams]
+import type { SourceRecord } from '../stream/index.ts'
 
 /** Why a record went to the dead-letter topic; the value of its `churnflow-error-code` header. */
 export const PoisonCodes = {
@@ -22,17 +19,7 @@ export const PoisonCodes = {
 } as const
 export type PoisonCode = (typeof PoisonCodes)[keyof typeof PoisonCodes]
 
-/** A record as the processor gets it from Kafka. */
-export interface SourceRecord {
-  readonly topic: string
-  readonly partition: number
-  readonly offset: bigint
-  readonly key: Buffer | undefined
-  readonly value: Buffer | undefined
-  readonly headers: ReadonlyMap<Buffer, Buffer> | undefined
-  /** Kafka record timestamp, epoch ms. */
-  readonly timestamp: number
-}
+export type { SourceRecord }
 
 /** A valid event, ready for its profile and the scorer. */
 export interface DecodedEvent {
@@ -72,13 +59,14 @@ function firstError (check: TypeCheck<never> | TypeCheck<ReturnType<typeof Type.
   return `${path}: ${e.message}`
 }
 
-const poison = (record: SourceRecord, code: PoisonCode, message: string): Decoded => ({ ok: false, poison: { record, code, message } })
+const poison = (record: SourceRecord, code: PoisonCode, message: string): { readonly ok: false, readonly poison: Poison } => ({ ok: false, poison: { record, code, message } })
 
 /**
- * Decodes and validates one record of a stream. Never throws: anything that is not a valid event
- * comes back as poison with a code and a message a person can act on.
+ * The first step of every decoder: the record's value as a JSON object, parsed safely (no
+ * prototype pollution), or poison for an empty record, text that is not JSON, or JSON that is not
+ * an object.
  */
-export function decodeRecord (record: SourceRecord, stream: EventStream): Decoded {
+export function parseJsonObject (record: SourceRecord): { readonly ok: true, readonly fields: Record<string, unknown> } | { readonly ok: false, readonly poison: Poison } {
   const value = record.value
   if (value === undefined || value.length === 0) return poison(record, PoisonCodes.EMPTY, 'the record has no value')
   let body: unknown
@@ -88,13 +76,24 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
     return poison(record, PoisonCodes.NOT_JSON, `the value is not JSON: ${(error as Error).message}`)
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return poison(record, PoisonCodes.INVALID, 'the value is not a JSON object')
-  const fields = body as Record<string, unknown>
+  return { ok: true, fields: body as Record<string, unknown> }
+}
+
+/**
+ * Decodes and validates one record of a stream. Never throws: anything that is not a valid event
+ * comes back as poison with a code and a message a person can act on.
+ */
+export function decodeRecord (record: SourceRecord, stream: EventStream): Decoded {
+  const parsed = parseJsonObject(record)
+  if (!parsed.ok) return parsed
+  const body = parsed.fields
+  const fields = body
   const type = fields.event_type
-  const known = stream === EventStreams.USER_EVENTS ? userTypes : customerTypes
+  const known = stream === Streams.USER_EVENTS ? userTypes : customerTypes
   if (typeof type === 'string' && !known.has(type)) {
     return poison(record, PoisonCodes.UNKNOWN_TYPE, `event_type "${type.slice(0, 64)}" is not a ${stream} type (${[...known].join(', ')})`)
   }
-  if (stream === EventStreams.USER_EVENTS) {
+  if (stream === Streams.USER_EVENTS) {
     if (!checkUserEvent.Check(body)) return poison(record, PoisonCodes.INVALID, firstError(checkUserEvent as never, body))
   } else {
     if (!checkCustomerEvent.Check(body)) return poison(record, PoisonCodes.INVALID, firstError(checkCustomerEvent as never, body))
@@ -106,8 +105,8 @@ export function decodeRecord (record: SourceRecord, stream: EventStream): Decode
   if (time === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is not an ISO 8601 date-time such as 2024-01-15T10:30:00Z`)
   const profileEvent = profileEventOf(fields as { event_type: string, timestamp: string }, time)
   if (profileEvent === undefined) return poison(record, PoisonCodes.BAD_TIMESTAMP, `timestamp "${timestamp}" is invalid`)
-  const rawId = (stream === EventStreams.USER_EVENTS ? fields.user_id : fields.customer_id) as string | number
-  const details = (stream === EventStreams.USER_EVENTS ? fields.metadata : fields.data) as Record<string, unknown> | null | undefined
+  const rawId = (stream === Streams.USER_EVENTS ? fields.user_id : fields.customer_id) as string | number
+  const details = (stream === Streams.USER_EVENTS ? fields.metadata : fields.data) as Record<string, unknown> | null | undefined
   return {
     ok: true,
     event: { record, stream, customerId: String(rawId), rawId, eventType: type as string, timestamp, time, details: details ?? null, profileEvent }

@@ -1,9 +1,13 @@
 import Fastify, { LogController } from 'fastify'
 import type { Logger } from '../logging/index.ts'
-import type { Processor } from './processor.ts'
+import type { StreamRuntime } from '../stream/index.ts'
+
+/** What the ops endpoints read of a running processor. */
+export type OpsTarget = Pick<StreamRuntime, 'stats' | 'metrics' | 'running' | 'health' | 'lag' | 'highRiskCustomers' | 'stateStats'>
 
 export interface OpsOptions {
-  readonly processor: Processor
+  /** A processor (the churn `Processor`, or any pipeline's `StreamRuntime`). */
+  readonly processor: OpsTarget
   readonly log: Logger
   /** More figures for /stats (`churnflow up` adds its totals over every run). */
   readonly extraStats?: () => Record<string, number>
@@ -22,7 +26,7 @@ export function buildOps (options: OpsOptions) {
     void reply.status(health.healthy ? 200 : 503)
     return { status: health.healthy ? 'ok' : 'degraded', running: processor.running, dependencies: health.dependencies }
   })
-  app.get('/stats', async () => ({ ...processor.stats.toJSON(), high_risk_customers: processor.highRiskCustomers(), ...options.extraStats?.() }))
+  app.get('/stats', async () => ({ ...processor.stats.toJSON(), high_risk_customers: processor.highRiskCustomers(), ...processor.stateStats(), ...options.extraStats?.() }))
   app.get('/metrics', async (_request, reply) => {
     await processor.lag().catch(() => undefined)
     await processor.health(1000).catch(() => undefined)

@@ -1,5 +1,4 @@
-import { ModelHolder } from '../api/index.ts'
-import { shippedChurnModelPath } from '../churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { openProfileStore, type ProfileStore } from '../profile/index.ts'
@@ -7,8 +6,8 @@ import { openPredictionStore, type PredictionStore } from '../sql/index.ts'
 import { alertPolicy, type AlertPolicy } from './alerts.ts'
 import { HttpScorer, type Scorer } from './scoring.ts'
 
-/** The parts of a processor that come from configuration. */
-export interface PipelineParts {
+/** The parts of a processor that come from configuration; `Symbol.asyncDispose` closes them, as `close()` does. */
+export interface PipelineParts extends AsyncDisposable {
   readonly profiles: ProfileStore
   readonly predictions: PredictionStore
   readonly scorer: Scorer
@@ -34,8 +33,12 @@ export async function openPipeline (config: Config, log: Logger, options: { tabl
     ? new HttpScorer({ baseUrl: config.scoringApiUrl as string, timeoutMs: config.apiTimeout * 1000, log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
     : { kind: 'model', name: 'in-process model', get current () { return models.current } }
   const bands = models?.current.artifact.bands ?? [{ name: 'high', from: 0.6 }]
-  const profiles = await openProfileStore(config, { prefix: config.redisKeyPrefix })
+  const profiles = await openProfileStore(config, { prefix: config.redisKeyPrefix, log })
   const predictions = openPredictionStore(config, { log, ...(options.table === undefined ? {} : { table: options.table }) })
+  const close = async (): Promise<void> => {
+    models?.close()
+    await Promise.allSettled([profiles.close(), predictions.close()])
+  }
   return {
     profiles,
     predictions,
@@ -43,9 +46,7 @@ export async function openPipeline (config: Config, log: Logger, options: { tabl
     models,
     alerts: alertPolicy({ enter: config.alertThreshold ?? highBandStart(bands), hysteresis: config.alertHysteresis, cooldownHours: config.alertCooldownHours }),
     scoredCustomerTypes: new Set(config.scoredCustomerEvents),
-    async close () {
-      models?.close()
-      await Promise.allSettled([profiles.close(), predictions.close()])
-    }
+    close,
+    [Symbol.asyncDispose]: close
   }
 }

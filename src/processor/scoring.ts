@@ -2,7 +2,8 @@ import type { ChurnScore, ChurnScorer } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
 import type { CustomerProfile } from '../profile/index.ts'
-import { EventStreams, type DecodedEvent } from './decode.ts'
+import { Streams } from '../events/index.ts'
+import type { DecodedEvent } from './decode.ts'
 
 /** Scores with the model in this process: synchronous, on the profile with the event applied. */
 export interface LocalScorer {
@@ -42,25 +43,52 @@ export interface HttpScorerOptions {
 }
 
 /** Why a fetch failed, in a word when there is one (ECONNREFUSED), from undici's nested causes. */
-function whyFetchFailed (error: unknown): string {
+export function whyFetchFailed (error: unknown): string {
   const e = error as Error & { cause?: { code?: string, message?: string, errors?: { code?: string }[] } }
   return e.cause?.code ?? e.cause?.errors?.[0]?.code ?? e.cause?.message ?? e.message
 }
 
-const unavailable = (url: string, message: string, cause?: unknown): ChurnflowError =>
+/** The scoring API is away or answered nonsense: a retriable error, so the caller's `Dependency` waits it out. */
+export const scoringUnavailable = (url: string, message: string, cause?: unknown): ChurnflowError =>
   new ChurnflowError(ErrorCodes.SCORING_API_UNAVAILABLE, `scoring API ${url}: ${message}`, { retriable: true, cause })
+
+/**
+ * POSTs JSON to the scoring API at `base` and reads the answer. The API being away (no
+ * connection, no answer within `timeoutMs`, 5xx, 429, 401/403) is a retriable ChurnflowError; any
+ * other status comes back with its body (JSON when it parses, else the text).
+ */
+export async function postToScoringApi (base: string, path: string, body: unknown, options: { readonly headers: Record<string, string>, readonly timeoutMs: number, readonly signal: AbortSignal }): Promise<{ status: number, json: unknown }> {
+  let response: Response
+  try {
+    response = await fetch(`${base}${path}`, { method: 'POST', headers: options.headers, body: JSON.stringify(body), signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) })
+  } catch (error) {
+    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : whyFetchFailed(error)
+    throw scoringUnavailable(base, why, error)
+  }
+  let json: unknown
+  const text = await response.text().catch(() => '')
+  try {
+    json = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    json = text
+  }
+  if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
+    throw scoringUnavailable(base, `HTTP ${response.status} ${text.slice(0, 200)}`)
+  }
+  return { status: response.status, json }
+}
 
 function bodyOf (r: RemoteRequest): Record<string, unknown> {
   const e = r.event
-  const id = e.stream === EventStreams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
-  const details = e.stream === EventStreams.USER_EVENTS ? { metadata: e.details } : { data: e.details ?? {} }
+  const id = e.stream === Streams.USER_EVENTS ? { user_id: e.rawId } : { customer_id: e.customerId }
+  const details = e.stream === Streams.USER_EVENTS ? { metadata: e.details } : { data: e.details ?? {} }
   return { ...id, event_type: e.eventType, timestamp: e.timestamp, ...details, profile: r.profile }
 }
 
 function scoreOf (value: unknown, url: string): ChurnScore {
   const v = value as Partial<ChurnScore> | null
   if (v === null || typeof v !== 'object' || typeof v.churn_score !== 'number' || !(v.churn_score >= 0 && v.churn_score <= 1)) {
-    throw unavailable(url, `answered without a churn_score in [0, 1]: ${JSON.stringify(value).slice(0, 200)}`)
+    throw scoringUnavailable(url, `answered without a churn_score in [0, 1]: ${JSON.stringify(value).slice(0, 200)}`)
   }
   return {
     churn_score: v.churn_score,
@@ -99,31 +127,13 @@ export class HttpScorer implements RemoteScorer {
   }
 
   async #post (path: string, body: unknown, signal: AbortSignal): Promise<{ status: number, json: unknown }> {
-    const url = `${this.#base}${path}`
-    let response: Response
-    try {
-      response = await fetch(url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]) })
-    } catch (error) {
-      const why = (error as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : whyFetchFailed(error)
-      throw unavailable(this.#base, why, error)
-    }
-    let json: unknown
-    const text = await response.text().catch(() => '')
-    try {
-      json = text === '' ? undefined : JSON.parse(text)
-    } catch {
-      json = text
-    }
-    if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
-      throw unavailable(this.#base, `HTTP ${response.status} ${text.slice(0, 200)}`)
-    }
-    return { status: response.status, json }
+    return postToScoringApi(this.#base, path, body, { headers: this.#headers, timeoutMs: this.#timeoutMs, signal })
   }
 
   async #single (r: RemoteRequest, signal: AbortSignal): Promise<RemoteResult> {
     const { status, json } = await this.#post('/predict-churn', bodyOf(r), signal)
     if (status === 200) return { ok: true, score: scoreOf(json, this.#base) }
-    if (status === 404 || status === 405) throw unavailable(this.#base, `has no POST /predict-churn (HTTP ${status})`)
+    if (status === 404 || status === 405) throw scoringUnavailable(this.#base, `has no POST /predict-churn (HTTP ${status})`)
     return { ok: false, status, message: (json as { message?: string } | undefined)?.message ?? `HTTP ${status}` }
   }
 
@@ -174,7 +184,7 @@ export class HttpScorer implements RemoteScorer {
     }
     const predictions = (json as { predictions?: unknown } | undefined)?.predictions
     if (!Array.isArray(predictions) || predictions.length !== requests.length) {
-      throw unavailable(this.#base, `answered the batch of ${requests.length} without as many predictions`)
+      throw scoringUnavailable(this.#base, `answered the batch of ${requests.length} without as many predictions`)
     }
     return predictions.map(p => ({ ok: true, score: scoreOf(p, this.#base) }))
   }
@@ -184,9 +194,9 @@ export class HttpScorer implements RemoteScorer {
     try {
       response = await fetch(`${this.#base}/health`, { headers: this.#headers, signal: signal ?? AbortSignal.timeout(Math.min(this.#timeoutMs, 5000)) })
     } catch (error) {
-      throw unavailable(this.#base, whyFetchFailed(error), error)
+      throw scoringUnavailable(this.#base, whyFetchFailed(error), error)
     }
     await response.body?.cancel()
-    if (!response.ok) throw unavailable(this.#base, `GET /health answered HTTP ${response.status}`)
+    if (!response.ok) throw scoringUnavailable(this.#base, `GET /health answered HTTP ${response.status}`)
   }
 }

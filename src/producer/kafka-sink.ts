@@ -1,6 +1,19 @@
 import type { Producer } from '@platformatic/kafka'
 import type { DeliveryReport, OutRecord, RecordSink } from './types.ts'
 
+/**
+ * Whether a failed send holds a refusal the client does not retry (a broker error marked
+ * `canRetry: false`, such as a record timestamp out of the accepted range): such a batch failed
+ * at once, not after the retry budget.
+ */
+export function refusedForGood (error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 8) return false
+  const e = error as { canRetry?: unknown, errors?: unknown, cause?: unknown }
+  if (e.canRetry === false) return true
+  if (Array.isArray(e.errors) && e.errors.some(inner => refusedForGood(inner, depth + 1))) return true
+  return refusedForGood(e.cause, depth + 1)
+}
+
 export interface KafkaSinkOptions {
   /** Batches awaiting their acknowledgement at once; at most 5 keeps the idempotent producer in order. */
   readonly maxInFlight?: number
@@ -31,6 +44,7 @@ export class KafkaSink implements RecordSink {
       value: Buffer.from(r.payload),
       timestamp: BigInt(r.time)
     }))
+    const sentAt = performance.now()
     const done: Promise<void> = this.#producer.send({ messages }).then(
       result => {
         const first = result.offsets?.[0]
@@ -38,7 +52,9 @@ export class KafkaSink implements RecordSink {
           ? { records }
           : { records, partition: first.partition, offset: first.offset })
       },
-      (error: unknown) => { this.#onDelivery({ records, error: error as Error }) }
+      (error: unknown) => {
+        this.#onDelivery({ records, error: error as Error, elapsedMs: performance.now() - sentAt, retriable: !refusedForGood(error) })
+      }
     ).finally(() => { this.#inFlight.delete(done) })
     this.#inFlight.add(done)
   }

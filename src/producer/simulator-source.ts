@@ -8,34 +8,53 @@ export interface Generator {
   next (now: number): SimRecord | undefined
 }
 
+export interface SimulatorSourceOptions {
+  readonly streams?: ReadonlySet<Stream>
+  readonly onRecord?: (record: SimRecord) => void
+  readonly close?: () => Promise<void>
+  /**
+   * A live stream: a record is handed out only once its event time has come (the wall clock
+   * `now` given to `take`), so no record is ever stamped in the future, which Kafka's brokers
+   * refuse beyond `log.message.timestamp.after.max.ms` (an hour by default). The pace then caps
+   * the generator's own rate instead of stretching its simulated time.
+   */
+  readonly live?: boolean
+}
+
+const outRecord = (record: SimRecord, topics: TopicNames): OutRecord => ({
+  topic: topics[record.stream],
+  key: record.key,
+  payload: JSON.stringify(record.value),
+  time: record.time,
+  event: record.value as unknown as Record<string, unknown>
+})
+
 /** Adapts a simulator generator to a record source: serializes, picks topics, filters streams. */
-export function simulatorSource (generator: Generator, topics: TopicNames, options: {
-  streams?: ReadonlySet<Stream>
-  onRecord?: (record: SimRecord) => void
-  close?: () => Promise<void>
-} = {}): RecordSource {
+export function simulatorSource (generator: Generator, topics: TopicNames, options: SimulatorSourceOptions = {}): RecordSource {
   let dry = false
+  /** A record drawn but not yet due (live streams only). */
+  let ahead: SimRecord | undefined
+  const draw = (now: number): SimRecord | undefined => {
+    if (ahead === undefined && !dry) {
+      ahead = generator.next(now)
+      if (ahead === undefined) dry = true
+    }
+    return ahead
+  }
   return {
     take (max, now) {
       const out: OutRecord[] = []
-      while (out.length < max && !dry) {
-        const record = generator.next(now)
-        if (record === undefined) {
-          dry = true
-          break
-        }
+      while (out.length < max) {
+        const record = draw(now)
+        if (record === undefined || (options.live === true && record.time > now)) break
+        ahead = undefined
         options.onRecord?.(record)
         if (options.streams !== undefined && !options.streams.has(record.stream)) continue
-        out.push({
-          topic: topics[record.stream],
-          key: record.key,
-          payload: JSON.stringify(record.value),
-          time: record.time,
-          event: record.value as unknown as Record<string, unknown>
-        })
+        out.push(outRecord(record, topics))
       }
       return out
     },
+    ...(options.live === true ? { peekTime: () => draw(Date.now())?.time } : {}),
     close: options.close
   }
 }

@@ -38,6 +38,10 @@ export interface DeliveryReport {
   readonly partition?: number
   readonly offset?: bigint
   readonly error?: Error
+  /** For a failed batch: how long it was tried, from its send to the final failure, ms. */
+  readonly elapsedMs?: number
+  /** For a failed batch: whether the failure was one that is retried (a broker away), or a refusal for good. */
+  readonly retriable?: boolean
 }
 
 export const Paces = { INTERVAL: 'interval', RATE: 'rate', MAX: 'max', RECORDED: 'recorded' } as const

@@ -3,6 +3,8 @@ export {
   applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, profileFromRow, profileToRow, type CustomerProfile, type ProfileEvent
 } from './profile.ts'
 export { MemoryProfileStore, type MemoryProfileStoreOptions } from './stores/memory.ts'
+export { ChangelogProfileStore, PROFILES_STORE } from './stores/changelog.ts'
+export { decodeProfileRecord, encodeProfileRecord, supersedes } from './stores/codec.ts'
 export { openProfileStore, type OpenProfileStoreOptions } from './stores/open.ts'
 export { RedisProfileStore, type RedisProfileStoreOptions } from './stores/redis.ts'
 export type { AlertState, ProfileRecord, ProfileStore } from './stores/types.ts'

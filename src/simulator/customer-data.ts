@@ -3,7 +3,7 @@ import {
   campaignTypes, cancelReasons, cartStages, categories, devices, pad, paymentFailureReasons, paymentMethods, plans,
   platforms, productCode, refundReasons, subscriptionCancelReasons, ticketCategories, ticketChannels, ticketPriorities
 } from './catalog.ts'
-import { round, type Rng } from './rng.ts'
+import { round, type Rng } from '../util/rng.ts'
 
 /** What a customer's events need to look like theirs: their habits and their history so far. */
 export interface CustomerContext {

@@ -9,6 +9,5 @@ export {
   RandomCustomerEvents, randomCustomerEventWeights, RandomUserEvents, seed002Event, seed003Event, UserEventShapes,
   type UserEventShape
 } from './random-events.ts'
-export { Rng, round, WeightedChoice } from './rng.ts'
-export { FraudPatterns, merchantCategories, TransactionStream, type FraudPattern, type TransactionOptions, type TransactionTruth } from './transactions.ts'
+export { FraudPatterns, merchantCategories, TransactionStream, type FraudPattern, type SimulatedTransaction, type TransactionOptions, type TransactionTruth } from './transactions.ts'
 export type { SimRecord } from './types.ts'

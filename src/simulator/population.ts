@@ -3,7 +3,7 @@ import { customerId, devices, paymentMethods, plans, platforms } from './catalog
 import { customerEventData, type CustomerContext } from './customer-data.ts'
 import { MinHeap } from './heap.ts'
 import { HiddenStates, type ChurnRates, type CustomerTruth, type HiddenState } from './oracle.ts'
-import { round, type Rng } from './rng.ts'
+import { round, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
 const DAY = 86_400_000

@@ -4,7 +4,7 @@ import {
 } from '../events/index.ts'
 import { categories, customerId, devices, pages, productCode, referrers } from './catalog.ts'
 import { anonymousContext, customerEventData } from './customer-data.ts'
-import { round, WeightedChoice, type Rng } from './rng.ts'
+import { round, WeightedChoice, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
 /** seed 003's event shape (the default) or seed 002's per-type metadata. */

@@ -1,7 +1,7 @@
 import { isoUtc, Streams, type Transaction } from '../events/index.ts'
 import { pad } from './catalog.ts'
 import { MinHeap } from './heap.ts'
-import { round, WeightedChoice, type Rng } from './rng.ts'
+import { round, WeightedChoice, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
 const DAY = 86_400_000
@@ -11,7 +11,16 @@ export const merchantCategories = ['grocery', 'restaurants', 'fuel', 'clothing',
 export const riskyCategories = ['jewelry', 'gift_cards', 'crypto_exchange', 'electronics'] as const
 const countries = [['DE', 'EUR'], ['FR', 'EUR'], ['NL', 'EUR'], ['ES', 'EUR'], ['GB', 'GBP'], ['US', 'USD']] as const
 const farCountries = ['BR', 'NG', 'RU', 'ID', 'VN', 'PH', 'UA', 'RO'] as const
-type Channel = Transaction['channel']
+type Channel = 'online' | 'pos' | 'atm' | 'mobile'
+
+/** A transaction as the simulator sends it: the schema's fields, every id as text. */
+export interface SimulatedTransaction extends Transaction {
+  readonly transaction_id: string
+  readonly account_id: string
+  readonly card_id: string
+  readonly merchant_id: string
+  readonly channel: Channel
+}
 
 /** How a fraudulent transaction differs from the account's habit. */
 export const FraudPatterns = {
@@ -49,6 +58,14 @@ export interface TransactionOptions {
   readonly fraudRate: number
   readonly start: number
   readonly end: number
+  /**
+   * Live: once the simulated clock reaches the wall clock (`now`, given to `next`), transactions
+   * happen at the wall clock and the producer's pace decides how many there are; an incident's
+   * later transactions wait until their time has come. A live stream never stamps a transaction
+   * later than the wall clock, which Kafka's brokers refuse (more than an hour ahead, by default).
+   * Not live: every time is simulated, as fast as the caller asks.
+   */
+  readonly live?: boolean
 }
 
 /** Mean transactions per fraud incident of each pattern (a burst is several). */
@@ -69,7 +86,11 @@ export class TransactionStream {
   readonly #totalRate: number
   readonly #queued = new MinHeap<Queued>(q => q.time)
   #clock: number
+  /** Live and caught up with the wall clock: from now on arrivals are the caller's `now`. */
+  #onWallClock = false
   #merchantSerial = 0
+  #lastMs = -1
+  #sameMs = 0
   #lastTruth: TransactionTruth | undefined
 
   constructor (rng: Rng, options: TransactionOptions) {
@@ -102,15 +123,18 @@ export class TransactionStream {
     return this.#lastTruth
   }
 
-  next (): SimRecord | undefined {
+  /** The next transaction; `now` (the wall clock, epoch ms) matters only to a live stream. */
+  next (now = Date.now()): SimRecord | undefined {
     const rng = this.#rng
-    const nextOrdinary = this.#clock + rng.exponential(this.#totalRate) * DAY
+    const nextOrdinary = this.#nextArrival(now)
     const queued = this.#queued.peek()
     if (queued !== undefined && queued.time <= nextOrdinary) {
       this.#queued.pop()
-      // The ordinary clock is memoryless: drawing it again later changes nothing.
-      this.#clock = queued.time
-      return queued.time > this.#options.end ? undefined : this.#fraud(queued.account, queued.pattern, queued.time)
+      // The ordinary clock is memoryless: drawing it again later changes nothing. A live stream
+      // may release a queued one a little late: it keeps the order, not its earlier time.
+      const time = Math.max(queued.time, this.#clock)
+      this.#clock = time
+      return time > this.#options.end ? undefined : this.#fraud(queued.account, queued.pattern, time)
     }
     this.#clock = nextOrdinary
     if (nextOrdinary > this.#options.end) return undefined
@@ -123,6 +147,15 @@ export class TransactionStream {
       channel: account.channels.draw(rng),
       country: account.country
     }, null)
+  }
+
+  /** When the next ordinary transaction happens: simulated, or in a live stream at most the wall clock. */
+  #nextArrival (now: number): number {
+    const drawn = this.#clock + this.#rng.exponential(this.#totalRate) * DAY
+    if (this.#options.live !== true || (!this.#onWallClock && drawn <= now)) return drawn
+    this.#onWallClock = true
+    // Never before the last one: times stay in order even if the wall clock steps back.
+    return Math.max(this.#clock, now)
   }
 
   #startIncident (account: Account, time: number): SimRecord {
@@ -154,9 +187,12 @@ export class TransactionStream {
   #record (account: Account, time: number, t: { amount: number, category: string, channel: Channel, country: string }, pattern: FraudPattern | null): SimRecord {
     const rng = this.#rng
     const ms = Math.floor(time)
-    const id = `TX-${ms.toString(36)}-${pad(rng.int(0, 999_999), 6)}`
+    // Transactions of one millisecond (a live stream at full pace stamps thousands so) get a serial: ids stay unique.
+    this.#sameMs = ms === this.#lastMs ? this.#sameMs + 1 : 0
+    this.#lastMs = ms
+    const id = `TX-${ms.toString(36)}-${pad(rng.int(0, 999_999), 6)}${this.#sameMs === 0 ? '' : `-${this.#sameMs}`}`
     const merchant = `MER-${t.category.slice(0, 3).toUpperCase()}-${pad(pattern === null ? rng.int(1, 400) : 5000 + (this.#merchantSerial++ % 5000), 4)}`
-    const value: Transaction = {
+    const value: SimulatedTransaction = {
       transaction_id: id,
       account_id: account.id,
       card_id: account.card,

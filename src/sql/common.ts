@@ -1,8 +1,9 @@
 import { ChurnflowError, ErrorCodes, isChurnflowError } from '../errors.ts'
 import { utcText } from '../events/index.ts'
+import { churnPredictionsTable } from './tables/churn-predictions.ts'
 
-/** The seeds' table name. */
-export const defaultTable = 'churn_predictions'
+/** The churn prediction consumer's table name. */
+export const defaultTable = churnPredictionsTable.name
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 
@@ -77,4 +78,40 @@ export function databaseError (storeName: string, what: string, error: unknown, 
   return transient(error)
     ? new ChurnflowError(ErrorCodes.DATABASE_UNAVAILABLE, `${storeName} is unavailable (${what}): ${message(error)}`, { retriable: true, cause: error })
     : new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${storeName}: ${what} failed: ${message(error)}`, { cause: error })
+}
+
+/** A database behind a connection pool, as a dialect's stores share it: the pool until closed, a ping, and closing. */
+export abstract class PooledDatabase<P extends { end (): Promise<void> }> implements AsyncDisposable {
+  readonly name: string
+  readonly #pool: P
+  #closed = false
+
+  constructor (name: string, pool: P) {
+    this.name = name
+    this.#pool = pool
+  }
+
+  /** Throws once the database is closed. */
+  assertOpen (): void {
+    if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
+  }
+
+  /** The pool; throws once the database is closed. */
+  get pool (): P {
+    this.assertOpen()
+    return this.#pool
+  }
+
+  /** Round trip to the database; rejects (retriable) when it is not answering. */
+  abstract ping (): Promise<void>
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#pool.end().catch(() => undefined)
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

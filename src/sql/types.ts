@@ -1,5 +1,7 @@
+import type { FraudPredictionRow, TransactionRow } from '../fraud/rows.ts'
+
 /**
- * One stored churn prediction: a row of seed 000's `churn_predictions` table plus the Kafka topic,
+ * One stored churn prediction: a row of the churn prediction consumer's `churn_predictions` table plus the Kafka topic,
  * which together with partition and offset is the unique key that makes writes idempotent.
  */
 export interface PredictionRow {
@@ -25,7 +27,7 @@ export const SqlDialects = {
 } as const
 export type SqlDialect = (typeof SqlDialects)[keyof typeof SqlDialects]
 
-/** What `ensureTable()` would find: nothing, seed 000's table without the unique key, or a table ready for idempotent writes. */
+/** What `ensureTable()` would find: nothing, the original table without the unique key, or a table ready for idempotent writes. */
 export const TableStates = {
   MISSING: 'missing',
   NEEDS_KEY: 'needs-key',
@@ -34,17 +36,19 @@ export const TableStates = {
 export type TableState = (typeof TableStates)[keyof typeof TableStates]
 
 /**
- * Where predictions are stored. Every backend has the same columns in its own types and a unique
- * key on (kafka_topic, kafka_partition, kafka_offset), so a replayed batch inserts nothing twice.
+ * One table, written idempotently: every backend has the spec's columns in its own types and its
+ * unique key, so a replayed batch inserts nothing twice. `openTableStore()` gives one for any spec;
+ * `Symbol.asyncDispose` closes it, as `close()` does.
  */
-export interface PredictionStore {
+export interface TableStore<Row> extends AsyncDisposable {
   readonly dialect: SqlDialect
   /** For logs and /health, with no password: `mysql root@127.0.0.1:3306/churn_db`, `sqlite /path/file.db`. */
   readonly name: string
   readonly table: string
   /**
-   * Creates the table when it is missing; on a table that already has seed 000's columns it adds
-   * only what idempotency needs (the kafka_topic column and the unique key). Idempotent and safe
+   * Creates the table when it is missing; on a table that already has the original columns it
+   * adds only what idempotency needs (the spec's adoption columns, such as churn_predictions'
+   * kafka_topic, and the unique key). Idempotent and safe
    * when several processes run it at once.
    */
   ensureTable (): Promise<void>
@@ -56,7 +60,39 @@ export interface PredictionStore {
    * rejects with a ChurnflowError whose `retriable` is true (connection refused or lost, timeout,
    * deadlock, server shutting down); anything else (bad SQL, permission) is not retriable.
    */
-  insert (rows: readonly PredictionRow[]): Promise<number>
+  insert (rows: readonly Row[]): Promise<number>
+  /** Round trip to the database; rejects (retriable) when it is not answering. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
+/**
+ * Where churn predictions are stored: `churn_predictions`, with a unique key on (kafka_topic,
+ * kafka_partition, kafka_offset).
+ */
+export type PredictionStore = TableStore<PredictionRow>
+
+/** How many rows of a fraud batch were new in each table (the rest were there already: a replay). */
+export interface FraudWriteResult {
+  readonly transactions: number
+  readonly predictions: number
+}
+
+/**
+ * Where the fraud pipeline's rows go: `transactions` and `predictions`, created by the
+ * migrations (`migrate()`), with exactly one row per transaction_id in each.
+ */
+export interface FraudStore extends AsyncDisposable {
+  readonly dialect: SqlDialect
+  /** For logs and /health, with no password. */
+  readonly name: string
+  /**
+   * Writes a batch's transactions and their predictions in one database transaction: all of it
+   * or none. A transaction_id already stored is skipped in either table, so a replayed or
+   * overlapping batch stores nothing twice. A dependency failure rejects with a ChurnflowError
+   * whose `retriable` is true, as `PredictionStore.insert` does.
+   */
+  write (transactions: readonly TransactionRow[], predictions: readonly FraudPredictionRow[]): Promise<FraudWriteResult>
   /** Round trip to the database; rejects (retriable) when it is not answering. */
   ping (): Promise<void>
   close (): Promise<void>

@@ -1,6 +1,7 @@
 import type { TopicNames } from '../producer/index.ts'
 import type { OutRecord, RecordSource } from '../producer/index.ts'
-import { Population, Rng, type SimRecord } from '../simulator/index.ts'
+import { Population, type SimRecord } from '../simulator/index.ts'
+import { Rng } from '../util/rng.ts'
 
 export interface LivePopulationOptions {
   readonly seed: number

@@ -3,13 +3,13 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { buildApi, type ProfileReader } from '../api/index.ts'
 import type { Config, LoadedConfig } from '../config/index.ts'
-import { ChurnflowError, ErrorCodes } from '../errors.ts'
+import { ChurnflowError, ErrorCodes, PartStopped } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
 import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { buildOps, EventStreams, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
+import { buildOps, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
@@ -57,29 +57,72 @@ async function assertPortFree (host: string, port: number, what: string, fix: st
 const count = (n: number): string => n.toLocaleString('en-US')
 const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`
 
+/** What every start step of `up` reads: the configuration, the loggers and the saved state. */
+interface UpContext {
+  readonly options: UpOptions
+  readonly config: Config
+  /** The configuration the parts run with: KAFKA_BROKER replaced by the local broker when up runs one. */
+  readonly runConfig: Config
+  readonly log: Logger
+  /** A component's logger: at warning level unless LOG_LEVEL was asked for (the status line tells the rest). */
+  readonly part: (component: string) => Logger
+  readonly localKafka: boolean
+  readonly bootstrapLocal: string
+  readonly statePath: string
+  readonly state: UpState
+}
+
+/** What `up` reports when it ends: the exit code, and the parts whose statistics it prints. */
+interface UpRun {
+  exitCode: number
+  kafkaStarted: boolean
+  processor: Processor | undefined
+  producerStats: ProducerStats | undefined
+}
+
 /**
  * The whole system in one process: the local Apache Kafka (unless KAFKA_BROKER names a cluster),
  * churnflow's topics, the scoring API, a processor with its ops endpoints and a producer of a
- * simulated population, with a status line until the stop signal; then everything stops in order.
+ * simulated population, with a status line until the stop signal. Each part is started by a
+ * function of its own and registers its stop on one AsyncDisposableStack, so everything stops in
+ * the reverse order of starting, whether up is stopped, a part fails, or a start fails.
  */
 export async function runUp (options: UpOptions): Promise<number> {
-  const { loaded, out, env } = options
-  const config = loaded.config
-  const log = options.log.child({ component: 'up' })
-  // Components speak at warning level unless LOG_LEVEL was asked for: the status line tells the rest.
-  const quiet = loaded.sources.logLevel.layer === 'default'
-  const part = (component: string): Logger => options.log.child({ component }, quiet ? { level: 'warn' } : {})
-  const localKafka = loaded.sources.kafkaBrokers.layer === 'default'
-  const bootstrapLocal = `${HOST}:${options.kafkaPort}`
-  const runConfig: Config = localKafka ? { ...config, kafkaBrokers: [bootstrapLocal] } : config
-  const statePath = upStatePath(config.stateDir)
-  const cleanups: { what: string, run: () => Promise<unknown> }[] = []
-
+  const { config } = options.loaded
   await assertPortFree(config.apiHost, config.apiPort, 'the scoring API', 'stop what holds it, or choose another with --port / API_PORT')
   await assertPortFree(config.apiHost, config.opsPort, 'the ops endpoints', 'stop what holds it, or choose another with --ops-port / OPS_PORT (0 picks a free one)')
-
+  const localKafka = options.loaded.sources.kafkaBrokers.layer === 'default'
+  const log = options.log.child({ component: 'up' })
   if (options.fresh) await wipe(config, localKafka, log)
+  const ctx = await upContext(options, localKafka, log)
 
+  const run: UpRun = { exitCode: 0, kafkaStarted: false, processor: undefined, producerStats: undefined }
+  const stack = new AsyncDisposableStack()
+  try {
+    await startAll(ctx, stack, run)
+  } catch (error) {
+    if (!(error instanceof PartStopped)) {
+      await stack.disposeAsync()
+      throw error
+    }
+    log.error(error.message)
+    run.exitCode = 1
+  }
+  await stack.disposeAsync()
+  if (run.producerStats !== undefined) for (const line of run.producerStats.block()) options.out(line)
+  if (run.processor !== undefined) for (const line of run.processor.stats.block()) options.out(line)
+  if (localKafka && !run.kafkaStarted) options.out(`The local Kafka at ${ctx.bootstrapLocal} keeps running (churnflow kafka stop stops it).`)
+  options.out('Everything is stopped. churnflow up continues from here; churnflow up --fresh starts over.')
+  return run.exitCode
+}
+
+/** The context of one `up`: its configuration, loggers, and the saved state or a new population. */
+async function upContext (options: UpOptions, localKafka: boolean, log: Logger): Promise<UpContext> {
+  const { loaded } = options
+  const config = loaded.config
+  const quiet = loaded.sources.logLevel.layer === 'default'
+  const bootstrapLocal = `${HOST}:${options.kafkaPort}`
+  const statePath = upStatePath(config.stateDir)
   const saved = await readUpState(statePath)
   const state: UpState = saved ?? {
     producer: { seed: Math.floor(Math.random() * 2 ** 32), customers: options.customers ?? 2000, start: Math.floor((Date.now() - options.historyDays * DAY) / DAY) * DAY, produced: 0 },
@@ -88,220 +131,252 @@ export async function runUp (options: UpOptions): Promise<number> {
   if (saved !== undefined && options.customers !== undefined && options.customers !== saved.producer.customers) {
     log.warn(`resuming the saved population of ${saved.producer.customers} customers; --customers ${options.customers} takes effect with --fresh`)
   }
+  return {
+    options,
+    config,
+    runConfig: localKafka ? { ...config, kafkaBrokers: [bootstrapLocal] } : config,
+    log,
+    part: component => options.log.child({ component }, quiet ? { level: 'warn' } : {}),
+    localKafka,
+    bootstrapLocal,
+    statePath,
+    state
+  }
+}
 
-  let exitCode = 0
-  let processor: Processor | undefined
-  let producerStats: ProducerStats | undefined
-  let kafkaStarted = false
-  try {
-    // 1. Kafka.
-    let brokers: number
-    let kafkaWhere: string
-    if (localKafka) {
-      const before = await localKafkaStatus({ stateDir: config.stateDir })
-      const kafka = await startLocalKafka({ stateDir: config.stateDir, cacheDir: config.cacheDir, log: options.log.child({ component: 'kafka' }), env, brokerPort: options.kafkaPort, heapOpts: config.kafkaHeapOpts })
-      kafkaStarted = !kafka.alreadyRunning
-      if (kafkaStarted) cleanups.push({ what: 'Kafka', run: () => stopLocalKafka({ stateDir: config.stateDir, log: part('kafka') }) })
-      else if (before.running) log.info(`the local Kafka at ${kafka.bootstrap} was running already; it keeps running after up stops`)
-      brokers = kafka.nodes.length
-      kafkaWhere = `${kafka.bootstrap} (local Apache Kafka ${kafka.version}${kafka.alreadyRunning ? ', already running' : `, started in ${(kafka.startedInMs / 1000).toFixed(1)} s`}; data in ${kafka.clusterDir})`
-    } else {
-      try {
-        brokers = (await describeCluster(runConfig, 10_000)).brokers.length
-      } catch (error) {
-        throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `no Kafka broker answered at ${config.kafkaBrokers.join(',')} (KAFKA_BROKER)`, {
-          cause: error,
-          details: ['start that cluster, or unset KAFKA_BROKER and up runs a local one']
-        })
-      }
-      kafkaWhere = `${config.kafkaBrokers.join(',')} (your cluster, ${brokers} broker${brokers === 1 ? '' : 's'}; up starts no broker)`
-    }
-    const admin = createAdmin(runConfig)
+/** A stop step for the stack: a failure to stop one part is a warning, and the others still stop. */
+function stopStep (log: Logger, what: string, stop: () => Promise<unknown>): () => Promise<void> {
+  return async () => {
     try {
-      const topics = await ensureTopics(admin, churnflowTopics(runConfig, brokers))
-      if (topics.created.length > 0) log.info(`created topics ${topics.created.map(t => t.name).join(', ')}`)
-    } finally {
-      await admin.close().catch(() => undefined)
-    }
-
-    // 2. The processor's parts, then the scoring API (which reads the same profiles when they are in process).
-    const parts: PipelineParts = await openPipeline(runConfig, part('processor'))
-    cleanups.push({ what: 'the database and profile store', run: () => parts.close() })
-    const profiles = parts.profiles
-    const reader: ProfileReader = {
-      name: profiles.name,
-      get: async id => (await profiles.getMany([id])).get(id)?.profile,
-      ping: () => profiles.ping()
-    }
-    const apiModels = parts.models
-    let apiUrl = 'not started (FLASK_API_URL points at a scoring API already)'
-    if (apiModels !== undefined) {
-      const api = buildApi({
-        models: apiModels,
-        fraud: { current: FraudScorer.fromFile(shippedFraudModelPath) },
-        log: part('api'),
-        profiles: reader,
-        ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
-      })
-      await api.listen({ host: config.apiHost, port: config.apiPort })
-      cleanups.push({ what: 'the scoring API', run: () => api.close() })
-      apiUrl = `http://${config.apiHost}:${config.apiPort} (POST /predict-churn, /predict-churn/batch, /predict; GET /health, /metrics, /model)`
-    }
-
-    processor = new Processor({
-      config: runConfig,
-      log: part('processor'),
-      streams: [EventStreams.USER_EVENTS, EventStreams.CUSTOMER_EVENTS],
-      profiles,
-      predictions: parts.predictions,
-      scorer: parts.scorer,
-      alerts: parts.alerts,
-      scoredCustomerTypes: parts.scoredCustomerTypes,
-      batchSize: config.batchSize
-    })
-    const proc = processor
-    const totals = (): UpState['totals'] => ({
-      events: state.totals.events + proc.stats.eventsProcessed,
-      predictions: state.totals.predictions + proc.stats.predictionsSaved,
-      alerts: state.totals.alerts + proc.stats.alerts,
-      deadLettered: state.totals.deadLettered + proc.stats.deadLettered
-    })
-    const ops = buildOps({
-      processor: proc,
-      log: part('ops'),
-      extraStats: () => {
-        const t = totals()
-        return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: state.producer.produced + (producerStats?.sent ?? 0) }
-      }
-    })
-    let opsUrl: string
-    try {
-      opsUrl = await ops.listen({ host: config.apiHost, port: config.opsPort })
+      await stop()
     } catch (error) {
-      await ops.close()
-      throw error
+      log.warn(`stopping ${what}: ${(error as Error).message}`)
     }
-    cleanups.push({ what: 'the ops endpoints', run: () => ops.close() })
-    apiModels?.watch()
-    const saveState = (): Promise<void> => writeUpState(statePath, { producer: { ...state.producer, produced: state.producer.produced + (producerStats?.sent ?? 0) }, totals: totals() })
-    cleanups.push({ what: 'the state file', run: saveState })
-    const processing = proc.run()
-    // Awaited below; a failure must not count as unhandled before then.
-    processing.catch(() => undefined)
-    cleanups.push({ what: 'the processor', run: async () => { proc.stop(); await processing } })
+  }
+}
 
-    // 3. The producer: the saved population, from where the last run stopped.
-    const abort = new AbortController()
-    let producing: Promise<void> = Promise.resolve()
-    let producerLine = 'none (--rate 0)'
-    if (options.rate > 0) {
-      const stats = new ProducerStats()
-      producerStats = stats
-      const source = livePopulationSource({
-        ...state.producer,
-        skip: state.producer.produced,
-        onCaughtUp: () => { log.info('the history has caught up with the present: the population runs live from now on, in real time') },
-        topics: { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: config.transactionsTopic }
-      })
-      const plog = part('producer')
-      const sink = new KafkaSink(createProducer(runConfig, { suffix: 'up-producer', compression: config.compression }), {
-        onDelivery: (report: DeliveryReport) => {
-          if (report.error === undefined) stats.sent += report.records.length
-          else {
-            stats.failed += report.records.length
-            plog.error(`failed to send ${report.records.length} events: ${report.error.message}`)
-          }
-        }
-      })
-      producing = (async () => {
-        try {
-          await runProducer({ source, sink, pace: { kind: Paces.RATE, perSecond: options.rate }, stats, batchSize: 500, signal: abort.signal })
-        } finally {
-          await sink.close()
-        }
-      })()
-      producing.catch(() => undefined)
-      const from = new Date(state.producer.start).toISOString().slice(0, 10)
-      producerLine = `${count(state.producer.customers)} simulated customers, history from ${from} at ${options.rate} events/s, then live` +
-        (state.producer.produced > 0 ? ` (resuming after ${count(state.producer.produced)} events)` : '')
-    }
-    cleanups.push({ what: 'the producer', run: async () => { abort.abort(); await producing } })
+/** Starts every part in order, prints the banner, then shows the status line until the stop signal or a part fails. */
+async function startAll (ctx: UpContext, stack: AsyncDisposableStack, run: UpRun): Promise<void> {
+  const kafka = await startKafka(ctx, stack)
+  run.kafkaStarted = kafka.started
+  await createTopics(ctx, kafka.brokers)
+  const parts = await openPipeline(ctx.runConfig, ctx.part('processor'))
+  stack.defer(stopStep(ctx.log, 'the database and profile store', () => parts.close()))
+  const apiUrl = await startApi(ctx, stack, parts)
+  const proc = newProcessor(ctx, parts)
+  run.processor = proc
+  const produced = (): number => ctx.state.producer.produced + (run.producerStats?.sent ?? 0)
+  const totals = (): UpState['totals'] => totalsOf(ctx.state, proc)
+  const opsUrl = await startOps(ctx, stack, proc, () => {
+    const t = totals()
+    return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced() }
+  })
+  parts.models?.watch()
+  const saveState = (): Promise<void> => writeUpState(ctx.statePath, { producer: { ...ctx.state.producer, produced: produced() }, totals: totals() })
+  stack.defer(stopStep(ctx.log, 'the state file', saveState))
+  const processing = startProcessing(ctx, stack, proc)
+  const producer = startProducer(ctx, stack)
+  run.producerStats = producer.stats
+  printBanner(ctx, { kafka: kafka.where, api: apiUrl, ops: opsUrl, parts, producer: producer.line })
+  await statusUntilStop(ctx, { proc, totals, saveState, processing, producing: producer.producing })
+}
 
-    const rule = '='.repeat(60)
-    for (const line of [
-      rule, 'churnflow is up', rule,
-      `Kafka:        ${kafkaWhere}`,
-      `Scoring API:  ${apiUrl}`,
-      `Ops:          ${opsUrl}/health  ${opsUrl}/metrics  ${opsUrl}/stats`,
-      `Predictions:  ${parts.predictions.name}, table ${parts.predictions.table}; topics ${config.predictionsTopic}, ${config.alertsTopic}`,
-      `Profiles:     ${profiles.name}`,
-      `Producer:     ${producerLine}`,
-      `State:        ${config.stateDir} (up --fresh starts over)`,
-      'Stop:         Ctrl+C (stops the producer, then the processor after its last commit, the API and the broker)',
-      rule
-    ]) out(line)
+/** 1. Kafka: the local broker, started unless it runs already (then it keeps running), or the configured cluster. */
+async function startKafka (ctx: UpContext, stack: AsyncDisposableStack): Promise<{ brokers: number, where: string, started: boolean }> {
+  const { config, options, log } = ctx
+  if (!ctx.localKafka) return { ...await describeConfigured(ctx), started: false }
+  const before = await localKafkaStatus({ stateDir: config.stateDir })
+  const kafka = await startLocalKafka({ stateDir: config.stateDir, cacheDir: config.cacheDir, log: options.log.child({ component: 'kafka' }), env: options.env, brokerPort: options.kafkaPort, heapOpts: config.kafkaHeapOpts })
+  const started = !kafka.alreadyRunning
+  if (started) stack.defer(stopStep(log, 'Kafka', () => stopLocalKafka({ stateDir: config.stateDir, log: ctx.part('kafka') })))
+  else if (before.running) log.info(`the local Kafka at ${kafka.bootstrap} was running already; it keeps running after up stops`)
+  const where = `${kafka.bootstrap} (local Apache Kafka ${kafka.version}${kafka.alreadyRunning ? ', already running' : `, started in ${(kafka.startedInMs / 1000).toFixed(1)} s`}; data in ${kafka.clusterDir})`
+  return { brokers: kafka.nodes.length, where, started }
+}
 
-    // 4. The status line, until the stop signal or a part fails.
-    let lastEvents = 0
-    let lastAt = Date.now()
-    const tick = async (): Promise<void> => {
-      const now = Date.now()
-      const rate = (proc.stats.eventsProcessed - lastEvents) / Math.max(0.001, (now - lastAt) / 1000)
-      lastEvents = proc.stats.eventsProcessed
-      lastAt = now
-      const lag = await proc.lag().then(held => String(held.reduce((sum, p) => sum + p.lag, 0)), () => '?')
-      const t = totals()
-      out(`status: ${Math.round(rate)} events/s, ${plural(t.events, 'event')} processed, ${plural(t.predictions, 'prediction')} saved, ` +
-        `${plural(proc.highRiskCustomers(), 'high-risk customer')}, ${plural(t.alerts, 'alert')}, lag ${lag}` +
-        (t.deadLettered > 0 ? `, ${count(t.deadLettered)} dead-lettered` : ''))
-      await saveState()
-    }
-    const ticker = startTicker(tick, options.statusIntervalMs)
-    try {
-      const reason = await Promise.race([
-        options.stopSignal,
-        processing.then(() => { throw new PartStopped('the processor', new Error('it ended on its own')) }, (error: unknown) => { throw new PartStopped('the processor', error) }),
-        producing.then(() => new Promise<never>(() => undefined), (error: unknown) => { throw new PartStopped('the producer', error) }),
-        ticker.failed.catch((error: unknown) => { throw new PartStopped('the status line', error) })
-      ])
-      log.info(`${reason}: stopping the producer, then the processor (after its last commit), the API and the broker`)
-    } finally {
-      ticker.stop()
-    }
+/** The cluster KAFKA_BROKER names, which up neither starts nor stops. */
+async function describeConfigured (ctx: UpContext): Promise<{ brokers: number, where: string }> {
+  const { config } = ctx
+  let brokers: number
+  try {
+    brokers = (await describeCluster(ctx.runConfig, 10_000)).brokers.length
   } catch (error) {
-    if (!(error instanceof PartStopped)) throw await cleanup(cleanups, log, error)
-    log.error(error.message)
-    exitCode = 1
+    throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `no Kafka broker answered at ${config.kafkaBrokers.join(',')} (KAFKA_BROKER)`, {
+      cause: error,
+      details: ['start that cluster, or unset KAFKA_BROKER and up runs a local one']
+    })
   }
-  await cleanup(cleanups, log, undefined)
-  if (producerStats !== undefined) for (const line of producerStats.block()) out(line)
-  if (processor !== undefined) for (const line of processor.stats.block()) out(line)
-  if (localKafka && !kafkaStarted) out(`The local Kafka at ${bootstrapLocal} keeps running (churnflow kafka stop stops it).`)
-  out('Everything is stopped. churnflow up continues from here; churnflow up --fresh starts over.')
-  return exitCode
+  return { brokers, where: `${config.kafkaBrokers.join(',')} (your cluster, ${brokers} broker${brokers === 1 ? '' : 's'}; up starts no broker)` }
 }
 
-/** A part of the system stopped on its own: everything else is stopped and up exits 1. */
-class PartStopped extends Error {
-  constructor (what: string, cause: unknown) {
-    super(`${what} stopped: ${(cause as Error).message}`, { cause })
+async function createTopics (ctx: UpContext, brokers: number): Promise<void> {
+  const admin = createAdmin(ctx.runConfig)
+  try {
+    const topics = await ensureTopics(admin, churnflowTopics(ctx.runConfig, brokers))
+    if (topics.created.length > 0) ctx.log.info(`created topics ${topics.created.map(t => t.name).join(', ')}`)
+  } finally {
+    await admin.close().catch(() => undefined)
   }
 }
 
-/** Stops what started, newest first; returns the error to throw (the first one). */
-async function cleanup (cleanups: { what: string, run: () => Promise<unknown> }[], log: Logger, error: unknown): Promise<unknown> {
-  while (cleanups.length > 0) {
-    const step = cleanups.pop() as { what: string, run: () => Promise<unknown> }
-    try {
-      await step.run()
-    } catch (e) {
-      log.warn(`stopping ${step.what}: ${(e as Error).message}`)
+/** 2. The scoring API, reading the processor's own profiles; none when FLASK_API_URL names another API. */
+async function startApi (ctx: UpContext, stack: AsyncDisposableStack, parts: PipelineParts): Promise<string> {
+  const { config } = ctx
+  const models = parts.models
+  if (models === undefined) return 'not started (FLASK_API_URL points at a scoring API already)'
+  const profiles = parts.profiles
+  const reader: ProfileReader = {
+    name: profiles.name,
+    get: async id => (await profiles.getMany([id])).get(id)?.profile,
+    ping: () => profiles.ping()
+  }
+  const api = buildApi({
+    models,
+    fraud: { current: FraudScorer.fromFile(shippedFraudModelPath) },
+    log: ctx.part('api'),
+    profiles: reader,
+    ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
+  })
+  await api.listen({ host: config.apiHost, port: config.apiPort })
+  stack.defer(stopStep(ctx.log, 'the scoring API', () => api.close()))
+  return `http://${config.apiHost}:${config.apiPort} (POST /predict-churn, /predict-churn/batch, /predict, /predict/batch; GET /health, /metrics, /model)`
+}
+
+function newProcessor (ctx: UpContext, parts: PipelineParts): Processor {
+  return new Processor({
+    config: ctx.runConfig,
+    log: ctx.part('processor'),
+    streams: [Streams.USER_EVENTS, Streams.CUSTOMER_EVENTS],
+    profiles: parts.profiles,
+    predictions: parts.predictions,
+    scorer: parts.scorer,
+    alerts: parts.alerts,
+    scoredCustomerTypes: parts.scoredCustomerTypes,
+    batchSize: ctx.config.batchSize
+  })
+}
+
+/** Every run's totals: the saved ones plus this run's. */
+function totalsOf (state: UpState, proc: Processor): UpState['totals'] {
+  return {
+    events: state.totals.events + proc.stats.eventsProcessed,
+    predictions: state.totals.predictions + proc.stats.predictionsSaved,
+    alerts: state.totals.alerts + proc.stats.alerts,
+    deadLettered: state.totals.deadLettered + proc.stats.deadLettered
+  }
+}
+
+/** The processor's ops endpoints, with up's totals in /stats; resolves to their URL. */
+async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, extraStats: () => Record<string, number>): Promise<string> {
+  const ops = buildOps({ processor: proc, log: ctx.part('ops'), extraStats })
+  // Registered before listening: a listen that fails still closes the instance.
+  stack.defer(stopStep(ctx.log, 'the ops endpoints', () => ops.close()))
+  return ops.listen({ host: ctx.config.apiHost, port: ctx.config.opsPort })
+}
+
+/** 3. The processor, running until stopped; stopping it waits for its last commit. */
+function startProcessing (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor): Promise<void> {
+  const processing = proc.run()
+  // Awaited later; a failure must not count as unhandled before then.
+  processing.catch(() => undefined)
+  stack.defer(stopStep(ctx.log, 'the processor', async () => { proc.stop(); await processing }))
+  return processing
+}
+
+/** 4. The producer: the saved population, from where the last run stopped; none at --rate 0. */
+function startProducer (ctx: UpContext, stack: AsyncDisposableStack): { producing: Promise<void>, stats: ProducerStats | undefined, line: string } {
+  const { options, config, state } = ctx
+  if (options.rate <= 0) return { producing: Promise.resolve(), stats: undefined, line: 'none (--rate 0)' }
+  const stats = new ProducerStats()
+  const source = livePopulationSource({
+    ...state.producer,
+    skip: state.producer.produced,
+    onCaughtUp: () => { ctx.log.info('the history has caught up with the present: the population runs live from now on, in real time') },
+    topics: { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: config.transactionsTopic }
+  })
+  const plog = ctx.part('producer')
+  const sink = new KafkaSink(createProducer(ctx.runConfig, { suffix: 'up-producer', compression: config.compression }), {
+    onDelivery: (report: DeliveryReport) => {
+      if (report.error === undefined) stats.sent += report.records.length
+      else {
+        stats.failed += report.records.length
+        plog.error(`failed to send ${report.records.length} events: ${report.error.message}`)
+      }
     }
-  }
-  return error
+  })
+  const abort = new AbortController()
+  const producing = (async () => {
+    try {
+      await runProducer({ source, sink, pace: { kind: Paces.RATE, perSecond: options.rate }, stats, batchSize: 500, signal: abort.signal })
+    } finally {
+      await sink.close()
+    }
+  })()
+  producing.catch(() => undefined)
+  stack.defer(stopStep(ctx.log, 'the producer', async () => { abort.abort(); await producing }))
+  const from = new Date(state.producer.start).toISOString().slice(0, 10)
+  const line = `${count(state.producer.customers)} simulated customers, history from ${from} at ${options.rate} events/s, then live` +
+    (state.producer.produced > 0 ? ` (resuming after ${count(state.producer.produced)} events)` : '')
+  return { producing, stats, line }
 }
 
-/** `up --fresh`: the local broker and data, the SQLite file, the profile snapshot and up's own state. */
+function printBanner (ctx: UpContext, where: { kafka: string, api: string, ops: string, parts: PipelineParts, producer: string }): void {
+  const { config } = ctx
+  const rule = '='.repeat(60)
+  for (const line of [
+    rule, 'churnflow is up', rule,
+    `Kafka:        ${where.kafka}`,
+    `Scoring API:  ${where.api}`,
+    `Ops:          ${where.ops}/health  ${where.ops}/metrics  ${where.ops}/stats`,
+    `Predictions:  ${where.parts.predictions.name}, table ${where.parts.predictions.table}; topics ${config.predictionsTopic}, ${config.alertsTopic}`,
+    `Profiles:     ${where.parts.profiles.name}`,
+    `Producer:     ${where.producer}`,
+    `State:        ${config.stateDir} (up --fresh starts over)`,
+    'Stop:         Ctrl+C (stops the producer, then the processor after its last commit, the API and the broker)',
+    rule
+  ]) ctx.options.out(line)
+}
+
+interface Running {
+  readonly proc: Processor
+  readonly totals: () => UpState['totals']
+  readonly saveState: () => Promise<void>
+  readonly processing: Promise<void>
+  readonly producing: Promise<void>
+}
+
+/** 5. The status line, until the stop signal (resolves) or a part stops on its own (PartStopped). */
+async function statusUntilStop (ctx: UpContext, running: Running): Promise<void> {
+  const { proc, totals } = running
+  let lastEvents = 0
+  let lastAt = Date.now()
+  const tick = async (): Promise<void> => {
+    const now = Date.now()
+    const rate = (proc.stats.eventsProcessed - lastEvents) / Math.max(0.001, (now - lastAt) / 1000)
+    lastEvents = proc.stats.eventsProcessed
+    lastAt = now
+    const lag = await proc.lag().then(held => String(held.reduce((sum, p) => sum + p.lag, 0)), () => '?')
+    const t = totals()
+    ctx.options.out(`status: ${Math.round(rate)} events/s, ${plural(t.events, 'event')} processed, ${plural(t.predictions, 'prediction')} saved, ` +
+      `${plural(proc.highRiskCustomers(), 'high-risk customer')}, ${plural(t.alerts, 'alert')}, lag ${lag}` +
+      (t.deadLettered > 0 ? `, ${count(t.deadLettered)} dead-lettered` : ''))
+    await running.saveState()
+  }
+  const ticker = startTicker(tick, ctx.options.statusIntervalMs)
+  try {
+    const reason = await Promise.race([
+      ctx.options.stopSignal,
+      running.processing.then(() => { throw new PartStopped('the processor', new Error('it ended on its own')) }, (error: unknown) => { throw new PartStopped('the processor', error) }),
+      running.producing.then(() => new Promise<never>(() => undefined), (error: unknown) => { throw new PartStopped('the producer', error) }),
+      ticker.failed.catch((error: unknown) => { throw new PartStopped('the status line', error) })
+    ])
+    ctx.log.info(`${reason}: stopping the producer, then the processor (after its last commit), the API and the broker`)
+  } finally {
+    ticker.stop()
+  }
+}
+
+/** `up --fresh`: the local broker and data, the SQLite file, the profiles' local checkpoints and up's own state. */
 async function wipe (config: Config, localKafka: boolean, log: Logger): Promise<void> {
   const dir = config.stateDir
   const gone: string[] = []
@@ -317,8 +392,9 @@ async function wipe (config: Config, localKafka: boolean, log: Logger): Promise<
     gone.push('the SQLite predictions')
   }
   if (config.redisHost === undefined) {
-    await rm(join(dir, 'profiles'), { recursive: true, force: true })
-    gone.push('the profiles')
+    // The profiles themselves are in their changelog topic: gone with the local Kafka's data.
+    await rm(join(dir, 'state'), { recursive: true, force: true })
+    gone.push('the profiles\' checkpoints')
   }
   await rm(join(dir, 'up'), { recursive: true, force: true })
   gone.push('the producer\'s position')

@@ -1,15 +1,27 @@
-/** Exponential backoff with full jitter, bounded: attempt 1 waits up to `baseMs`, then `factor` times more each time. */
-export function backoffDelay (attempt: number, options: { baseMs?: number, factor?: number, maxMs?: number } = {}, random: () => number = Math.random): number {
+/** How a backoff grows: the first delay's ceiling, the multiplier between attempts, the largest ceiling (ms). */
+export interface BackoffOptions {
+  readonly baseMs?: number
+  readonly factor?: number
+  readonly maxMs?: number
+}
+
+/**
+ * Delay before retry `attempt` (1-based), in whole ms: exponential, bounded, with jitter on the
+ * upper half. Attempt 1 waits between `baseMs / 2` and `baseMs`, then the ceiling grows `factor`
+ * times each attempt up to `maxMs`. The one backoff of churnflow: producers and the processor's
+ * dependencies both use it.
+ */
+export function backoffDelay (attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
   const base = options.baseMs ?? 250
   const factor = options.factor ?? 2
   const max = options.maxMs ?? 5000
   const ceiling = Math.min(max, base * factor ** Math.max(0, attempt - 1))
   // Half fixed, half random: spreads retrying clients without ever retrying at once.
-  return ceiling / 2 + random() * ceiling / 2
+  return Math.round(ceiling / 2 + random() * ceiling / 2)
 }
 
 /** How many attempts of `backoffDelay` fit, at the least, in `budgetMs`. */
-export function attemptsWithin (budgetMs: number, options: { baseMs?: number, factor?: number, maxMs?: number } = {}): number {
+export function attemptsWithin (budgetMs: number, options: BackoffOptions = {}): number {
   let total = 0
   let attempts = 0
   while (attempts < 1000) {

@@ -3,11 +3,15 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { buildApi, ModelHolder, type ProfileReader } from '../../src/api/index.ts'
-import { loadChurnArtifact, saveArtifact, shippedChurnModelPath } from '../../src/churn/index.ts'
-import { FraudScorer, shippedFraudModelPath } from '../../src/fraud/index.ts'
+import { buildApi, type ProfileReader } from '../../src/api/index.ts'
+import { loadChurnArtifact, ModelHolder, saveArtifact, shippedChurnModelPath } from '../../src/churn/index.ts'
+import type { Transaction } from '../../src/events/index.ts'
+import { applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, featureRecord, fraudFeatures, FraudScorer, shippedFraudModelPath, type AccountProfile } from '../../src/fraud/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { applyEvent, emptyProfile, profileEventOf } from '../../src/profile/index.ts'
+import { TransactionStream } from '../../src/simulator/index.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })
 
@@ -84,6 +88,97 @@ test('POST /predict scores a transaction (seed 004) with a fraud score and a lab
   const missing = await api.inject({ method: 'POST', url: '/predict', payload: { transaction_id: 'tx-1', amount: 19.99, timestamp: '2024-01-15T10:30:00Z' } })
   assert.equal(missing.statusCode, 400)
   assert.equal((missing.json() as { field: string }).field, 'account_id')
+})
+
+test('POST /predict/batch scores many transactions in order, each with the account features its caller sends', async t => {
+  const { api } = await app(t)
+  const fraud = FraudScorer.fromFile(shippedFraudModelPath)
+  const start = Date.UTC(2025, 0, 1)
+  const stream = new TransactionStream(new Rng(17), { accounts: 40, fraudRate: 0.05, start, end: start + 30 * 86_400_000 })
+  const history = new Map<string, AccountProfile>()
+  const transactions: Record<string, unknown>[] = []
+  const expected: number[] = []
+  for (let i = 0; i < 300; i++) {
+    const tx = stream.next()!.value as Transaction
+    const facts = factsOf(tx)!
+    const account = history.get(String(tx.account_id)) ?? emptyAccount()
+    // Half the batch carries the account's features before the transaction (as the fraud pipeline
+    // sends them), half is scored on an empty account.
+    const carry = i % 2 === 0
+    expected.push(fraud.score(carry ? account : emptyAccount(), facts).fraud_score)
+    const x = new Float64Array(FRAUD_FEATURES)
+    fraudFeatures(account, facts, x)
+    transactions.push(carry ? { ...tx, account: featureRecord(x) } : tx)
+    applyTransaction(account, facts)
+    history.set(String(tx.account_id), account)
+  }
+  const response = await api.inject({ method: 'POST', url: '/predict/batch', payload: { transactions } })
+  assert.equal(response.statusCode, 200, response.body.slice(0, 300))
+  const body = response.json() as { model_version: string, predictions: { transaction_id: string, fraud_score: number, prediction: string, account: string }[] }
+  assert.equal(body.model_version, fraud.artifact.model_version)
+  assert.deepEqual(body.predictions.map(p => p.transaction_id), transactions.map(tx => tx.transaction_id))
+  assert.deepEqual(body.predictions.map(p => p.fraud_score), expected)
+  assert.deepEqual(body.predictions.map(p => p.account), transactions.map((_tx, i) => i % 2 === 0 ? 'request' : 'empty account'))
+  // The history matters: some transactions score differently with it than on an empty account.
+  const alone = transactions.filter((_tx, i) => i % 2 === 0).map(tx => fraud.score(emptyAccount(), factsOf(tx as Transaction)!).fraud_score)
+  assert.notDeepEqual(alone, expected.filter((_s, i) => i % 2 === 0))
+  // One transaction alone, through POST /predict, scores as the batch scores it without an account.
+  const single = (await api.inject({ method: 'POST', url: '/predict', payload: transactions[1] })).json() as { fraud_score: number }
+  assert.equal(single.fraud_score, expected[1])
+})
+
+test('POST /predict/batch refuses a bad body with 400 and the field it is about', async t => {
+  const { api } = await app(t)
+  const tx = { transaction_id: 'tx-1', account_id: 'ACC-1', amount: 19.99, timestamp: '2024-01-15T10:30:00Z', merchant_category: 'grocery', channel: 'pos', country: 'DE', currency: 'EUR' }
+  const x = new Float64Array(FRAUD_FEATURES)
+  fraudFeatures(emptyAccount(), factsOf(tx)!, x)
+  const account = featureRecord(x)
+  const cases: { name: string, payload: unknown, field: string | undefined }[] = [
+    { name: 'no transactions', payload: {}, field: 'transactions' },
+    { name: 'an empty list', payload: { transactions: [] }, field: 'transactions' },
+    { name: 'a missing account_id', payload: { transactions: [tx, { ...tx, account_id: undefined }] }, field: 'transactions[1].account_id' },
+    { name: 'a negative amount', payload: { transactions: [{ ...tx, amount: -1 }] }, field: 'transactions[0].amount' },
+    { name: 'a date that is none', payload: { transactions: [tx, tx, { ...tx, timestamp: '2024-02-30T10:30:00Z' }] }, field: 'transactions[2].timestamp' },
+    { name: 'a feature of the wrong type', payload: { transactions: [{ ...tx, account: { ...account, log_amount: 'three' } }] }, field: 'transactions[0].account.log_amount' },
+    { name: 'an account without its velocities', payload: { transactions: [{ ...tx, account: { log_amount: 1 } }] }, field: 'transactions[0].account.amount_z' },
+    { name: 'over the batch limit', payload: { transactions: Array.from({ length: 1001 }, () => tx) }, field: 'transactions' }
+  ]
+  for (const c of cases) {
+    const response = await api.inject({ method: 'POST', url: '/predict/batch', payload: c.payload as Record<string, unknown> })
+    assert.equal(response.statusCode, 400, `${c.name}: ${response.body.slice(0, 300)}`)
+    const body = response.json() as { error: string, message: string, field?: string }
+    assert.equal(body.error, 'invalid_request', c.name)
+    assert.equal(body.field, c.field, `${c.name}: ${body.message}`)
+  }
+  const ok = await api.inject({ method: 'POST', url: '/predict/batch', payload: { transactions: [{ ...tx, account }] } })
+  assert.equal(ok.statusCode, 200, ok.body)
+})
+
+test('without a fraud model both fraud routes answer 503', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'churnflow-api-'))
+  const models = new ModelHolder(shippedChurnModelPath, silent)
+  const api = buildApi({ models, log: silent, ownsResources: true })
+  t.after(async () => { await api.close(); await rm(dir, { recursive: true, force: true }) })
+  const tx = { transaction_id: 'tx-1', account_id: 'ACC-1', amount: 5, timestamp: '2024-01-15T10:30:00Z' }
+  for (const [url, payload] of [['/predict', tx], ['/predict/batch', { transactions: [tx] }]] as const) {
+    const response = await api.inject({ method: 'POST', url, payload })
+    assert.equal(response.statusCode, 503)
+    assert.equal((response.json() as { error: string }).error, 'no_fraud_model')
+  }
+})
+
+test('closing the API closes what it owns (the model watcher, the profile store), and only that', async () => {
+  for (const owns of [true, false]) {
+    let closed = 0
+    const profiles: ProfileReader = { name: 'counting', get: async () => undefined, ping: async () => undefined, close: async () => { closed++ } }
+    const models = new ModelHolder(shippedChurnModelPath, silent)
+    {
+      await using api = buildApi({ models, log: silent, profiles, ...(owns ? { ownsResources: true } : {}) })
+      assert.equal((await api.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+    }
+    assert.equal(closed, owns ? 1 : 0, `ownsResources ${owns}`)
+    models.close()
+  }
 })
 
 test('malformed bodies never get a 500: each gets a 4xx JSON error that names the problem', async t => {
@@ -183,11 +278,13 @@ test('a new model file is picked up under load without losing a request', async 
     }
   }
   const workers = Array.from({ length: 16 }, worker)
-  await new Promise(resolve => setTimeout(resolve, 500))
+  // Conditions, not durations: requests are flowing before the swap, and go on flowing after it.
+  await waitFor('100 answers before the new model', async () => ok + failed >= 100)
   const artifact = loadChurnArtifact(join(dir, 'churn-model.json'))
   await saveArtifact(join(dir, 'churn-model.json'), { ...artifact, model_version: 'churn-reloaded-test' })
-  for (let i = 0; i < 100 && models.current.version === before; i++) await new Promise(resolve => setTimeout(resolve, 50))
-  await new Promise(resolve => setTimeout(resolve, 500))
+  await waitFor('the new model file picked up', async () => models.current.version !== before)
+  const answered = ok + failed
+  await waitFor('100 answers from the new model', async () => versions.has('churn-reloaded-test') && ok + failed >= answered + 100)
   running = false
   await Promise.all(workers)
   assert.equal(models.current.version, 'churn-reloaded-test')

@@ -12,7 +12,8 @@ import {
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { largestCalibrationGap } from '../../src/model/index.ts'
 import { emptyProfile, applyEvent, profileEventOf } from '../../src/profile/index.ts'
-import { Population, Rng, type CustomerTruth } from '../../src/simulator/index.ts'
+import { Population, type CustomerTruth } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 import { binPath, cli, createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
 
 const DAY = 86_400_000

@@ -1,3 +1,4 @@
+import { fraudSettings } from '../../src/fraud/index.ts'
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -192,4 +193,35 @@ test('.env.example and the README table are generated from the schema and up to 
   assert.equal(readme.slice(start + '<!-- config-table:start -->\n'.length, end), renderConfigTable(),
     'the README configuration table is stale: node bin/churnflow.js config --format markdown')
   for (const key of configKeys) assert.ok(renderEnvExample().includes(`\n${configSchema[key].env[0]}=`), key)
+})
+
+test('the fraud pipeline: its own group and batch size, the fraud streaming consumer\'s defaults, churn\'s untouched', () => {
+  const defaults = fraudSettings(loadConfig({ env: {}, envFile: false }).config)
+  assert.deepEqual({ ...defaults, retry: undefined }, {
+    sourceTopic: 'transactions',
+    deadLetterTopic: 'transactions-failed',
+    group: 'transaction-consumer-group',
+    batchSize: 100,
+    predictionsTopic: 'fraud-predictions',
+    alertsTopic: 'fraud-alerts',
+    scoringApiUrl: undefined,
+    retry: undefined,
+    apiTimeoutMs: 10_000
+  })
+  assert.deepEqual([defaults.retry.maxRetries, defaults.retry.factor], [3, 2])
+  // The fraud streaming consumer's own variables.
+  const { config } = loadConfig({
+    env: { KAFKA_TOPIC_TRANSACTIONS: 'tx', KAFKA_ERROR_TOPIC: 'tx-errors', ML_API_URL: 'http://ml-api:8000', BATCH_SIZE: '250', MAX_RETRIES: '5', RETRY_BACKOFF: '3', KAFKA_CONSUMER_GROUP: 'churners' },
+    envFile: false
+  })
+  const seed = fraudSettings(config)
+  assert.deepEqual([seed.sourceTopic, seed.deadLetterTopic, seed.scoringApiUrl, seed.batchSize, seed.retry.maxRetries, seed.retry.factor], ['tx', 'tx-errors', 'http://ml-api:8000', 250, 5, 3])
+  // KAFKA_CONSUMER_GROUP stays the churn group's; the fraud group has its own name.
+  assert.equal(config.groupId, 'churners')
+  assert.equal(seed.group, 'transaction-consumer-group')
+  assert.equal(config.batchSize, 250)
+  const own = loadConfig({ env: { FRAUD_CONSUMER_GROUP: 'fraud-a', FRAUD_BATCH_SIZE: '50', KAFKA_TOPIC_FRAUD_PREDICTIONS: 'fp', KAFKA_TOPIC_FRAUD_ALERTS: 'fa' }, envFile: false })
+  const s = fraudSettings(own.config)
+  assert.deepEqual([s.group, s.batchSize, s.predictionsTopic, s.alertsTopic, own.config.groupId, own.config.batchSize], ['fraud-a', 50, 'fp', 'fa', 'churn-consumer-group', 500])
+  assert.equal(loadConfig({ env: {}, envFile: false, flags: { fraudGroupId: 'by-flag' } }).config.fraudGroupId, 'by-flag')
 })

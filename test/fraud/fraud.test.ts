@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Transaction } from '../../src/events/index.ts'
 import {
-  applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, fraudFeatureNames, fraudFeatures, FraudScorer, trainFraudModel, type TransactionRow
+  applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, fraudFeatureNames, fraudFeatures, FraudScorer, trainFraudModel, type TrainingTransaction
 } from '../../src/fraud/index.ts'
-import { Rng, TransactionStream } from '../../src/simulator/index.ts'
+import { TransactionStream, type SimulatedTransaction } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 test('fraud features see the account as it was before the transaction', () => {
   const a = emptyAccount()
@@ -26,10 +26,10 @@ test('fraud features see the account as it was before the transaction', () => {
 test('the fraud model finds the injected fraud (PR-AUC against the truth), its scorer labels it', () => {
   const start = Date.UTC(2025, 0, 1)
   const stream = new TransactionStream(new Rng(12), { accounts: 1500, fraudRate: 0.015, start, end: start + 40 * 86_400_000 })
-  const rows: TransactionRow[] = []
+  const rows: TrainingTransaction[] = []
   const truth = new Map<string, boolean>()
   for (let r = stream.next(); r !== undefined; r = stream.next()) {
-    const tx = r.value as Transaction
+    const tx = r.value as SimulatedTransaction
     rows.push({ facts: factsOf(tx)!, account: tx.account_id, id: tx.transaction_id })
     truth.set(tx.transaction_id, stream.lastTruth!.is_fraud)
   }

@@ -1,7 +1,8 @@
 import type { Config } from '../../src/config/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { applyEvent, emptyProfile, profileEventOf, type CustomerProfile } from '../../src/profile/index.ts'
-import { RandomCustomerEvents, RandomUserEvents, Rng, UserEventShapes } from '../../src/simulator/index.ts'
+import { RandomCustomerEvents, RandomUserEvents, UserEventShapes } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 export interface TestRecord { readonly stream: 'user-events' | 'customer-events', readonly key: string, readonly value: string, readonly time: number }
 

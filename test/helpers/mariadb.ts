@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mysql from 'mysql2/promise'
+import { freePort } from './ports.ts'
 import { hasCommand, run, unavailable } from './services.ts'
 
 const mariadbd = '/usr/sbin/mariadbd'
@@ -18,19 +18,6 @@ export interface PrivateMariadb {
   stop (): Promise<void>
   /** Starts it again on the same data directory and waits until it accepts connections. */
   start (): Promise<void>
-}
-
-/** A port nothing listens on right now. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const address = server.address()
-  await new Promise<void>(resolve => { server.close(() => { resolve() }) })
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 async function acceptsConnections (port: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createAdmin, createConsumer, describeCluster } from '../../src/kafka/client/index.ts'
 import { MessagesStreamModes } from '@platformatic/kafka'
 import { RedisProfileStore } from '../../src/profile/index.ts'
+import { listenLow, tryListen } from './ports.ts'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const binPath = fileURLToPath(new URL('../../bin/churnflow.js', import.meta.url))
@@ -78,8 +79,11 @@ export function cli (args: readonly string[], env: Record<string, string | undef
   })
 }
 
-/** Starts the churnflow CLI and hands back the child, for tests that signal or stop things mid-run. */
-export function startCli (args: readonly string[], env: Record<string, string | undefined> = {}): { child: ChildProcess, done: Promise<RunResult> } {
+/**
+ * Starts the churnflow CLI and hands back the child, for tests that signal or stop things mid-run;
+ * `output()` is what it printed so far (stdout, then stderr), to wait for a line before acting.
+ */
+export function startCli (args: readonly string[], env: Record<string, string | undefined> = {}): { child: ChildProcess, done: Promise<RunResult>, output: () => string } {
   const child = spawn(process.execPath, [binPath, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -89,7 +93,7 @@ export function startCli (args: readonly string[], env: Record<string, string | 
     child.on('error', reject)
     child.on('close', code => { resolve({ code, stdout, stderr }) })
   })
-  return { child, done }
+  return { child, done, output: () => stdout + stderr }
 }
 
 /** The figures of a PRODUCER STATISTICS block. */
@@ -171,7 +175,11 @@ export class RedisProxy {
     this.#port = port
   }
 
-  start (port: number): Promise<number> {
+  /**
+   * Listens on `port`, or the first time on a free port below Linux's ephemeral range, so that
+   * starting again on the same port cannot meet a client's socket holding it; returns the port.
+   */
+  async start (port?: number): Promise<number> {
     const server = createServer(client => {
       const upstream = connect(this.#port, this.#host)
       for (const s of [client, upstream]) {
@@ -184,13 +192,9 @@ export class RedisProxy {
       upstream.on('close', () => client.destroy())
     })
     this.#server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address()
-        resolve(typeof address === 'object' && address !== null ? address.port : port)
-      })
-    })
+    if (port === undefined) return listenLow(server)
+    if (!await tryListen(server, port)) throw new Error(`the proxy cannot listen on ${port} again: something holds it`)
+    return port
   }
 
   async stop (): Promise<void> {

@@ -126,3 +126,71 @@ export const sqlBackends: readonly SqlBackend[] = [
 
 /** A table name no other test uses, valid in every dialect. */
 export const tableName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+
+/** A database of its own for one test, and plain SQL against it to read back what churnflow wrote. */
+export interface FreshDatabase {
+  readonly backend: SqlBackend['name']
+  /** DATABASE_URL for churnflow. */
+  readonly url: string
+  query (sql: string): Promise<Record<string, unknown>[]>
+}
+
+/**
+ * A new, empty database on the backend (a random PostgreSQL or MariaDB database, a SQLite file
+ * in a temporary directory), dropped when the test ends; undefined (after skipping) when the
+ * server cannot be reached.
+ */
+export async function freshDatabase (t: TestContext, backend: SqlBackend['name']): Promise<FreshDatabase | undefined> {
+  const name = `cf_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  if (backend === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'churnflow-sqlite-'))
+    const path = join(dir, 'churnflow.db')
+    let db: DatabaseSync | undefined
+    t.after(() => { db?.close(); rmSync(dir, { recursive: true, force: true }) })
+    return {
+      backend,
+      url: `sqlite:${path}`,
+      async query (sql) {
+        db ??= new DatabaseSync(path, { timeout: 5000 })
+        const statement = db.prepare(sql)
+        return statement.columns().length > 0 ? statement.all() as Record<string, unknown>[] : (statement.run(), [])
+      }
+    }
+  }
+  if (backend === 'postgres') {
+    const admin = new pg.Client({ connectionString: POSTGRES, connectionTimeoutMillis: 3000 })
+    try {
+      await admin.connect()
+      await admin.query(`CREATE DATABASE ${name}`)
+    } catch {
+      await admin.end().catch(() => undefined)
+      unavailable(t, `PostgreSQL at ${POSTGRES}`)
+      return undefined
+    }
+    const url = new URL(POSTGRES)
+    url.pathname = `/${name}`
+    const client = new pg.Client({ connectionString: url.toString() })
+    await client.connect()
+    t.after(async () => {
+      await client.end().catch(() => undefined)
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => admin.end())
+    })
+    return { backend, url: url.toString(), async query (sql) { return (await client.query(sql)).rows as Record<string, unknown>[] } }
+  }
+  let admin: mysql.Connection
+  try {
+    admin = await mysql.createConnection({ uri: MARIADB.replace(/\/[^/]*$/, '/'), connectTimeout: 3000 })
+    await admin.query(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+  } catch {
+    unavailable(t, `MariaDB at ${MARIADB}`)
+    return undefined
+  }
+  const url = MARIADB.replace(/\/[^/]*$/, `/${name}`)
+  const connection = await mysql.createConnection({ uri: url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true })
+  await connection.query("SET time_zone = '+00:00'")
+  t.after(async () => {
+    await connection.end().catch(() => undefined)
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`).finally(() => admin.end())
+  })
+  return { backend, url, async query (sql) { return (await connection.query(sql))[0] as Record<string, unknown>[] } }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createRecordsBatch, produceV11, type MessageRecord } from '@platformatic/kafka'
 import { createProduceRequestV11, encodeRecordBatch, encodeRecordBatchAsync, type EncodableRecord, type RecordBatchOptions } from '../../src/kafka/client/record-batch.ts'
-import { Rng } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 // The client's own encoder is the reference: churnflow's must write the same bytes for anything.
 

@@ -12,6 +12,8 @@ function prefixedEnv (prefix: string): Record<string, string> {
     KAFKA_TOPIC_TRANSACTIONS: `${prefix}.transactions`,
     KAFKA_TOPIC_CHURN_PREDICTIONS: `${prefix}.churn-predictions`,
     KAFKA_TOPIC_CHURN_ALERTS: `${prefix}.churn-alerts`,
+    KAFKA_TOPIC_FRAUD_PREDICTIONS: `${prefix}.fraud-predictions`,
+    KAFKA_TOPIC_FRAUD_ALERTS: `${prefix}.fraud-alerts`,
     KAFKA_PARTITIONS: '4'
   }
 }
@@ -19,7 +21,7 @@ function prefixedEnv (prefix: string): Record<string, string> {
 test('the topic list follows the configuration: names, dead-letter topics, replication auto', () => {
   const { config } = loadConfig({ env: {}, envFile: false })
   assert.deepEqual(churnflowTopics(config, 1).map(t => t.name), [
-    'user-events', 'customer-events', 'transactions', 'churn-predictions', 'churn-alerts',
+    'user-events', 'customer-events', 'transactions', 'churn-predictions', 'churn-alerts', 'fraud-predictions', 'fraud-alerts',
     'user-events-failed', 'customer-events-failed', 'transactions-failed'
   ])
   assert.equal(churnflowTopics(config, 1)[0]!.replicas, 1)
@@ -59,7 +61,7 @@ test('churnflow topics create prints what it created, then what exists', async t
   const first = await cli(['topics', 'create'], env)
   assert.equal(first.code, 0, first.stderr)
   assert.match(first.stdout, new RegExp(`^created ${prefix}\\.user-events \\(4 partitions, replication 1\\)$`, 'm'))
-  assert.equal(first.stdout.trim().split('\n').length, 8)
+  assert.equal(first.stdout.trim().split('\n').length, 10)
   const second = await cli(['topics', 'create'], env)
   assert.equal(second.code, 0)
   assert.ok(!second.stdout.includes('created'))

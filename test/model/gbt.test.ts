@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import {
   GbtModel, gbtDefaults, rocAuc, trainGbt, trainLogistic, type Dataset, type GbtModelJson, type GbtTreeJson
 } from '../../src/model/index.ts'
-import { Rng } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 const FEATURES = 6
 

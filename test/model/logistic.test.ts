@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { LogisticModel, rocAuc, trainLogistic, type Dataset, type LogisticModelJson } from '../../src/model/index.ts'
-import { Rng } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 /** Raw-scale truth: margin = intercept + Σ beta_j x_j with x_j ~ Normal(means_j, sds_j). */
 const beta = [1.5, -2, 0, 0.5, 0]

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { brierScore, calibrationTable, logLoss, prAuc, rocAuc } from '../../src/model/index.ts'
-import { Rng } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 const close = (actual: number, expected: number, tolerance = 1e-12): void => {
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, got ${actual}`)

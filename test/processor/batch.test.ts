@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ModelHolder } from '../../src/api/index.ts'
-import { shippedChurnModelPath } from '../../src/churn/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
 import {
-  alertPolicy, decodeRecord, defaultRetryPolicy, Dependency, predictionMessage, prepareBatch, processBatch, type BatchContext, type OutMessage, type SourceRecord
+  alertPolicy, decodeRecord, predictionMessage, prepareBatch, processBatch, type BatchContext, type SourceRecord
 } from '../../src/processor/index.ts'
+import { defaultRetryPolicy, Dependency, type OutMessage } from '../../src/stream/index.ts'
 import { openPredictionStore } from '../../src/sql/index.ts'
 import { expectedProfiles, mixedEvents, type TestRecord } from '../helpers/events.ts'
 

@@ -6,11 +6,14 @@ import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createConsumer } from '../../src/kafka/client/index.ts'
-import { MemoryProfileStore, profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
+import { profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
-import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
+import { startPrivateMariadb } from '../helpers/mariadb.ts'
+import { freePort } from '../helpers/ports.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, RedisProxy, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
+import { changelogStore } from '../helpers/state.ts'
 
 const mariadb = sqlBackends.find(b => b.name === 'mariadb') as SqlBackend
 const sqlite = sqlBackends.find(b => b.name === 'sqlite') as SqlBackend
@@ -29,7 +32,8 @@ async function setup (t: TestContext, options: { partitions?: number, extra?: Re
   const topics = { 'user-events': `${base}-user`, 'customer-events': `${base}-cust` }
   await createTopic(config, topics['user-events'], options.partitions ?? 3)
   await createTopic(config, topics['customer-events'], options.partitions ?? 3)
-  t.after(() => deleteTopics(config, [topics['user-events'], topics['customer-events'], `${base}-pred`, `${base}-alert`, `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`]))
+  const group = uniqueName('group')
+  t.after(() => deleteTopics(config, [topics['user-events'], topics['customer-events'], `${base}-pred`, `${base}-alert`, `${topics['user-events']}-failed`, `${topics['customer-events']}-failed`, `${group}-profiles-changelog`]))
   const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-fail-'))
   t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
   const env = {
@@ -38,21 +42,13 @@ async function setup (t: TestContext, options: { partitions?: number, extra?: Re
     KAFKA_TOPIC_CUSTOMER_EVENTS: topics['customer-events'],
     KAFKA_TOPIC_CHURN_PREDICTIONS: `${base}-pred`,
     KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`,
-    KAFKA_GROUP_ID: uniqueName('group'),
+    KAFKA_GROUP_ID: group,
     CHURNFLOW_STATE_DIR: stateDir,
     OPS_PORT: '0',
     MAX_RETRIES: '2',
     ...options.extra
   }
   return { config, topics, env, stateDir }
-}
-
-async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await sleep(250)
-  }
 }
 
 function assertExactRows (rows: readonly { kafka_topic: string, kafka_partition: number, kafka_offset: number }[], records: readonly TestRecord[]): void {
@@ -124,7 +120,7 @@ for (const variant of [{ backend: mariadb, profiles: 'redis' }, { backend: sqlit
 
     ok(await cli(['process', '--exit-when-idle', '3', '--table', table], s.env, 240_000))
     assertExactRows(await variant.backend.rows(url, table), records)
-    const store = redis ?? await MemoryProfileStore.open({ snapshotPath: join(s.stateDir, 'profiles', 'profiles.snapshot') })
+    const store = redis ?? changelogStore(s.config, s.env.KAFKA_GROUP_ID as string)
     await assertExactProfiles(store, records)
   })
 }
@@ -161,7 +157,7 @@ test('Redis away for 10 seconds (its connections dropped, new ones refused): the
   const redis = await redisStore(t, prefix)
   if (redis === undefined) return
   const proxy = new RedisProxy('127.0.0.1', Number((process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')[1] ?? 6379))
-  const proxyPort = await proxy.start(0)
+  const proxyPort = await proxy.start()
   t.after(() => proxy.stop())
   const s = await setup(t, { extra: { DATABASE_URL: url, BATCH_SIZE: '200', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(proxyPort), REDIS_KEY_PREFIX: prefix } })
   if (s === undefined) return
@@ -266,5 +262,5 @@ test('the broker restarted mid-run: the processor rejoins and catches up; exactl
   assert.equal((await cli(['kafka', 'start'], kafkaEnv, 180_000)).code, 0)
   ok(await run.done)
   assertExactRows(await sqlite.rows(url, 'restart'), records)
-  await assertExactProfiles(await MemoryProfileStore.open({ snapshotPath: join(stateDir, 'profiles', 'profiles.snapshot') }), records)
+  await assertExactProfiles(changelogStore(config, env.KAFKA_GROUP_ID), records)
 })

@@ -10,6 +10,7 @@ import { which } from '../../src/kafka/local/index.ts'
 import {
   cli, consumeFromStart, deleteTopics, kafkaConfig, producerStats, startCli, unavailable, uniqueName
 } from '../helpers/services.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-produce-'))
@@ -34,6 +35,62 @@ test('produce --count N --rate max: N events in Kafka, keyed by user, timestampe
     assert.equal(r.key, String(event.user_id))
     assert.equal(r.timestamp, BigInt(parseEventTime(event.timestamp)!))
   }
+})
+
+test('produce --stream transactions --rate max: thousands of live transactions, all accepted, none stamped in the future', async t => {
+  const topic = uniqueName('tx-live')
+  const config = await kafkaConfig(t, { KAFKA_TOPIC_TRANSACTIONS: topic })
+  if (config === undefined) return
+  t.after(() => deleteTopics(config, [topic]))
+  const before = Date.now()
+  const result = await cli(['produce', '--stream', 'transactions', '--rate', 'max', '--count', '20000', '--seed', '8'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC_TRANSACTIONS: topic })
+  const after = Date.now()
+  assert.equal(result.code, 0, result.stdout + result.stderr)
+  assert.deepEqual(producerStats(result.stdout), { generated: 20000, sent: 20000, failed: 0 })
+  const records = await consumeFromStart(config, topic, 20000, 60_000)
+  assert.equal(records.length, 20000)
+  const ids = new Set<string>()
+  for (const r of records) {
+    const tx = JSON.parse(r.value) as { transaction_id: string, account_id: string, timestamp: string }
+    assert.equal(r.key, tx.account_id)
+    const time = parseEventTime(tx.timestamp)!
+    assert.equal(r.timestamp, BigInt(time))
+    assert.ok(time >= before - 1000 && time <= after, `${tx.timestamp} is outside the run (${new Date(before).toISOString()} to ${new Date(after).toISOString()})`)
+    ids.add(tx.transaction_id)
+  }
+  assert.equal(ids.size, 20000, 'every transaction id is unique')
+})
+
+test('a live population started in the past sends its history, then only what has happened', async t => {
+  const topic = uniqueName('pop-live')
+  const config = await kafkaConfig(t, { KAFKA_TOPIC: topic, KAFKA_TOPIC_CUSTOMER_EVENTS: topic })
+  if (config === undefined) return
+  t.after(() => deleteTopics(config, [topic]))
+  // 20,000 customers make about 2,300 events in two hours: the run asks for more than have happened.
+  const start = new Date(Date.now() - 2 * 3_600_000).toISOString()
+  const result = await cli(['produce', '--mode', 'population', '--customers', '20000', '--start', start, '--rate', 'max', '--count', '4000', '--duration', '8s', '--seed', '8'],
+    { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC: topic, KAFKA_TOPIC_CUSTOMER_EVENTS: topic })
+  const after = Date.now()
+  assert.equal(result.code, 0, result.stdout + result.stderr)
+  const stats = producerStats(result.stdout)
+  assert.equal(stats.failed, 0)
+  assert.ok(stats.sent > 1000 && stats.sent < 4000, `${stats.sent} events sent`)
+  const records = await consumeFromStart(config, topic, stats.sent, 60_000)
+  for (const r of records) assert.ok(r.timestamp <= BigInt(after), `an event stamped ${new Date(Number(r.timestamp)).toISOString()}, after the run`)
+})
+
+test('a batch the broker refuses for good is reported as refused at once, not as retried for the retry budget', async t => {
+  const topic = uniqueName('tx-future')
+  const config = await kafkaConfig(t, { KAFKA_TOPIC_TRANSACTIONS: topic })
+  if (config === undefined) return
+  t.after(() => deleteTopics(config, [topic]))
+  // A history a year ahead: Kafka 4 refuses timestamps more than an hour in the future.
+  const start = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10)
+  const result = await cli(['produce', '--stream', 'transactions', '--start', start, '--days', '1', '--count', '100', '--seed', '8'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC_TRANSACTIONS: topic })
+  assert.equal(result.code, 1)
+  assert.deepEqual(producerStats(result.stdout), { generated: 100, sent: 0, failed: 100 })
+  assert.match(result.stdout, /Failed to send 100 events \(refused by the broker after \d+\.\d s; not retried, as retrying cannot help\): The timestamp of the message is out of acceptable range/)
+  assert.doesNotMatch(result.stdout, /after retrying for 60 s/)
 })
 
 test('at interval pace each event gets seed 003\'s line, with its partition and offset', async t => {
@@ -197,7 +254,14 @@ test('Ctrl+C stops the producer, which prints its statistics and exits 0', async
   if (config === undefined) return
   t.after(() => deleteTopics(config, [topic]))
   const run = startCli(['produce', '--rate', '50'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_TOPIC: topic })
-  await sleep(2500)
+  t.after(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
+  // Signal once its progress line says more than 20 were sent, not after a guess of how long its
+  // start takes: on a busy machine a SIGINT before its handler is in place just kills it.
+  const sent = (): number => Math.max(0, ...[...run.output().matchAll(/Progress - .*, sent (\d+),/g)].map(m => Number(m[1])))
+  await waitFor('more than 20 events sent', async () => {
+    if (run.child.exitCode !== null) assert.fail(`the producer exited early:\n${run.output()}`)
+    return sent() > 20
+  })
   run.child.kill('SIGINT')
   const result = await run.done
   assert.equal(result.code, 0, result.stderr)

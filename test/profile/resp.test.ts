@@ -6,7 +6,7 @@ import { command, RespBuffer, RespConnection, RespError, RespTimeout } from '../
 import { redisStore } from '../helpers/services.ts'
 import { emptyProfile, RedisProfileStore, type ProfileRecord } from '../../src/profile/index.ts'
 import { ErrorCodes, isChurnflowError } from '../../src/errors.ts'
-import { isRetriable } from '../../src/processor/index.ts'
+import { isRetriable } from '../../src/stream/index.ts'
 
 /** Listens on a free port; the test's end destroys its connections and closes it. */
 async function listen (t: TestContext, server: Server): Promise<number> {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parseEventTime } from '../../src/events/index.ts'
-import {
-  expm, HiddenStates, noPurchaseProbability, Population, Rng, stateAt, trueChurnProbability, type ChurnRates, type CustomerTruth
-} from '../../src/simulator/index.ts'
+import { expm, HiddenStates, noPurchaseProbability, Population, stateAt, trueChurnProbability, type ChurnRates, type CustomerTruth } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 const DAY = 86_400_000
 const start = Date.UTC(2025, 0, 1)

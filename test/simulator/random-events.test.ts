@@ -4,9 +4,8 @@ import {
   checkCustomerEvent, checkCustomerEventData, checkTransaction, checkUserEvent, customerEventTypes, parseEventTime,
   userEventWeights, type CustomerEvent, type CustomerEventType, type UserEvent
 } from '../../src/events/index.ts'
-import {
-  Population, RandomCustomerEvents, randomCustomerEventWeights, RandomUserEvents, Rng, TransactionStream, type SimRecord
-} from '../../src/simulator/index.ts'
+import { Population, RandomCustomerEvents, randomCustomerEventWeights, RandomUserEvents, TransactionStream, type SimRecord } from '../../src/simulator/index.ts'
+import { Rng } from '../../src/util/rng.ts'
 
 /** Pearson's chi-square statistic of observed counts against expected shares. */
 function chiSquare (observed: ReadonlyMap<string, number>, shares: Readonly<Record<string, number>>): number {

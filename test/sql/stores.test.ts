@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Socket } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -13,7 +13,8 @@ import {
   MysqlPredictionStore, openPredictionStore, PostgresPredictionStore, SqlitePredictionStore, TableStates,
   type PredictionRow, type PredictionStore, type SqlConnection
 } from '../../src/sql/index.ts'
-import { freePort, startPrivateMariadb } from '../helpers/mariadb.ts'
+import { startPrivateMariadb } from '../helpers/mariadb.ts'
+import { freePort } from '../helpers/ports.ts'
 import { unavailable, uniqueName } from '../helpers/services.ts'
 
 // Anything that used the machine's local time instead of UTC would now be five hours off.
@@ -409,10 +410,9 @@ test('sqlite: a database locked by another writer fails retriable after the busy
 async function silentServer (t: TestContext): Promise<{ server: ReturnType<typeof createServer>, port: number }> {
   const sockets = new Set<Socket>()
   const server = createServer(socket => { sockets.add(socket); socket.on('error', () => undefined) })
-  const port = await freePort()
-  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.after(() => { for (const socket of sockets) socket.destroy() })
-  return { server, port }
+  return { server, port: (server.address() as AddressInfo).port }
 }
 
 test('openPredictionStore picks the backend from DATABASE_URL, then DB_HOST, else SQLite in the state directory', async t => {

@@ -11,12 +11,14 @@ import mysql from 'mysql2/promise'
 import { loadConfig } from '../../src/config/index.ts'
 import { Streams } from '../../src/events/index.ts'
 import { livePopulationSource, type UpState } from '../../src/up/index.ts'
-import { freePort } from '../helpers/mariadb.ts'
+import { freePort } from '../helpers/ports.ts'
 import { cli, consumeFromStart, deleteTopics, hasCommand, kafkaConfig, redisStore, startCli, unavailable, uniqueName, type RunResult } from '../helpers/services.ts'
 import { sqlBackends } from '../helpers/sql.ts'
 
-// Every `up` here runs its own Apache Kafka from a temporary state directory, on this port.
-const KAFKA_PORT = Number(process.env.CHURNFLOW_TEST_UP_KAFKA_PORT ?? '38692')
+// Every `up` here runs its own Apache Kafka from a temporary state directory, on this port. It and
+// its controller (+10000) lie below Linux's ephemeral range (32768-60999), where a client's socket
+// can hold any port: a CI run met "port 48692 is in use" with 38692 here.
+const KAFKA_PORT = Number(process.env.CHURNFLOW_TEST_UP_KAFKA_PORT ?? '22092')
 
 async function stateDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-up-'))

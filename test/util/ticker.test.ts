@@ -6,17 +6,25 @@ import { startTicker } from '../../src/util/ticker.ts'
 test('a ticker stopped while a tick runs starts no other tick', async () => {
   let started = 0
   let finished = 0
+  const running = Promise.withResolvers<undefined>()
+  const release = Promise.withResolvers<undefined>()
+  const done = Promise.withResolvers<undefined>()
   const ticker = startTicker(async () => {
     started++
-    await sleep(60)
+    running.resolve(undefined)
+    await release.promise
     finished++
+    done.resolve(undefined)
   }, 5)
-  await sleep(30)
-  assert.equal(started, 1, 'the first tick is running')
+  // Stop while the first tick is certainly running, however slow the machine: it waits for us.
+  await running.promise
   ticker.stop()
-  await sleep(200)
-  assert.equal(started, 1, 'no tick after stop()')
+  release.resolve(undefined)
+  await done.promise
   assert.equal(finished, 1, 'the running tick finished')
+  // Ten intervals more: a tick scheduled after the first would have started by now.
+  await sleep(50)
+  assert.equal(started, 1, 'no tick after stop()')
 })
 
 test('a ticker runs its ticks one after another, and a failing tick rejects `failed`', async () => {

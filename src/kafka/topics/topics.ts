@@ -6,11 +6,13 @@ export interface TopicSpec {
   readonly name: string
   readonly partitions: number
   readonly replicas: number
+  /** Topic configuration set at creation (a changelog's `cleanup.policy=compact`). */
+  readonly configs?: readonly { name: string, value: string }[]
 }
 
 export type TopicsConfig = Pick<Config,
   'userEventsTopic' | 'customerEventsTopic' | 'transactionsTopic' | 'predictionsTopic' | 'alertsTopic' |
-  'errorTopic' | 'partitions' | 'replicationFactor'>
+  'fraudPredictionsTopic' | 'fraudAlertsTopic' | 'errorTopic' | 'partitions' | 'replicationFactor'>
 
 /** True when a Kafka protocol error with this id (TOPIC_ALREADY_EXISTS, ...) is anywhere in the error's chain. */
 export function hasProtocolError (error: unknown, id: string, depth = 0): boolean {
@@ -48,7 +50,8 @@ export function topicReplicas (config: Pick<Config, 'replicationFactor'>, broker
 export function churnflowTopics (config: TopicsConfig, brokerCount: number): TopicSpec[] {
   const replicas = topicReplicas(config, brokerCount)
   const sources = [config.userEventsTopic, config.customerEventsTopic, config.transactionsTopic]
-  const names = [...sources, config.predictionsTopic, config.alertsTopic, ...sources.map(s => deadLetterTopic(config, s))]
+  const outputs = [config.predictionsTopic, config.alertsTopic, config.fraudPredictionsTopic, config.fraudAlertsTopic]
+  const names = [...sources, ...outputs, ...sources.map(s => deadLetterTopic(config, s))]
   return [...new Set(names)].map(name => ({ name, partitions: config.partitions, replicas }))
 }
 
@@ -68,7 +71,7 @@ export async function ensureTopics (admin: Admin, specs: readonly TopicSpec[]): 
   const created: TopicSpec[] = []
   for (const spec of specs.filter(s => !present.has(s.name))) {
     try {
-      await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas })
+      await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas, ...(spec.configs === undefined ? {} : { configs: [...spec.configs] }) })
       created.push(spec)
     } catch (error) {
       // Someone else created it between our list and our create: that is success. The broker's

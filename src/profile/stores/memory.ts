@@ -1,8 +1,9 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { ChurnflowError, ErrorCodes, SnapshotDefect } from '../../errors.ts'
 import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
+import { encodeProfileRow } from './codec.ts'
 import type { ProfileRecord, ProfileStore } from './types.ts'
 
 export interface MemoryProfileStoreOptions {
@@ -44,9 +45,6 @@ const MAGIC = Buffer.from('CHURNPRF', 'latin1')
 const FORMAT_VERSION = 1
 const TRAILER_BYTES = 16
 const CHUNK_BYTES = 1 << 20
-
-/** Why a snapshot cannot be read, turned into PROFILE_SNAPSHOT_INVALID naming the file by the caller. */
-class SnapshotDefect extends Error {}
 
 /** Writes a file through one reusable chunk buffer, keeping a running CRC-32 of what it wrote. */
 class ChunkWriter {
@@ -211,6 +209,49 @@ export class MemoryProfileStore implements ProfileStore {
       if (row !== undefined) records.set(id, this.#record(row))
     }
     return records
+  }
+
+  /** One customer's record (a fresh copy), as a partition's table of the changelog store reads it. */
+  get (id: string): ProfileRecord | undefined {
+    const row = this.#rows.get(id)
+    return row === undefined ? undefined : this.#record(row)
+  }
+
+  /** Stores a record with this version (its own unless given), with no compare-and-set: a restore, or the changelog store's own write. */
+  set (id: string, record: ProfileRecord, version = record.version): void {
+    const row = this.#rows.get(id) ?? this.#add(id)
+    this.#write(row, record.profile, version, record.alert.high, record.alert.lastAt)
+    const pairs = this.#pairs
+    pairs.length = 0
+    for (const key in record.offsets) pairs.push(this.#intern(key), record.offsets[key] as number)
+    this.#writeOffsets(row, pairs)
+    this.#changes++
+  }
+
+  /** A customer's stored write count; 0 for one never seen. */
+  versionOf (id: string): number {
+    const row = this.#rows.get(id)
+    return row === undefined ? 0 : this.#slab(row)[(row & (SLAB_ROWS - 1)) * STRIDE + VERSION_AT] as number
+  }
+
+  /** A customer's record as changelog bytes, straight from its row (no object is built). */
+  encode (id: string): Buffer | undefined {
+    const row = this.#rows.get(id)
+    if (row === undefined) return undefined
+    const slab = this.#slab(row)
+    const base = (row & (SLAB_ROWS - 1)) * STRIDE
+    const offsets: [string, number][] = []
+    for (let j = 0; j < INLINE_OFFSETS; j++) {
+      const key = slab[base + OFFSETS_AT + 2 * j] as number
+      if (key !== 0) offsets.push([this.#keys[key - 1] as string, slab[base + OFFSETS_AT + 2 * j + 1] as number])
+    }
+    const more = this.#moreOffsets.get(row)
+    if (more !== undefined) offsets.push(...Object.entries(more))
+    return encodeProfileRow(slab, base, slab[base + VERSION_AT] as number, slab[base + HIGH_AT] === 1, slab[base + LAST_AT] as number, offsets)
+  }
+
+  keys (): IterableIterator<string> {
+    return this.#rows.keys()
   }
 
   /** A fresh copy of a row: callers mutate what they get. */
@@ -522,6 +563,11 @@ export class MemoryProfileStore implements ProfileStore {
     this.#rows = new Map()
     this.#slabs = []
     this.#moreOffsets.clear()
+  }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
   }
 }
 

@@ -331,4 +331,9 @@ export class RedisProfileStore implements ProfileStore {
     if (this.#client.isReady) await this.#client.close()
     else if (this.#client.isOpen) this.#client.destroy()
   }
+
+  /** Closes the store as `close()` does, for `await using` and an `AsyncDisposableStack`. */
+  async [Symbol.asyncDispose] (): Promise<void> {
+    await this.close()
+  }
 }

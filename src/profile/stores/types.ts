@@ -1,3 +1,4 @@
+import type { PartitionedStore } from '../../stream/index.ts'
 import type { CustomerProfile } from '../profile.ts'
 
 /** What the processor keeps of a customer beyond the profile: its alert state. */
@@ -21,14 +22,14 @@ export interface ProfileRecord {
   readonly version: number
 }
 
-/** The profile store a processor reads and writes a batch at a time. */
-export interface ProfileStore {
+/** The profile store a processor reads and writes a batch at a time; `Symbol.asyncDispose` closes it, as `close()` does. */
+export interface ProfileStore extends AsyncDisposable {
   readonly kind: 'redis' | 'memory'
-  /** For logs and /health: `redis 127.0.0.1:6379`, `memory (snapshot /path)`. */
+  /** For logs and /health: `redis 127.0.0.1:6379`, `memory (changelog, checkpoints in /path)`. */
   readonly name: string
   /**
    * True when a resolved putMany is durable (Redis). False when durability comes only from
-   * `flush()` (the in-process store's snapshot): the processor then commits offsets only up to
+   * `flush()` (the in-process store's changelog): the processor then commits offsets only up to
    * the last flush.
    */
   readonly durableOnWrite: boolean
@@ -44,8 +45,14 @@ export interface ProfileStore {
    * re-reads and re-applies them. Rejects with a retriable ChurnflowError when the store is down.
    */
   putMany (records: ReadonlyMap<string, ProfileRecord>): Promise<string[]>
-  /** Makes every write so far durable (the in-process store's snapshot); a no-op for Redis. */
+  /** Makes every write so far durable (the in-process store's changes to its changelog); a no-op for Redis. */
   flush (): Promise<void>
+  /**
+   * Present when the store keeps its state per input partition (the in-process store): the
+   * processor binds it to Kafka, restores partitions as they are assigned and drops them as they
+   * are revoked.
+   */
+  readonly partitioned?: PartitionedStore
   /** Customers now in the high-risk state, when the store can count them cheaply (the in-process store). */
   countHighRisk? (): number
   ping (): Promise<void>

@@ -1,8 +1,7 @@
-import { kOptions, MessagesStreamModes, type Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import { kOptions, MessagesStreamModes, type Consumer, type GroupPartitionsAssigner, type Message, type MessagesStream } from '@platformatic/kafka'
 import { createConsumer, type KafkaConnection } from '../kafka/client/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
-import type { SourceRecord } from './decode.ts'
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
 
@@ -14,7 +13,21 @@ export interface KafkaSourceOptions {
   readonly maxBuffered: number
   /** Largest fetch response, bytes. */
   readonly maxBytes?: number
+  /** How the group's partitions are dealt (the client's round robin when not given). */
+  readonly partitionAssigner?: GroupPartitionsAssigner
   readonly log: Logger
+}
+
+/** A record as a pipeline gets it from Kafka. */
+export interface SourceRecord {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly key: Buffer | undefined
+  readonly value: Buffer | undefined
+  readonly headers: ReadonlyMap<Buffer, Buffer> | undefined
+  /** Kafka record timestamp, epoch ms. */
+  readonly timestamp: number
 }
 
 /** A taken record with what committing it needs. */
@@ -32,6 +45,33 @@ const toRecord = (m: KafkaMessage): TakenRecord => ({
   timestamp: Number(m.timestamp),
   leaderEpoch: m.leaderEpoch
 })
+
+/**
+ * Where the runtime takes its records from and commits them: a consumer group member
+ * (`KafkaSource`), or, in a unit test, records in memory.
+ */
+export interface RecordSource {
+  start (): Promise<void>
+  /** Up to `max` records, waiting at most `waitMs` for the first and `lingerMs` for more; empty when nothing came. */
+  take (max: number, waitMs: number, lingerMs: number, signal: AbortSignal): Promise<TakenRecord[]>
+  /** Commits the offset after each given record (the last taken per partition). */
+  commit (last: readonly TakenRecord[]): Promise<void>
+  reconnect (): Promise<void>
+  close (): Promise<void>
+  /** Changes each time the assignment may have changed. */
+  readonly generation: number
+  holds (topic: string, partition: number): boolean
+  /** The partition numbers held now, over every topic. */
+  heldPartitions (): number[]
+  assignments (): { topic: string, partitions: number[] }[]
+  /** Epoch ms when the last record arrived. */
+  readonly lastRecordAt: number
+  readonly buffered: number
+  touch (): void
+  /** The group member's consumer, for lag and health; undefined when not connected (or not Kafka). */
+  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  endOffsets (): Promise<Map<string, bigint[]>>
+}
 
 /**
  * How fetches wait, by the rate records come in. Quiet (the Java consumer's way): the broker
@@ -58,7 +98,7 @@ const RATE_WINDOW_MS = 500
  * broker went away past the client's retries) `take` throws a retriable error and `reconnect`
  * builds a new member that resumes from the committed offsets.
  */
-export class KafkaSource {
+export class KafkaSource implements RecordSource {
   readonly #options: KafkaSourceOptions
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
@@ -71,6 +111,10 @@ export class KafkaSource {
   #busy = false
   #windowStart = performance.now()
   #windowRecords = 0
+  /** Bumped each time the member (re)joins its group: its assignment may have changed. */
+  #generation = 0
+  /** Per topic, whether each partition is held now; records of others are not taken. */
+  #held = new Map<string, boolean[]>()
 
   constructor (options: KafkaSourceOptions) {
     this.#options = options
@@ -87,6 +131,32 @@ export class KafkaSource {
 
   get consumer (): Consumer<Buffer, Buffer, Buffer, Buffer> | undefined { return this.#consumer }
 
+  /** Changes each time the member's assignment may have changed (a rebalance, a new member). */
+  get generation (): number { return this.#generation }
+
+  /** The partition numbers held now, over every topic: the tasks whose state this member keeps. */
+  heldPartitions (): number[] {
+    const out = new Set<number>()
+    for (const a of this.assignments()) for (const p of a.partitions) out.add(p)
+    return [...out].sort((a, b) => a - b)
+  }
+
+  /** Whether this member holds the partition now. */
+  holds (topic: string, partition: number): boolean {
+    return this.#held.get(topic)?.[partition] === true
+  }
+
+  #onJoin (): void {
+    const held = new Map<string, boolean[]>()
+    for (const a of this.assignments()) {
+      const flags: boolean[] = []
+      for (const p of a.partitions) flags[p] = true
+      held.set(a.topic, flags)
+    }
+    this.#held = held
+    this.#generation++
+  }
+
   async start (): Promise<void> {
     const o = this.#options
     const consumer = createConsumer(o.connection, o.groupId, {
@@ -98,9 +168,11 @@ export class KafkaSource {
       timeout: 10_000,
       retries: 3,
       retryDelay: 500,
-      ...FetchModes.QUIET
+      ...FetchModes.QUIET,
+      ...(o.partitionAssigner === undefined ? {} : { partitionAssigner: o.partitionAssigner })
     })
     this.#consumer = consumer
+    consumer.on('consumer:group:join', () => { this.#onJoin() })
     this.#failure = undefined
     // Idle time counts from when this member could first fetch, not from before an outage.
     this.#lastRecordAt = Date.now()
@@ -119,6 +191,8 @@ export class KafkaSource {
         maxBytes: o.maxBytes ?? 1024 * 1024
       } as Parameters<typeof consumer.consume>[0])
       this.#stream = stream
+      // The join event of the first join may come before the listener: read the assignment now too.
+      this.#onJoin()
       stream.on('data', (m: KafkaMessage) => {
         this.#buffer.push(m)
         this.#windowRecords++
@@ -151,8 +225,14 @@ export class KafkaSource {
     if (this.buffered > 0 && this.buffered < max && lingerMs > 0) await this.#waitFor(lingerMs, signal, max)
     this.#check()
     const n = Math.min(max, this.buffered)
-    const out = new Array<TakenRecord>(n)
-    for (let i = 0; i < n; i++) out[i] = toRecord(this.#buffer[this.#head + i] as KafkaMessage)
+    const out: TakenRecord[] = []
+    const held = this.#held
+    for (let i = 0; i < n; i++) {
+      const m = this.#buffer[this.#head + i] as KafkaMessage
+      // Fetched before a rebalance took the partition away: its new owner reads it from the committed offset.
+      if (held.get(m.topic)?.[m.partition] !== true) continue
+      out.push(toRecord(m))
+    }
     this.#head += n
     if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) {
       this.#buffer = this.#buffer.slice(this.#head)

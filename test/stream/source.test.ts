@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { kOptions } from '@platformatic/kafka'
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
-import { FetchModes, KafkaSource, type TakenRecord } from '../../src/processor/source.ts'
+import { FetchModes, KafkaSource, type TakenRecord } from '../../src/stream/source.ts'
 import { createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })

@@ -1,4 +1,6 @@
+import { StoppedWhileWaiting } from '../errors.ts'
 import type { Logger } from '../logging/index.ts'
+import { backoffDelay, type BackoffOptions } from '../util/backoff.ts'
 
 export const DependencyStates = { UNKNOWN: 'unknown', UP: 'up', DOWN: 'down' } as const
 export type DependencyState = (typeof DependencyStates)[keyof typeof DependencyStates]
@@ -16,14 +18,6 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { maxRetries: 3, baseDelayMs: 200, factor: 2, maxDelayMs: 5000 }
 
-/** Raised out of `Dependency.run` when the processor is stopping while a dependency is down. */
-export class StoppedWhileWaiting extends Error {
-  constructor (dependency: string) {
-    super(`stopped while waiting for ${dependency}`)
-    this.name = 'StoppedWhileWaiting'
-  }
-}
-
 /** Whether an error is a dependency being down (retry) rather than a bug or bad input (do not). */
 export function isRetriable (error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
@@ -32,11 +26,8 @@ export function isRetriable (error: unknown): boolean {
   return typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|PLT_KFK_NETWORK|PLT_KFK_TIMEOUT|PLT_KFK_MULTIPLE)/.test(e.code)
 }
 
-/** Delay before retry `attempt` (1-based): exponential, capped, with full jitter on the upper half. */
-export function backoffDelay (policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(policy.factor, attempt - 1))
-  return Math.round(exp / 2 + random() * exp / 2)
-}
+/** The backoff options of a retry policy. */
+const delays = (policy: RetryPolicy): BackoffOptions => ({ baseMs: policy.baseDelayMs, factor: policy.factor, maxMs: policy.maxDelayMs })
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise(resolve => {
   if (signal.aborted) { resolve(); return }
@@ -115,7 +106,7 @@ export class Dependency {
         attempt++
         if (signal.aborted) throw new StoppedWhileWaiting(this.name)
         if (attempt <= this.#policy.maxRetries) {
-          const delay = backoffDelay(this.#policy, attempt)
+          const delay = backoffDelay(attempt, delays(this.#policy))
           this.#log.warn({ dependency: this.name, attempt, of: this.#policy.maxRetries, delay_ms: delay }, `${this.name} failed (${this.#lastError}); retry ${attempt}/${this.#policy.maxRetries} in ${delay} ms`)
           await sleep(delay, signal)
         } else {
@@ -123,7 +114,7 @@ export class Dependency {
             this.#set(DependencyStates.DOWN)
             this.#log.error({ dependency: this.name }, `${this.name} is down (${this.#lastError}); partitions paused until it is back, probing every ${Math.round(this.#policy.maxDelayMs / 100) / 10} s`)
           }
-          await sleep(backoffDelay(this.#policy, 1_000), signal)
+          await sleep(backoffDelay(1_000, delays(this.#policy)), signal)
         }
         if (signal.aborted) throw new StoppedWhileWaiting(this.name)
       }

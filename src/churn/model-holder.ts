@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import { ChurnScorer } from '../churn/index.ts'
+import { ChurnScorer } from './artifact.ts'
 import type { Logger } from '../logging/index.ts'
 
 /**

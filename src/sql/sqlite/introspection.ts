@@ -1,0 +1,23 @@
+import type { DatabaseSync } from 'node:sqlite'
+import { TableStates, type TableState } from '../types.ts'
+import type { TableSpec } from '../spec.ts'
+
+export function sqliteHasTable (db: DatabaseSync, table: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined
+}
+
+/** The spec's columns that adoption adds and the table lacks. */
+export function sqliteMissingColumns<Row> (db: DatabaseSync, spec: TableSpec<Row>, table: string): string[] {
+  const have = new Set(db.prepare('SELECT name FROM pragma_table_info(?)').all(table).map(r => String(r.name)))
+  return spec.columns.filter(c => c.addOnAdopt === true && !have.has(c.name)).map(c => c.name)
+}
+
+/** SQLite's index names are per database: they carry the table's name. */
+export const sqliteIndexName = (table: string, index: string): string => `${table}_${index}`
+
+/** Missing, present without what idempotency needs, or ready. */
+export function sqliteTableState<Row> (db: DatabaseSync, spec: TableSpec<Row>, table: string): TableState {
+  if (!sqliteHasTable(db, table)) return TableStates.MISSING
+  const key = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(sqliteIndexName(table, spec.unique.name)) !== undefined
+  return key && sqliteMissingColumns(db, spec, table).length === 0 ? TableStates.READY : TableStates.NEEDS_KEY
+}
