@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { GbtModel, LogisticModel, sigmoid, type CalibrationBin, type GbtModelJson } from '../model/index.ts'
+import {
+  GbtModel, IsotonicCalibrator, LogisticModel, probabilityNoPurchase, sigmoid, type BgNbdParams, type CalibrationBin, type GbtModelJson, type IsotonicJson
+} from '../model/index.ts'
 import { CHURN_FEATURES, churnFeatureNames, churnFeatures, type CustomerProfile } from '../profile/index.ts'
+import { isPurchaseHistory, purchaseSummaryOf } from './purchases.ts'
 
 /** Risk bands: a score at or above `from` is in the band (the last matching one wins). */
 export interface RiskBand { readonly name: string, readonly from: number }
@@ -10,7 +13,22 @@ export const defaultBands: readonly RiskBand[] = [
   { name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }, { name: 'critical', from: 0.8 }
 ]
 
-export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, calibration?: CalibrationBin[] }
+/**
+ * The model for purchase histories: BG/NBD (parameters per week), whose probability of no purchase
+ * within `horizon_days` scores customers whose profile holds purchases alone. The trees learn from
+ * behaviour (sessions, carts, logins, emails) and rank such customers badly; BG/NBD is the standard
+ * model of exactly that data.
+ */
+export interface PurchaseModel {
+  kind: 'bgnbd'
+  params: BgNbdParams
+  horizon_days: number
+  /** Where the parameters were fitted, and what it measured (for people). */
+  fitted_on: string
+  metrics?: Record<string, number>
+}
+
+export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, brier?: number, calibration?: CalibrationBin[], deciles?: CalibrationBin[] }
 
 /** A trained churn model as written to disk: versioned, with its features, training summary and metrics. */
 export interface ChurnArtifact {
@@ -24,10 +42,18 @@ export interface ChurnArtifact {
   qualifying: string[]
   bands: readonly RiskBand[]
   model: GbtModelJson
+  /** Maps the trees' raw probability to a calibrated one (fitted on a validation period); absent in older models. */
+  calibration?: IsotonicJson
   baseline: unknown
+  /** Scores purchase-only profiles instead of the trees, when present. */
+  purchase_model?: PurchaseModel
   training: Record<string, number | string>
   metrics: {
-    test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics }
+    /**
+     * On the test rows: the model as it scores (calibrated), the logistic-regression baseline, and
+     * (models trained since they were added) recency alone, BG/NBD, and the trees before calibration.
+     */
+    test: { model: ModelMetrics, baseline: ModelMetrics, oracle?: ModelMetrics, recency?: ModelMetrics, bgnbd?: ModelMetrics, uncalibrated?: ModelMetrics }
     importance: { feature: string, importance: number }[]
     /** The baseline's coefficients on standardised features, largest magnitude first. */
     baseline_coefficients?: { feature: string, coefficient: number }[]
@@ -92,6 +118,7 @@ export function topReasons (names: readonly string[], values: Float64Array, cont
 export class ChurnScorer {
   readonly artifact: ChurnArtifact
   readonly #model: GbtModel
+  readonly #calibration: IsotonicCalibrator | undefined
   readonly #features = new Float64Array(CHURN_FEATURES)
   readonly #contributions = new Float64Array(CHURN_FEATURES)
 
@@ -101,6 +128,15 @@ export class ChurnScorer {
       this.#model = GbtModel.fromJSON(artifact.model)
     } catch (error) {
       throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
+    }
+    try {
+      this.#calibration = artifact.calibration === undefined ? undefined : IsotonicCalibrator.fromJSON(artifact.calibration)
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the calibration in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
+    }
+    const purchases = artifact.purchase_model
+    if (purchases !== undefined && !(purchases.kind === 'bgnbd' && [purchases.params?.r, purchases.params?.alpha, purchases.params?.a, purchases.params?.b, purchases.horizon_days].every(v => typeof v === 'number' && v > 0))) {
+      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the purchase-history model in artifact ${artifact.model_version} is malformed`)
     }
     if (this.#model.features !== CHURN_FEATURES) throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model expects ${this.#model.features} features, churnflow computes ${CHURN_FEATURES}`)
     LogisticModel.fromJSON(artifact.baseline)
@@ -120,20 +156,50 @@ export class ChurnScorer {
     return name
   }
 
+  /** The purchase-history model's probability of no purchase within its horizon, for a purchase-only profile. */
+  #purchaseScore (profile: CustomerProfile, at: number): number | undefined {
+    const m = this.artifact.purchase_model
+    if (m === undefined || !isPurchaseHistory(profile)) return undefined
+    const s = purchaseSummaryOf(profile, at)
+    return probabilityNoPurchase(m.params, s.x, s.tx, s.T, m.horizon_days / 7)
+  }
+
   /** The score alone, for hot loops (no reasons). */
   scoreOnly (profile: CustomerProfile, at: number): number {
+    const purchases = this.#purchaseScore(profile, at)
+    if (purchases !== undefined) return purchases
     churnFeatures(profile, at, this.#features)
-    return this.#model.predict(this.#features)
+    return this.calibrate(this.#model.predict(this.#features))
+  }
+
+  /** The trees' raw probability as the artifact's calibration map reads it (unchanged without one). */
+  calibrate (raw: number): number {
+    return this.#calibration === undefined ? raw : this.#calibration.apply(raw)
   }
 
   score (profile: CustomerProfile, at: number): ChurnScore {
+    const purchases = this.#purchaseScore(profile, at)
+    if (purchases !== undefined) return this.#purchaseResult(profile, at, purchases)
     churnFeatures(profile, at, this.#features)
     // The contributions sum to the margin: one walk of the trees gives the score and its reasons.
     let margin = this.#model.contributions(this.#features, this.#contributions)
     for (let j = 0; j < this.#contributions.length; j++) margin += this.#contributions[j] as number
-    const churnScore = sigmoid(margin)
+    const churnScore = this.calibrate(sigmoid(margin))
     return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: topReasons(churnFeatureNames, this.#features, this.#contributions) }
   }
+
+  #purchaseResult (profile: CustomerProfile, at: number, score: number): ChurnScore {
+    const model = this.artifact.purchase_model as PurchaseModel
+    return { churn_score: round(score), risk_band: this.band(score), model_version: this.version, reasons: purchaseReasons(model, profile, at, score) }
+  }
+}
+
+/** The reason a purchase-history score gives: how much the silence since the last purchase adds. */
+function purchaseReasons (model: PurchaseModel, profile: CustomerProfile, at: number, score: number): Reason[] {
+  const s = purchaseSummaryOf(profile, at)
+  const justBought = probabilityNoPurchase(model.params, s.x, s.T, s.T, model.horizon_days / 7)
+  const silentDays = (at - (profile.lastPurchase === 0 ? profile.firstSeen : profile.lastPurchase)) / 86_400_000
+  return score - justBought > 0 ? [{ feature: 'days_since_last_purchase', value: round(silentDays), impact: round(score - justBought) }] : []
 }
 
 const round = (v: number): number => Math.round(v * 1e4) / 1e4

@@ -24,3 +24,15 @@ export function decimalOrMaxFlag (values: CommandContext['values'], name: string
   if (!/^\d+(\.\d+)?$/.test(raw) || n <= 0) throw usage(`--${name}="${raw}" is invalid: expected a number above 0, or max`)
   return n
 }
+
+/** `--map field=column,...`: which CSV column holds each event field (empty when the flag is absent). */
+export function mapFlag (values: CommandContext['values']): Record<string, string> {
+  const mapping: Record<string, string> = {}
+  if (typeof values.map !== 'string') return mapping
+  for (const pair of values.map.split(',')) {
+    const [field, column] = pair.split('=').map(s => s.trim())
+    if (field === undefined || column === undefined || field === '' || column === '') throw usage(`--map="${values.map}" is invalid: expected field=column[,field=column...]`)
+    mapping[field] = column
+  }
+  return mapping
+}

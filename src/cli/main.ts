@@ -13,12 +13,13 @@ import { doctorCommand } from './doctor-command.ts'
 import { kafkaCommand } from './kafka-command.ts'
 import { processCommand } from './process-command.ts'
 import { produceCommand } from './produce-command.ts'
+import { scoreCommand } from './score-command.ts'
 import { topicsCommand } from './topics-command.ts'
 import { upCommand } from './up-command.ts'
 import { evaluateCommand, trainCommand } from './train-command.ts'
 
 /** Every subcommand, in the order `churnflow --help` lists them. */
-export const commands: readonly Command[] = [upCommand, kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, dlqCommand, dbCommand, trainCommand, evaluateCommand, apiCommand, dashboardCommand, configCommand]
+export const commands: readonly Command[] = [upCommand, kafkaCommand, topicsCommand, produceCommand, processCommand, demoCommand, doctorCommand, dlqCommand, dbCommand, trainCommand, evaluateCommand, scoreCommand, apiCommand, dashboardCommand, configCommand]
 
 export interface Io {
   readonly stdout: (text: string) => void

@@ -14,7 +14,7 @@ import { Population, RandomCustomerEvents, RandomUserEvents, TransactionStream, 
 import { Rng } from '../util/rng.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
-import { decimalOrMaxFlag, usage, wholeNumberFlag } from './flags.ts'
+import { decimalOrMaxFlag, mapFlag, usage, wholeNumberFlag } from './flags.ts'
 
 const DAY = 86_400_000
 /** At or below this many events per second, each event gets its own console line. */
@@ -197,14 +197,7 @@ export const produceCommand: Command = {
     if (fromFile !== undefined) {
       const format = typeof values.format === 'string' ? values.format : fromFile.endsWith('.csv') ? ReplayFormats.CSV : ReplayFormats.JSONL
       if (format !== ReplayFormats.CSV && format !== ReplayFormats.JSONL) throw usage(`--format="${format}" is invalid: expected jsonl or csv`)
-      const mapping: Record<string, string> = {}
-      if (typeof values.map === 'string') {
-        for (const pair of values.map.split(',')) {
-          const [field, column] = pair.split('=').map(s => s.trim())
-          if (field === undefined || column === undefined || field === '' || column === '') throw usage(`--map="${values.map}" is invalid: expected field=column[,field=column...]`)
-          mapping[field] = column
-        }
-      }
+      const mapping = mapFlag(values)
       source = replaySource({
         path: fromFile,
         format,

@@ -146,3 +146,34 @@ export function calibrationTable (scores: ArrayLike<number>, labels: ArrayLike<n
   }
   return table
 }
+
+/**
+ * Reliability by deciles: the rows sorted by prediction and cut into `groups` groups of (nearly)
+ * equal size, each with its mean prediction and observed rate. `lower`/`upper` are the group's
+ * smallest and largest prediction.
+ */
+export function reliabilityDeciles (scores: ArrayLike<number>, labels: ArrayLike<number>, groups = 10): CalibrationBin[] {
+  checkPairs('reliabilityDeciles', scores, labels)
+  checkProbabilities('reliabilityDeciles', scores)
+  const order = ascending(scores)
+  const n = order.length
+  const table: CalibrationBin[] = []
+  for (let g = 0; g < groups; g++) {
+    const from = Math.floor((g * n) / groups)
+    const to = Math.floor(((g + 1) * n) / groups)
+    if (to <= from) continue
+    let predicted = 0
+    let observed = 0
+    for (let k = from; k < to; k++) {
+      predicted += scores[order[k] as number] as number
+      observed += labels[order[k] as number] as number
+    }
+    table.push({ lower: scores[order[from] as number] as number, upper: scores[order[to - 1] as number] as number, count: to - from, meanPredicted: predicted / (to - from), observedRate: observed / (to - from) })
+  }
+  return table
+}
+
+/** The largest |mean predicted − observed| over a reliability table's bins. */
+export function largestCalibrationGap (table: readonly CalibrationBin[]): number {
+  return table.reduce((m, b) => Math.max(m, Math.abs(b.meanPredicted - b.observedRate)), 0)
+}

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -7,10 +10,11 @@ import {
   buildRows, ChurnScorer, evaluateChurnModel, History, loadChurnArtifact, readHistoryFile, readHistoryTopics, saveArtifact, shippedChurnModelPath, trainChurnModel
 } from '../../src/churn/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
+import { largestCalibrationGap } from '../../src/model/index.ts'
 import { emptyProfile, applyEvent, profileEventOf } from '../../src/profile/index.ts'
 import { Population, type CustomerTruth } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
+import { binPath, cli, createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
 
 const DAY = 86_400_000
 const start = Date.UTC(2025, 0, 1)
@@ -32,16 +36,55 @@ async function tempDir (t: TestContext): Promise<string> {
   return dir
 }
 
-test('rows split in time and by customer: no training label looks past the cutoff, no test customer trains', () => {
+test('rows split in time: no training label looks past the cutoff, test rows start at it; held-out customers are optional', () => {
   const { history } = simulated(1500, 150, 3)
   const cutoff = start + 100 * DAY
-  const { train, valid, test } = buildRows(history, { horizonDays: 30, cutoff })
+  const byTime = buildRows(history, { horizonDays: 30, cutoff })
+  assert.equal(byTime.windows.split, 'time')
+  const { train, valid, test } = byTime
   assert.ok(train.data.rows > 1000 && test.data.rows > 300)
   for (const rows of [train, valid]) for (const t of rows.time) assert.ok(t <= cutoff - 30 * DAY, 'training rows end a horizon before the cutoff')
-  for (const t of test.time) assert.ok(t > cutoff && t <= start + 150 * DAY - 30 * DAY)
-  const trainCustomers = new Set([...train.customer, ...valid.customer])
-  for (const c of test.customer) assert.ok(!trainCustomers.has(c), 'test customers are held out')
-  for (const c of valid.customer) assert.ok(!new Set(train.customer).has(c), 'validation customers are held out too')
+  for (const t of test.time) assert.ok(t >= cutoff && t <= start + 150 * DAY - 30 * DAY)
+  for (const c of valid.customer) assert.ok(!new Set(train.customer).has(c), 'validation customers are held out of training')
+  // Snapshot rows: customers at weekly times whether or not they did anything then.
+  const weekly = [...train.time].filter(t => (t - byTime.windows.warmupEnd) % (7 * DAY) === 0)
+  assert.ok(weekly.length > 100, `snapshot rows in training: ${weekly.length}`)
+
+  const heldOut = buildRows(history, { horizonDays: 30, cutoff, testCustomers: 0.2 })
+  const trainCustomers = new Set([...heldOut.train.customer, ...heldOut.valid.customer])
+  for (const c of heldOut.test.customer) assert.ok(!trainCustomers.has(c), 'with --test-customers, test customers are held out')
+})
+
+test('the time split trains on a history where every customer appears before the cutoff, and calibration holds on the later period', () => {
+  // The simulator starts every customer on day 0: no customer is new after the cutoff.
+  const { history } = simulated(2500, 200, 11)
+  for (let c = 0; c < history.customers.length; c++) {
+    let first = Number.POSITIVE_INFINITY
+    for (let i = 0; i < history.size; i++) if (history.customer[i] === c) { first = Math.min(first, history.time[i] as number); break }
+    assert.ok(first < start + 30 * DAY)
+  }
+  const artifact = trainChurnModel(history, { horizonDays: 30, seed: 3, gbt: { trees: 150 } })
+  assert.equal(artifact.training.split, 'time')
+  assert.ok(Number(artifact.training.test_rows) > 5000)
+  assert.ok(artifact.calibration !== undefined, 'calibrated on the validation period')
+  const m = artifact.metrics.test
+  assert.ok(m.model.roc_auc > 0.7, `model AUC ${m.model.roc_auc}`)
+  const gap = largestCalibrationGap(m.model.deciles ?? [])
+  assert.ok(gap <= 0.05, `largest decile gap on the held-out period ${gap.toFixed(3)}`)
+  assert.ok(m.recency !== undefined && m.bgnbd !== undefined && m.model.brier !== undefined)
+  assert.ok(m.bgnbd.roc_auc > 0.5, `BG/NBD ${m.bgnbd.roc_auc}`)
+})
+
+test('the defaults train on 281 days of history with a 90-day horizon', () => {
+  const { history } = simulated(1500, 281, 12)
+  const artifact = trainChurnModel(history, { horizonDays: 90, gbt: { trees: 60 } })
+  assert.equal(artifact.training.split, 'time')
+  assert.ok(Date.parse(String(artifact.training.cutoff)) - start > 150 * DAY)
+  // Shorter than twice the horizon: the same period, split by customers instead.
+  const short = simulated(1500, 130, 13)
+  const fallback = trainChurnModel(short.history, { horizonDays: 90, gbt: { trees: 40 } })
+  assert.equal(fallback.training.split, 'customers')
+  assert.throws(() => trainChurnModel(simulated(300, 95, 14).history, { horizonDays: 90 }), /too short for a 90-day horizon/)
 })
 
 test('training on simulated history gives a sane model that beats its baseline and sits near the oracle', () => {
@@ -143,7 +186,10 @@ test('churnflow train and evaluate on files print the comparison and write the a
   const model = join(dir, 'model.json')
   const trained = await cli(['train', '--events', events, '--truth', truth, '--out', model, '--trees', '120'], {}, 300_000)
   assert.equal(trained.code, 0, trained.stderr)
-  assert.match(trained.stdout, /^gradient-boosted trees +0\.\d{4} +0\.\d{4} +0\.\d{4}$/m)
+  assert.match(trained.stdout, /^gradient-boosted trees +0\.\d{4} +0\.\d{4} +0\.\d{4} +0\.\d{4}$/m)
+  assert.match(trained.stdout, /^recency alone +0\.\d{4}/m)
+  assert.match(trained.stdout, /^BG\/NBD P\(no purchase\) +0\.\d{4}/m)
+  assert.match(trained.stdout, /^ {2}\d\.\d{3}-\d\.\d{3} +rows +\d+ +predicted \d\.\d{3} +observed \d\.\d{3} +gap [+-]\d\.\d{3}$/m)
   assert.match(trained.stdout, /^logistic regression +0\.\d{4}/m)
   assert.match(trained.stdout, /^oracle \(true prob\.\) +0\.\d{4}/m)
   assert.match(trained.stdout, /^ROC-AUC gap to the oracle: -?0\.\d{4}$/m)
@@ -155,4 +201,16 @@ test('churnflow train and evaluate on files print the comparison and write the a
   assert.match(evaluated.stdout, /^Model churn-\S+ on \d+ rows/m)
   const bad = await cli(['train', '--events', join(dir, 'missing.jsonl')])
   assert.equal(bad.code, 2)
+})
+
+test('churnflow train without --out writes to the working directory and leaves the shipped model alone', async t => {
+  const dir = await tempDir(t)
+  const events = join(dir, 'history.jsonl')
+  const { lines } = simulated(400, 120, 6)
+  await writeFile(events, lines.join('\n'))
+  const before = await readFile(shippedChurnModelPath, 'utf8')
+  const trained = await promisify(execFile)(process.execPath, [binPath, 'train', '--events', events, '--trees', '20'], { cwd: dir, timeout: 300_000 })
+  assert.match(trained.stdout, /Wrote churn-model\.json \(the shipped model is unchanged/)
+  assert.ok(existsSync(join(dir, 'churn-model.json')))
+  assert.equal(await readFile(shippedChurnModelPath, 'utf8'), before)
 })
