@@ -1,10 +1,9 @@
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { NO_TARGET, replayDeadLetters, replayGroupId, ReplayStops, type ReplayResult } from '../dlq/index.ts'
 import { describeCluster } from '../kafka/client/index.ts'
-import { DeadLetterHeaders } from '../kafka/topics/index.ts'
 import { PoisonCodes } from '../processor/index.ts'
 import type { Command, CommandContext } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
+import { DeadLetterHeaders, NO_TARGET, replayDeadLetters, replayGroupId, type ReplayResult, ReplayStops } from '../stream/index.ts'
 
 const actions = ['replay', 'count'] as const
 const knownCodes: readonly string[] = Object.values(PoisonCodes)

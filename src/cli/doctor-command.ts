@@ -1,11 +1,11 @@
 import { ChurnScorer, shippedChurnModelPath } from '../churn/index.ts'
 import type { Config } from '../config/index.ts'
 import { createAdmin, describeCluster } from '../kafka/client/index.ts'
-import { deadLetterTopic } from '../kafka/topics/index.ts'
 import { openProfileStore } from '../profile/index.ts'
 import { HttpScorer } from '../processor/index.ts'
 import { openPredictionStore } from '../sql/index.ts'
 import type { Command } from './command.ts'
+import { deadLetterTopic } from '../stream/index.ts'
 
 interface Finding { readonly ok: boolean, readonly warn?: boolean, readonly what: string, readonly fix?: string }
 

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { parseEventTime, Streams, type Stream } from '../events/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
-import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
+import { ensureTopics } from '../kafka/topics/index.ts'
 import { createLogger, type Logger } from '../logging/index.ts'
 import {
   FileSink, KafkaSink, Paces, ProducerStats, ReplayFormats, replaySource, runProducer, simulatorSource,
@@ -15,6 +15,7 @@ import { Rng } from '../util/rng.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
 import { decimalOrMaxFlag, mapFlag, usage, wholeNumberFlag } from './flags.ts'
+import { churnflowTopics } from '../stream/index.ts'
 
 const DAY = 86_400_000
 /** At or below this many events per second, each event gets its own console line. */

@@ -1,7 +1,8 @@
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { createAdmin, describeCluster } from '../kafka/client/index.ts'
-import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
+import { ensureTopics } from '../kafka/topics/index.ts'
 import type { Command } from './command.ts'
+import { churnflowTopics } from '../stream/index.ts'
 
 export const topicsCommand: Command = {
   name: 'topics',

@@ -1,7 +1,5 @@
 import { statSync } from 'node:fs'
 import { defaultBands, readArtifactJson, type ChurnArtifact } from '../churn/index.ts'
-import { NO_ERROR_CODE } from '../dlq/index.ts'
-import { DeadLetterHeaders } from '../kafka/topics/index.ts'
 import { ensureDashboardIndexes } from './indexes.ts'
 import { StreamRates, TopicTail, type TailRecord } from './kafka.ts'
 import type { DashboardOptions } from './options.ts'
@@ -12,6 +10,7 @@ import {
 } from './queries.ts'
 import { openSqlReader, type SqlReader } from './sql.ts'
 import type { LiveEvent } from './live.ts'
+import { DeadLetterHeaders, NO_ERROR_CODE } from '../stream/index.ts'
 
 /** What the latest churn-predictions record said about a customer. */
 export interface LatestScore { readonly score: number, readonly band: string, readonly reasons: unknown, readonly modelVersion: string, readonly at: number }

@@ -1,11 +1,11 @@
 import { shippedChurnModelPath } from '../churn/index.ts'
 import type { Config } from '../config/index.ts'
 import type { KafkaConnection } from '../kafka/client/index.ts'
-import { deadLetterTopic } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import type { SqlConnection } from '../sql/index.ts'
 import { defaultDashboardTables, type DashboardTables } from './indexes.ts'
 import type { AtRiskCustomer, AtRiskQuery } from './queries.ts'
+import { deadLetterTopic } from '../stream/index.ts'
 
 /** Where the at-risk list comes from: SQL today; the processor's `/customers/at-risk` route when it has one. */
 export type AtRiskSource = (query: AtRiskQuery) => Promise<AtRiskCustomer[]>

@@ -1,13 +1,9 @@
 import type { Config } from '../config/index.ts'
 import { Streams, type EventStream } from '../events/index.ts'
-import { deadLetterTopic } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import type { ProfileStore } from '../profile/index.ts'
 import type { PredictionStore } from '../sql/index.ts'
-import {
-  StreamRuntime, type BatchIO, type Dependency, type Pipeline, type PipelineDependency, type PreparedBatch, type RetryPolicy,
-  type StreamMetrics, type TakenRecord, type WrittenContext
-} from '../stream/index.ts'
+import { type BatchIO, deadLetterTopic, type Dependency, type Pipeline, type PipelineDependency, type PreparedBatch, type RetryPolicy, type StreamMetrics, StreamRuntime, type TakenRecord, type WrittenContext } from '../stream/index.ts'
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
 import { prepareBatch, type BatchContext, type BatchResult, type ProfileOverlay } from './batch.ts'

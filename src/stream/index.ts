@@ -6,7 +6,12 @@ export {
 } from './state/partitioned.ts'
 export { taskAssigner } from './assignor.ts'
 export { FetchModes, KafkaSource, type KafkaSourceOptions, type RecordSource, type SourceRecord, type TakenRecord } from './source.ts'
-export { deadLetterMessage } from './dead-letter.ts'
+export { DEAD_LETTER_SUFFIX, deadLetterMessage, DeadLetterHeaders, deadLetterTopic } from './dead-letter/record.ts'
+export {
+  errorCodeOf, headerText, NO_ERROR_CODE, NO_TARGET, REPLAYED_FROM_HEADER, replayDeadLetters, replayGroupId, replayMessage, ReplayStops, replayTarget,
+  type DeadLetterRecord, type DeadLetterSample, type ReplayOptions, type ReplayProgress, type ReplayResult, type ReplayStop
+} from './dead-letter/replay.ts'
+export { churnflowTopics, type TopicsConfig } from './topics.ts'
 export { defaultRetryPolicy, Dependency, DependencyStates, isRetriable, type DependencyState, type RetryPolicy } from './dependency.ts'
 export { streamMetrics, type StreamMetrics } from './metrics.ts'
 export { StreamRuntime, type StreamRuntimeOptions } from './runtime.ts'

@@ -7,7 +7,7 @@ import { ChurnflowError, ErrorCodes, PartStopped } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
-import { churnflowTopics, ensureTopics } from '../kafka/topics/index.ts'
+import { ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { buildOps, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
@@ -17,6 +17,7 @@ import { serveDashboard } from '../dashboard/index.ts'
 import { livePopulationSource } from './population-source.ts'
 import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
+import { churnflowTopics } from '../stream/index.ts'
 
 const DAY = 86_400_000
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { fraudBatch, FraudScorer, fraudSettings, shippedFraudModelPath } from '../../src/fraud/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
-import { DeadLetterHeaders } from '../../src/kafka/topics/index.ts'
 import type { SourceRecord } from '../../src/processor/index.ts'
 import { produceRaw } from '../helpers/events.ts'
 import { consumeFromStart, createTopic, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
 import { transactionPoisonCorpus, validTransaction } from './corpus.ts'
+import { DeadLetterHeaders } from '../../src/stream/index.ts'
 
 test('through the real broker: every malformed transaction reaches transactions-failed byte for byte with its code; the valid ones are predicted, keyed by account', async t => {
   const prefix = uniqueName('fraud')

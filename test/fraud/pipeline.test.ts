@@ -6,11 +6,11 @@ import {
   factsOf, FRAUD_FEATURES, fraudBatch, fraudFeatures, FraudScorer, shippedFraudModelPath, trainingFeatures,
   type AccountRecord, type FraudBatchContext, type TrainingTransaction
 } from '../../src/fraud/index.ts'
-import { DeadLetterHeaders } from '../../src/kafka/topics/index.ts'
 import type { SourceRecord } from '../../src/processor/index.ts'
 import { TransactionStream, type SimulatedTransaction } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
 import { transactionPoisonCorpus, validTransaction } from './corpus.ts'
+import { DeadLetterHeaders } from '../../src/stream/index.ts'
 
 const model = FraudScorer.fromFile(shippedFraudModelPath)
 const record = (value: string, offset = 0, partition = 0, topic = 'transactions'): SourceRecord =>

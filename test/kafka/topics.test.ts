@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config/index.ts'
 import { createAdmin } from '../../src/kafka/client/index.ts'
-import { churnflowTopics, deadLetterTopic, ensureTopics } from '../../src/kafka/topics/index.ts'
+import { ensureTopics } from '../../src/kafka/topics/index.ts'
 import { cli, deleteTopics, kafkaConfig, uniqueName } from '../helpers/services.ts'
+import { churnflowTopics, deadLetterTopic } from '../../src/stream/index.ts'
 
 function prefixedEnv (prefix: string): Record<string, string> {
   return {

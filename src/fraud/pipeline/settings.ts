@@ -1,7 +1,6 @@
 import type { Config } from '../../config/index.ts'
-import { deadLetterTopic } from '../../kafka/topics/index.ts'
 import type { Logger } from '../../logging/index.ts'
-import { defaultRetryPolicy, type RetryPolicy } from '../../stream/index.ts'
+import { deadLetterTopic, defaultRetryPolicy, type RetryPolicy } from '../../stream/index.ts'
 import type { FraudScorer } from '../model.ts'
 import { FraudHttpScorer, type FraudScoring } from './scoring.ts'
 

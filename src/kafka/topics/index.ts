@@ -1,1 +1,1 @@
-export { churnflowTopics, DEAD_LETTER_SUFFIX, DeadLetterHeaders, deadLetterTopic, ensureTopics, hasProtocolError, topicReplicas, type EnsureTopicsResult, type TopicSpec, type TopicsConfig } from './topics.ts'
+export { ensureTopics, hasProtocolError, topicReplicas, type EnsureTopicsResult, type TopicSpec } from './topics.ts'

@@ -10,10 +10,6 @@ export interface TopicSpec {
   readonly configs?: readonly { name: string, value: string }[]
 }
 
-export type TopicsConfig = Pick<Config,
-  'userEventsTopic' | 'customerEventsTopic' | 'transactionsTopic' | 'predictionsTopic' | 'alertsTopic' |
-  'fraudPredictionsTopic' | 'fraudAlertsTopic' | 'errorTopic' | 'partitions' | 'replicationFactor'>
-
 /** True when a Kafka protocol error with this id (TOPIC_ALREADY_EXISTS, ...) is anywhere in the error's chain. */
 export function hasProtocolError (error: unknown, id: string, depth = 0): boolean {
   if (typeof error !== 'object' || error === null || depth > 8) return false
@@ -23,36 +19,9 @@ export function hasProtocolError (error: unknown, id: string, depth = 0): boolea
   return hasProtocolError(e.cause, id, depth + 1)
 }
 
-/** The suffix of a dead-letter topic's name when KAFKA_ERROR_TOPIC is not set. */
-export const DEAD_LETTER_SUFFIX = '-failed'
-
-/** The headers a dead-letter record carries beside its source record's own. */
-export const DeadLetterHeaders = {
-  ERROR_CODE: 'churnflow-error-code',
-  ERROR_MESSAGE: 'churnflow-error-message',
-  SOURCE_TOPIC: 'churnflow-source-topic',
-  SOURCE_PARTITION: 'churnflow-source-partition',
-  SOURCE_OFFSET: 'churnflow-source-offset',
-  FAILED_AT: 'churnflow-failed-at'
-} as const
-
-/** The dead-letter topic of a source topic: KAFKA_ERROR_TOPIC when set, else `<topic>-failed`. */
-export function deadLetterTopic (config: Pick<Config, 'errorTopic'>, source: string): string {
-  return config.errorTopic ?? `${source}${DEAD_LETTER_SUFFIX}`
-}
-
 /** Replication of the topics churnflow creates: KAFKA_REPLICATION_FACTOR, where `auto` is 3 or the broker count when smaller. */
 export function topicReplicas (config: Pick<Config, 'replicationFactor'>, brokerCount: number): number {
   return config.replicationFactor === 'auto' ? Math.max(1, Math.min(3, brokerCount)) : config.replicationFactor
-}
-
-/** churnflow's topics (DESIGN.md "Streams") with the configured partitions and replication. */
-export function churnflowTopics (config: TopicsConfig, brokerCount: number): TopicSpec[] {
-  const replicas = topicReplicas(config, brokerCount)
-  const sources = [config.userEventsTopic, config.customerEventsTopic, config.transactionsTopic]
-  const outputs = [config.predictionsTopic, config.alertsTopic, config.fraudPredictionsTopic, config.fraudAlertsTopic]
-  const names = [...sources, ...outputs, ...sources.map(s => deadLetterTopic(config, s))]
-  return [...new Set(names)].map(name => ({ name, partitions: config.partitions, replicas }))
 }
 
 export interface EnsureTopicsResult {

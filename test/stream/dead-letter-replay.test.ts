@@ -5,14 +5,10 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { MessagesStreamModes } from '@platformatic/kafka'
 import type { Config } from '../../src/config/index.ts'
-import {
-  REPLAYED_FROM_HEADER, replayDeadLetters, replayGroupId, replayMessage, replayTarget,
-  type DeadLetterRecord, type ReplayProgress
-} from '../../src/dlq/index.ts'
 import { createAdmin, createConsumer, createProducer } from '../../src/kafka/client/index.ts'
-import { DeadLetterHeaders } from '../../src/kafka/topics/index.ts'
 import { poisonCorpus, produceRaw } from '../helpers/events.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, uniqueName, type RunResult } from '../helpers/services.ts'
+import { DeadLetterHeaders, type DeadLetterRecord, replayDeadLetters, REPLAYED_FROM_HEADER, replayGroupId, replayMessage, type ReplayProgress, replayTarget } from '../../src/stream/index.ts'
 
 /** A record as stored: bytes, not text, so a test can tell byte-for-byte copies. */
 interface RawRecord {

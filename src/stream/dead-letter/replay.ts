@@ -3,10 +3,10 @@ import {
   ListOffsetTimestamps, MessagesStreamModes,
   type Admin, type Consumer, type Message, type MessagesStream, type MessageToProduce, type Producer
 } from '@platformatic/kafka'
-import type { Config } from '../config/index.ts'
-import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import { createAdmin, createConsumer, createProducer, type KafkaConnection } from '../kafka/client/index.ts'
-import { DEAD_LETTER_SUFFIX, DeadLetterHeaders } from '../kafka/topics/index.ts'
+import type { Config } from '../../config/index.ts'
+import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { createAdmin, createConsumer, createProducer, type KafkaConnection } from '../../kafka/client/index.ts'
+import { DEAD_LETTER_SUFFIX, DeadLetterHeaders } from './record.ts'
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
 
