@@ -57,6 +57,8 @@ async function startUp (t: TestContext, dir: string, args: readonly string[], en
       started.child.kill('SIGINT')
       await started.done
     }
+    // Whatever became of up, its broker must not outlive the test: the next one listens on the same port.
+    await cli(['kafka', 'stop'], { CHURNFLOW_STATE_DIR: dir, KAFKA_BROKER: `127.0.0.1:${KAFKA_PORT}` }, 120_000)
   })
   return {
     done: started.done,
@@ -201,7 +203,7 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   const before = sqliteCount(dir)
   const fresh = await startUp(t, dir, ['--fresh', '--rate', '100', '--customers', '50', '--history-days', '2'])
   await waitFor(fresh, 'a healthy /health after --fresh', async () => (await getJson(`${fresh.ops}/health`))?.status === 200 && ((await stats(fresh)).total_events_processed ?? 0) > 0)
-  assert.match(fresh.output(), /--fresh: deleted the local Kafka's data, the SQLite predictions, the profiles, the producer's position/)
+  assert.match(fresh.output(), /--fresh: deleted the local Kafka's data, the SQLite predictions, the profiles' checkpoints, the producer's position/)
   assert.match(fresh.output(), /Producer: +50 simulated customers/)
   const freshStats = await stats(fresh)
   assert.equal(freshStats.total_events_processed, freshStats.events_processed, 'the counts start over')
