@@ -1,6 +1,6 @@
 export { CsvRows } from './csv.ts'
 export { FileSink } from './file-sink.ts'
-export { KafkaSink, refusedForGood, type KafkaSinkOptions } from './kafka-sink.ts'
+export { KafkaSink, type KafkaSinkOptions } from './kafka-sink.ts'
 export { ReplayFormats, replaySource, routeEvent, type ReplayFormat, type ReplayOptions } from './replay-source.ts'
 export { runProducer, type RunOptions } from './runner.ts'
 export { simulatorSource, type Generator, type SimulatorSourceOptions, type TopicNames } from './simulator-source.ts'

@@ -1,18 +1,7 @@
 import type { Producer } from '@platformatic/kafka'
 import type { DeliveryReport, OutRecord, RecordSink } from './types.ts'
+import { refusedForGood } from '../stream/index.ts'
 
-/**
- * Whether a failed send holds a refusal the client does not retry (a broker error marked
- * `canRetry: false`, such as a record timestamp out of the accepted range): such a batch failed
- * at once, not after the retry budget.
- */
-export function refusedForGood (error: unknown, depth = 0): boolean {
-  if (typeof error !== 'object' || error === null || depth > 8) return false
-  const e = error as { canRetry?: unknown, errors?: unknown, cause?: unknown }
-  if (e.canRetry === false) return true
-  if (Array.isArray(e.errors) && e.errors.some(inner => refusedForGood(inner, depth + 1))) return true
-  return refusedForGood(e.cause, depth + 1)
-}
 
 export interface KafkaSinkOptions {
   /** Batches awaiting their acknowledgement at once; at most 5 keeps the idempotent producer in order. */

@@ -18,6 +18,15 @@ export interface RetryPolicy {
 
 export const defaultRetryPolicy: RetryPolicy = { maxRetries: 3, baseDelayMs: 200, factor: 2, maxDelayMs: 5000 }
 
+/** True when a Kafka client error (or one inside it) says retrying cannot help: a refusal, not an outage. */
+export function refusedForGood (error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 8) return false
+  const e = error as { canRetry?: unknown, errors?: unknown, cause?: unknown }
+  if (e.canRetry === false) return true
+  if (Array.isArray(e.errors) && e.errors.some(inner => refusedForGood(inner, depth + 1))) return true
+  return refusedForGood(e.cause, depth + 1)
+}
+
 /** Whether an error is a dependency being down (retry) rather than a bug or bad input (do not). */
 export function isRetriable (error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false

@@ -12,7 +12,7 @@ export {
   type DeadLetterRecord, type DeadLetterSample, type ReplayOptions, type ReplayProgress, type ReplayResult, type ReplayStop
 } from './dead-letter/replay.ts'
 export { churnflowTopics, type TopicsConfig } from './topics.ts'
-export { defaultRetryPolicy, Dependency, DependencyStates, isRetriable, type DependencyState, type RetryPolicy } from './dependency.ts'
+export { defaultRetryPolicy, Dependency, DependencyStates, isRetriable, refusedForGood, type DependencyState, type RetryPolicy } from './dependency.ts'
 export { streamMetrics, type StreamMetrics } from './metrics.ts'
 export { StreamRuntime, type StreamRuntimeOptions } from './runtime.ts'
 export { ProcessingStats } from './stats.ts'

@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises'
 import type { Consumer, Producer } from '@platformatic/kafka'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
+import { refusedForGood } from '../dependency.ts'
 import { readChangelogPartition } from './changelog.ts'
 import { checkpointPath, readCheckpoint, writeCheckpoint } from './checkpoint.ts'
 
@@ -13,6 +14,35 @@ export interface PartitionTable<V> {
   keys (): IterableIterator<string>
   /** A value's bytes straight from the table, when it can make them without building the value. */
   encode? (key: string): Buffer | undefined
+}
+
+interface ChangelogRecord { readonly topic: string, readonly partition: number, readonly key: Buffer, readonly value: Buffer }
+
+/**
+ * Bytes of records in one Produce request of a flush. The producer writes one record batch per
+ * partition per request, and a broker refuses a batch over its `max.message.bytes` (1 MiB by
+ * default): a flush of a busy second's changes (tens of thousands of customers) is sent in
+ * requests below that, one after the other.
+ */
+const FLUSH_REQUEST_BYTES = 512 * 1024
+
+/** The records in requests of at most FLUSH_REQUEST_BYTES (a record larger than that goes alone). */
+function chunks (records: readonly ChangelogRecord[]): ChangelogRecord[][] {
+  const out: ChangelogRecord[][] = []
+  let chunk: ChangelogRecord[] = []
+  let bytes = 0
+  for (const r of records) {
+    const size = r.key.length + r.value.length + 16
+    if (chunk.length > 0 && bytes + size > FLUSH_REQUEST_BYTES) {
+      out.push(chunk)
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(r)
+    bytes += size
+  }
+  if (chunk.length > 0) out.push(chunk)
+  return out
 }
 
 /** A partition's table as a plain Map: the default for values that are small objects. */
@@ -176,8 +206,7 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
     const io = this.#bound()
     const taken = this.#dirty
     this.#dirty = new Set()
-    const messages: { topic: string, partition: number, key: Buffer, value: Buffer }[] = []
-    const counts = new Map<number, number>()
+    const messages: ChangelogRecord[] = []
     for (const key of taken) {
       const table = this.#where.get(key)
       if (table === undefined) continue
@@ -185,19 +214,23 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       const value = this.#encode(table, key)
       if (value === undefined) continue
       messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value })
-      counts.set(p, (counts.get(p) ?? 0) + 1)
     }
     try {
-      const result = await io.producer.send({ messages: messages as never })
-      for (const o of result.offsets ?? []) {
-        if (o.topic !== io.topic) continue
-        const last = BigInt(o.offset) + BigInt(counts.get(o.partition) ?? 1) - 1n
-        if (last + 1n > (this.#next.get(o.partition) ?? 0n)) this.#next.set(o.partition, last + 1n)
+      for (const chunk of chunks(messages)) {
+        const result = await io.producer.send({ messages: chunk as never })
+        const sent = new Map<number, number>()
+        for (const m of chunk) sent.set(m.partition, (sent.get(m.partition) ?? 0) + 1)
+        for (const o of result.offsets ?? []) {
+          if (o.topic !== io.topic) continue
+          const last = BigInt(o.offset) + BigInt(sent.get(o.partition) ?? 1) - 1n
+          if (last + 1n > (this.#next.get(o.partition) ?? 0n)) this.#next.set(o.partition, last + 1n)
+        }
       }
     } catch (error) {
       // The tables still hold the newest values: mark the keys dirty again for the next flush.
       for (const key of taken) if (this.#where.has(key)) this.#dirty.add(key)
-      throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not write ${messages.length} ${this.storeName} records to the changelog ${io.topic}: ${(error as Error).message}`, { cause: error, retriable: true })
+      // A refusal the broker marks final (a record over its size limit) is no outage: it must surface, not be retried forever.
+      throw new ChurnflowError(ErrorCodes.KAFKA_UNREACHABLE, `could not write ${messages.length} ${this.storeName} records to the changelog ${io.topic}: ${(error as Error).message}`, { cause: error, retriable: !refusedForGood(error) })
     }
   }
 
