@@ -3,7 +3,7 @@ export {
   applyEvent, emptyProfile, HALF_LIVES, profileEventOf, profileFields, profileFromRow, profileToRow, type CustomerProfile, type ProfileEvent
 } from './profile.ts'
 export { MemoryProfileStore, type MemoryProfileStoreOptions } from './stores/memory.ts'
-export { ChangelogProfileStore, PROFILES_STORE } from './stores/changelog.ts'
+export { ChangelogProfileStore, legacySnapshotPath, PROFILES_STORE } from './stores/changelog.ts'
 export { decodeProfileRecord, encodeProfileRecord, supersedes } from './stores/codec.ts'
 export { openProfileStore, type OpenProfileStoreOptions } from './stores/open.ts'
 export { RedisProfileStore, type RedisProfileStoreOptions } from './stores/redis.ts'

@@ -307,7 +307,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       if (added.length > 0) {
         const summary = await this.dependencies.kafka.run(() => state.assign(added), signal)
         this.#log.info({ restore_ms: Math.round(summary.ms), keys: summary.keys, from_checkpoints: summary.fromCheckpoints, from_changelog: summary.fromChangelog },
-          `restored the ${what} of partition${added.length === 1 ? '' : 's'} ${added.join(', ')}: ${summary.keys} customers in ${(summary.ms / 1000).toFixed(1)} s (${summary.fromCheckpoints} from local checkpoints, ${summary.fromChangelog} changelog records)`)
+          `restored the ${what} of partition${added.length === 1 ? '' : 's'} ${added.join(', ')}: ${summary.keys} customers in ${(summary.ms / 1000).toFixed(1)} s (${summary.fromCheckpoints} from local checkpoints, ${summary.fromChangelog} changelog records${summary.seeded > 0 ? `, ${summary.seeded} carried over from an earlier version` : ''})`)
       }
       this.metrics.stateCustomers.set({ ...this.#label, store: what }, state.size)
     }

@@ -2,13 +2,13 @@
 // (a new state directory), a deleted state directory, rebalances and a second process on one
 // directory. Real processors (the CLI, in child processes) on the real broker and SQLite.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../../src/config/index.ts'
-import { profileFields } from '../../src/profile/index.ts'
+import { legacySnapshotPath, MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort } from '../helpers/ports.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, startCli, uniqueName, type RunResult } from '../helpers/services.ts'
@@ -209,4 +209,27 @@ test('two processors on one state directory: the second is refused, saying why',
   assert.match(second.stdout + second.stderr, /the state directory .* is in use by another processor \(pid \d+\)/)
   first.child.kill('SIGTERM')
   ok(await first.done)
+})
+
+test('an upgrade keeps the profiles: the snapshot an earlier churnflow wrote is carried into an empty changelog', async t => {
+  const records = mixedEvents(6000, { seed: 41, users: 200, customers: 100 })
+  const s = await setup(t, records.slice(0, 3000))
+  if (s === undefined) return
+  // The earlier version's profiles: the first half's, with the offsets they applied, in its snapshot file.
+  const earlier = { ...s.env, KAFKA_GROUP_ID: uniqueName('earlier'), CHURNFLOW_STATE_DIR: stateDir(t, 'earlier') }
+  t.after(() => deleteTopics(s.config, [`${earlier.KAFKA_GROUP_ID}-profiles-changelog`]))
+  ok(await cli(['process', '--exit-when-idle', '3', '--table', 'earlier'], earlier, 180_000))
+  const dir = stateDir(t, 'upgraded')
+  mkdirSync(dirname(legacySnapshotPath(dir)), { recursive: true })
+  const snapshot = await MemoryProfileStore.open({ snapshotPath: legacySnapshotPath(dir) })
+  for (const [id, record] of await changelogProfiles(s.config, earlier.KAFKA_GROUP_ID)) snapshot.set(id, record)
+  await snapshot.flush()
+  await snapshot.close()
+
+  await produceTo(s.config, s.topics, records.slice(3000))
+  const upgraded = await cli(['process', '--exit-when-idle', '3'], { ...s.env, CHURNFLOW_STATE_DIR: dir }, 180_000)
+  ok(upgraded)
+  assert.match(upgraded.stdout, /carried \d+ customers of partitions 0, 1, 2 over from the profile snapshot of an earlier churnflow/)
+  assert.match(upgraded.stdout, /Replayed events skipped: 3000\n/, 'the events the snapshot holds are not applied twice')
+  await assertExactProfiles(s, records)
 })

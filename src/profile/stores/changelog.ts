@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
 import { partitionOfOffsets, PartitionedState, type PartitionedStore } from '../../stream/index.ts'
@@ -7,6 +9,38 @@ import type { ProfileRecord, ProfileStore } from './types.ts'
 
 /** The store's name in its changelog topic: `<group>-profiles-changelog`. */
 export const PROFILES_STORE = 'profiles'
+
+/** Where churnflow before the changelog kept every profile of a processor: one snapshot file. */
+export function legacySnapshotPath (stateDir: string): string {
+  return join(stateDir, 'profiles', 'profiles.snapshot')
+}
+
+/**
+ * The profiles of these partitions from the snapshot an earlier churnflow wrote (its profiles were
+ * one file per processor, not a changelog): an upgrade keeps every customer's history. Read only for
+ * partitions whose changelog is empty; the file stays where it is.
+ */
+async function fromLegacySnapshot (path: string, partitions: readonly number[], log: Logger | undefined): Promise<Map<number, [string, ProfileRecord][]>> {
+  const out = new Map<number, [string, ProfileRecord][]>()
+  if (!existsSync(path)) return out
+  const snapshot = await MemoryProfileStore.open({ snapshotPath: path })
+  try {
+    const wanted = new Set(partitions)
+    for (const id of snapshot.keys()) {
+      const record = snapshot.get(id) as ProfileRecord
+      const p = partitionOfOffsets(record.offsets)
+      if (p === undefined || !wanted.has(p)) continue
+      let list = out.get(p)
+      if (list === undefined) out.set(p, list = [])
+      list.push([id, record])
+    }
+  } finally {
+    await snapshot.close()
+  }
+  const count = [...out.values()].reduce((n, l) => n + l.length, 0)
+  log?.info(`carried ${count} customers of partitions ${partitions.join(', ')} over from the profile snapshot of an earlier churnflow (${path}) into the changelog`)
+  return out
+}
 
 /**
  * The default, in-process profile store: the profiles of the partitions this processor holds, in
@@ -25,10 +59,12 @@ export class ChangelogProfileStore implements ProfileStore {
   #closed = false
 
   constructor (options: { stateDir: string, log?: Logger }) {
+    const legacy = legacySnapshotPath(options.stateDir)
     this.#state = new PartitionedState<ProfileRecord, MemoryProfileStore>({
       name: PROFILES_STORE,
       codec: { encode: encodeProfileRecord, decode: decodeProfileRecord, supersedes },
       table: () => new MemoryProfileStore(),
+      seed: partitions => fromLegacySnapshot(legacy, partitions, options.log),
       ...(options.log === undefined ? {} : { log: options.log })
     })
     this.partitioned = this.#state

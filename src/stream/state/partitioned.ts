@@ -74,6 +74,8 @@ export interface RestoreSummary {
   readonly fromCheckpoints: number
   readonly fromChangelog: number
   readonly keys: number
+  /** Keys carried over from an earlier version's store (see `seed`). */
+  readonly seeded: number
   readonly ms: number
 }
 
@@ -100,6 +102,12 @@ export interface PartitionedStateOptions<V, T extends PartitionTable<V>> {
   readonly codec: StateCodec<V>
   /** A new, empty table for one partition. */
   readonly table: () => T
+  /**
+   * State to carry over into partitions whose changelog is empty and that have no checkpoint (the
+   * store of an earlier version, kept elsewhere), by partition. Called once per `assign` that has
+   * such partitions; what it gives is marked changed, so the next flush writes it to the changelog.
+   */
+  readonly seed?: (partitions: readonly number[]) => Promise<ReadonlyMap<number, readonly (readonly [string, V])[]>>
   readonly log?: Logger
 }
 
@@ -240,7 +248,10 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
     let fromCheckpoints = 0
     let fromChangelog = 0
     const fresh = partitions.filter(p => !this.#tables.has(p))
+    /** Partitions that found nothing at all: neither a checkpoint nor a changelog record ever written. */
+    const empty: number[] = []
     for (const p of fresh) {
+      let checkpointed = false
       const table = this.#o.table()
       const codec = this.#o.codec
       const apply = (key: string, bytes: Buffer): void => {
@@ -256,6 +267,7 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
           for (const [key, bytes] of checkpoint.entries) apply(key, bytes)
           fromCheckpoints += checkpoint.entries.length
           from = checkpoint.next
+          checkpointed = true
         }
       } catch (error) {
         this.#o.log?.warn({ err: error }, `${this.storeName}: ignoring the checkpoint of partition ${p}; restoring it from the changelog alone`)
@@ -276,9 +288,30 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       this.#partitionOf.set(table, p)
       for (const key of table.keys()) this.#where.set(key, table)
       this.#next.set(p, read.next)
+      if (!checkpointed && read.end === 0n) empty.push(p)
     }
+    const seeded = await this.#seed(empty)
     const keys = fresh.reduce((n, p) => n + (this.#tables.get(p)?.size ?? 0), 0)
-    return { partitions: fresh, fromCheckpoints, fromChangelog, keys, ms: performance.now() - started }
+    return { partitions: fresh, fromCheckpoints, fromChangelog, keys, seeded, ms: performance.now() - started }
+  }
+
+  /** Carries an earlier version's state into partitions that found none; resolves to how many keys. */
+  async #seed (partitions: readonly number[]): Promise<number> {
+    if (partitions.length === 0 || this.#o.seed === undefined) return 0
+    const values = await this.#o.seed(partitions)
+    let count = 0
+    for (const [p, entries] of values) {
+      const table = this.#tables.get(p)
+      if (table === undefined) continue
+      for (const [key, value] of entries) {
+        if (this.#where.has(key)) continue
+        table.set(key, value)
+        this.#where.set(key, table)
+        this.#dirty.add(key)
+        count++
+      }
+    }
+    return count
   }
 
   /** Restores again without the checkpoint of `bad`, which is deleted first. */
