@@ -4,7 +4,7 @@ import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type P
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
 import { decodeRecord, PoisonCodes, type DecodedEvent, type Poison, type SourceRecord } from './decode.ts'
-import { deadLetterMessage, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
+import { deadLetterMessage, partitionKey, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
 import type { RemoteRequest, Scorer } from './scoring.ts'
 
 /** Everything a batch needs, passed in, so the handler runs in a unit test with no broker. */
@@ -76,13 +76,6 @@ const working = (stored: ProfileRecord | undefined): Working => stored === undef
 const workingCopy = (pending: ProfileRecord): Working =>
   working({ profile: { ...pending.profile }, offsets: { ...pending.offsets }, alert: { ...pending.alert }, version: pending.version + 1 })
 
-/** `<topic>:<partition>`, the key of a profile's offsets; made once per partition, not per event. */
-const partitionKeys = new Map<string, string[]>()
-export function partitionKey (r: SourceRecord): string {
-  let keys = partitionKeys.get(r.topic)
-  if (keys === undefined) partitionKeys.set(r.topic, keys = [])
-  return keys[r.partition] ??= `${r.topic}:${r.partition}`
-}
 const text = (s: string): Buffer => Buffer.from(s)
 
 /**

@@ -1,41 +1,22 @@
 import type { Config } from '../config/index.ts'
 import { Streams, type EventStream } from '../events/index.ts'
-import type { Logger } from '../logging/index.ts'
 import type { ProfileStore } from '../profile/index.ts'
 import type { PredictionStore } from '../sql/index.ts'
-import { type BatchIO, deadLetterTopic, type Dependency, type Pipeline, type PipelineDependency, type PreparedBatch, type RetryPolicy, type StreamMetrics, StreamRuntime, type TakenRecord, type WrittenContext } from '../stream/index.ts'
+import { type BatchIO, deadLetterTopic, type Dependency, type Pipeline, type PipelineDependency, type PreparedBatch, type StreamMetrics, StreamRuntime, type StreamRuntimeOptions, type TakenRecord, type WrittenContext } from '../stream/index.ts'
 import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
 import { prepareBatch, type BatchContext, type BatchResult, type ProfileOverlay } from './batch.ts'
 import type { Scorer } from './scoring.ts'
 
-export interface ProcessorOptions {
+/** A churn processor's options: the churn pipeline's parts, and the runtime's own (batch size, intervals, retries...). */
+export interface ProcessorOptions extends Omit<StreamRuntimeOptions<BatchResult>, 'pipeline' | 'config' | 'connector'> {
   readonly config: Config
-  readonly log: Logger
   readonly streams: readonly EventStream[]
   readonly profiles: ProfileStore
   readonly predictions: PredictionStore
   readonly scorer: Scorer
   readonly alerts: AlertPolicy
   readonly scoredCustomerTypes: ReadonlySet<string>
-  /** Most records in one batch (BATCH_SIZE). */
-  readonly batchSize: number
-  /** Exit once nothing new came for this long, ms (`--exit-when-idle`). */
-  readonly exitWhenIdleMs?: number
-  /**
-   * How often the in-process store's changes go to its changelog, and so how often offsets are
-   * committed with them, ms (COMMIT_INTERVAL_MS). Every batch commits at once when the store is durable on write (Redis).
-   */
-  readonly flushIntervalMs?: number
-  /** How often the in-process store writes its local checkpoints, ms (STATE_CHECKPOINT_INTERVAL); also on revoke and on close. */
-  readonly checkpointIntervalMs?: number
-  /** Seconds between progress lines at high rates. */
-  readonly progressIntervalMs?: number
-  readonly retry?: RetryPolicy
-  /** Metrics shared with other pipelines of this process. */
-  readonly metrics?: StreamMetrics
-  /** Called after each batch's sinks are written (rows committed in SQL), with its records and the time. */
-  readonly onProcessed?: (records: readonly TakenRecord[], at: number) => void
 }
 
 /**
@@ -167,22 +148,10 @@ export class Processor {
 
   constructor (options: ProcessorOptions) {
     this.#pipeline = new ChurnPipeline(options)
-    this.#runtime = new StreamRuntime({
-      pipeline: this.#pipeline,
-      config: options.config,
-      log: options.log,
-      batchSize: options.batchSize,
-      ...(options.exitWhenIdleMs === undefined ? {} : { exitWhenIdleMs: options.exitWhenIdleMs }),
-      ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
-      ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
-      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      ...(options.onProcessed === undefined ? {} : { onProcessed: options.onProcessed })
-    })
+    // The runtime reads its own options; the churn pipeline's parts in them are the pipeline's.
+    this.#runtime = new StreamRuntime({ ...options, pipeline: this.#pipeline })
   }
 
-  get runtime (): StreamRuntime<BatchResult> { return this.#runtime }
   get stats (): StreamRuntime['stats'] { return this.#runtime.stats }
   get metrics (): StreamMetrics { return this.#runtime.metrics }
   get topics (): string[] { return this.#runtime.topics }

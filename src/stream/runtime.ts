@@ -8,7 +8,7 @@ import type { Logger } from '../logging/index.ts'
 import { taskAssigner } from './assignor.ts'
 import { defaultRetryPolicy, Dependency, DependencyStates, type RetryPolicy } from './dependency.ts'
 import { streamMetrics, type StreamMetrics } from './metrics.ts'
-import { KafkaSource, type RecordSource, type TakenRecord } from './source.ts'
+import { KafkaSource, partitionKey, type RecordSource, type TakenRecord } from './source.ts'
 import { changelogTopic, changelogTopicConfigs } from './state/changelog.ts'
 import { StateDirLock } from './state/checkpoint.ts'
 import type { PartitionedStore } from './state/partitioned.ts'
@@ -329,7 +329,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     const result = await w.result
     this.#o.onProcessed?.(w.batch, Date.now())
     this.#account(w.batch, result)
-    for (const r of w.batch) this.#pending.set(`${r.topic}:${r.partition}`, r)
+    for (const r of w.batch) this.#pending.set(partitionKey(r), r)
     for (const r of w.batch) this.#pendingTimes.push(r.timestamp)
     if (this.#backgroundFailure !== undefined) throw this.#backgroundFailure
     if (flushInterval === 0) {
@@ -363,7 +363,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       await this.dependencies.kafka.run(() => this.#source.commit(last), signal)
     } catch (error) {
       // Not committed: a later commit covers these partitions, or a restart processes them again.
-      for (const r of last) if (!this.#pending.has(`${r.topic}:${r.partition}`)) this.#pending.set(`${r.topic}:${r.partition}`, r)
+      for (const r of last) if (!this.#pending.has(partitionKey(r))) this.#pending.set(partitionKey(r), r)
       this.#pendingTimes = times.concat(this.#pendingTimes)
       throw error
     }

@@ -30,6 +30,14 @@ export interface SourceRecord {
   readonly timestamp: number
 }
 
+/** `<topic>:<partition>`: the key of an applied-offsets entry and of a pending commit; made once per partition, not per record. */
+const partitionKeys = new Map<string, string[]>()
+export function partitionKey (r: { readonly topic: string, readonly partition: number }): string {
+  let keys = partitionKeys.get(r.topic)
+  if (keys === undefined) partitionKeys.set(r.topic, keys = [])
+  return keys[r.partition] ??= `${r.topic}:${r.partition}`
+}
+
 /** A taken record with what committing it needs. */
 export interface TakenRecord extends SourceRecord {
   readonly leaderEpoch: number

@@ -1,6 +1,6 @@
 import { isoUtc } from '../../events/index.ts'
-import { partitionKey, PoisonCodes, type Poison, type SourceRecord } from '../../processor/index.ts'
-import { deadLetterMessage, type Dependency, type OutMessage } from '../../stream/index.ts'
+import { PoisonCodes, type Poison, type SourceRecord } from '../../processor/index.ts'
+import { deadLetterMessage, partitionKey, type Dependency, type OutMessage } from '../../stream/index.ts'
 import { applyTransaction, FRAUD_FEATURES, fraudFeatures } from '../account.ts'
 import { featureRecord, type FraudScore } from '../model.ts'
 import { FraudLabels, type FraudPredictionRow, type TransactionRow } from '../rows.ts'

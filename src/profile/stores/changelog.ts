@@ -71,11 +71,6 @@ export class ChangelogProfileStore implements ProfileStore {
     this.name = `memory (changelog, checkpoints in ${options.stateDir})`
   }
 
-  /** Customers held, over every partition held. */
-  get size (): number {
-    return this.#state.size
-  }
-
   #check (): void {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.PROFILE_STORE_UNAVAILABLE, `${this.name}: the store is closed`)
   }

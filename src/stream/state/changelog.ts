@@ -44,13 +44,14 @@ export async function readChangelogPartition (
   const ends = await consumer.listOffsets({ topics: [topic] })
   const end = ends.get(topic)?.[partition]
   if (end === undefined) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `the changelog ${topic} has no partition ${partition}`, { retriable: true })
+  if (from >= end) return { records: 0, next: from, end }
+  // The leader is looked up once: if it moves during the restore, a fetch fails and the caller's retry restores again.
+  const info = (await consumer.metadata({ topics: [topic] })).topics.get(topic)
+  const leader = info?.partitions[partition]?.leader
+  if (info === undefined || leader === undefined || leader < 0) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `the changelog ${topic}-${partition} has no leader now`, { retriable: true })
   let next = from
   let records = 0
   while (next < end) {
-    const metadata = await consumer.metadata({ topics: [topic] })
-    const info = metadata.topics.get(topic)
-    const leader = info?.partitions[partition]?.leader
-    if (info === undefined || leader === undefined || leader < 0) throw new ChurnflowError(ErrorCodes.STATE_RESTORE_FAILED, `the changelog ${topic}-${partition} has no leader now`, { retriable: true })
     const response = await consumer.fetch({
       node: leader,
       topics: [{ topicId: info.id, partitions: [{ partition, fetchOffset: next, partitionMaxBytes: FETCH_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
