@@ -209,7 +209,7 @@ try {
     let warm = false
     const processor = new Processor({
       config, log: plog, streams: [Streams.USER_EVENTS], profiles: parts.profiles, predictions: parts.predictions, scorer: parts.scorer,
-      alerts: parts.alerts, scoredCustomerTypes: parts.scoredCustomerTypes, batchSize: 5000,
+      alerts: parts.alerts, scoredCustomerTypes: parts.scoredCustomerTypes, silence: parts.silence, batchSize: 5000,
       onProcessed: (records, at) => { if (warm) for (const r of records) latencies.push(at - r.timestamp) }
     })
     const running = processor.run()

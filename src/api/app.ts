@@ -7,6 +7,7 @@ import { fraudRoutes } from './fraud-routes.ts'
 import { parseBody } from './json.ts'
 import { apiMetrics, type ApiMetrics } from './metrics.ts'
 import { serviceRoutes } from './service-routes.ts'
+import { customerRoutes } from './customer-routes.ts'
 import type { ApiOptions } from './types.ts'
 
 type ErrorBody = { error: string, message: string, field?: string }
@@ -106,6 +107,8 @@ export function buildApi (options: ApiOptions) {
   }
   void app.register(churnRoutes, { models, metrics, profiles: options.profiles, maxBatch })
   void app.register(fraudRoutes, { fraud: options.fraud, maxBatch })
+  const customers = options.customers
+  if (customers !== undefined) void app.register(customerRoutes, { customers })
   void app.register(serviceRoutes, { models, metrics, profiles: options.profiles, fraud: options.fraud })
   return app
 }

@@ -3,6 +3,7 @@ import type { ModelHolder } from '../churn/index.ts'
 import type { FraudScorer } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
 import type { CustomerProfile } from '../profile/index.ts'
+import type { CustomerReader } from '../processor/customers.ts'
 
 /** Reads a customer's profile, when the API is given a profile store. */
 export interface ProfileReader {
@@ -17,6 +18,8 @@ export interface ApiOptions {
   readonly models: ModelHolder
   readonly log: Logger
   readonly profiles?: ProfileReader
+  /** A churn processor's customers (its state), for GET /customers/at-risk and /customers/:id. */
+  readonly customers?: CustomerReader
   /** The fraud model behind POST /predict; the route answers 503 without one. */
   readonly fraud?: { readonly current: FraudScorer }
   /** When set, every route but /health needs it in the x-api-key header. */

@@ -3,6 +3,7 @@ import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'
+import { CustomerReader } from '../processor/customers.ts'
 import { stopSignal } from '../util/signals.ts'
 import type { Command } from './command.ts'
 
@@ -32,7 +33,8 @@ export const apiCommand: Command = {
       fraud,
       log: apiLog,
       ownsResources: true,
-      ...(profiles === undefined ? {} : { profiles }),
+      // With Redis, the processors' current risk sits beside each profile: the /customers routes read it.
+      ...(profiles === undefined ? {} : { profiles, customers: new CustomerReader({ profiles, bands: () => models.current.artifact.bands }) }),
       ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
     })
     try {

@@ -3,7 +3,8 @@ import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { Streams, type EventStream } from '../events/index.ts'
 import { FraudConsole, FraudPipeline, FraudScorer, fraudScoring, fraudSettings, shippedFraudModelPath } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { buildOps, openPipeline, Processor } from '../processor/index.ts'
+import { customerPredictionReader } from '../dashboard/index.ts'
+import { bandsOf, buildOps, openPipeline, Processor } from '../processor/index.ts'
 import { migrateAtStart, openFraudStore } from '../sql/index.ts'
 import { StreamRuntime } from '../stream/index.ts'
 import type { Command, CommandContext } from './command.ts'
@@ -71,10 +72,13 @@ export const processCommand: Command = {
         scorer: parts.scorer,
         alerts: parts.alerts,
         scoredCustomerTypes: parts.scoredCustomerTypes,
+        silence: parts.silence,
         batchSize: config.batchSize,
         ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 })
       })
-      const ops = opened.use(buildOps({ processor, log }))
+      const sql = customerPredictionReader(config, table ?? 'churn_predictions')
+      opened.defer(() => sql.close())
+      const ops = opened.use(buildOps({ processor, log, customers: processor.customers({ bands: () => bandsOf(parts), predictions: sql.read }) }))
       const running = processor
       opened.use(stopSignals(plog, 'uncommitted events will be processed again on restart', signal => {
         plog.info(`${signal}: finishing the batch in hand, committing, closing (again to force)`)
@@ -82,7 +86,7 @@ export const processCommand: Command = {
       }))
       const url = await listenOps(ops, config.apiHost, config.opsPort)
       parts.models?.watch()
-      plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats)`)
+      plog.info(`Ops endpoints on ${url} (/health, /metrics, /stats, /customers/at-risk, /customers/:id)`)
       await processor.run()
     } finally {
       await opened.disposeAsync()

@@ -149,6 +149,31 @@ export function words (): Kind<string[]> {
   }
 }
 
+/**
+ * Durations, comma-separated, each a number with a unit (`12h`, `1d`; a bare number is days),
+ * strictly increasing, in ms; `none` (or empty) is the empty list.
+ */
+export function durationList (): Kind<number[]> {
+  const unit = { h: 3_600_000, d: 86_400_000 } as const
+  return {
+    allowed: 'increasing durations such as 1d,2d,7d (units h and d; a bare number is days), or none',
+    parse (raw) {
+      const text = raw.trim().toLowerCase()
+      if (text === '' || text === 'none') return ok([])
+      const values: number[] = []
+      for (const part of text.split(',')) {
+        const m = /^(\d+(?:\.\d+)?)(h|d)?$/.exec(part.trim())
+        if (m === null) return bad
+        const ms = Number(m[1]) * unit[(m[2] ?? 'd') as 'h' | 'd']
+        if (!(ms > 0) || (values.length > 0 && ms <= (values.at(-1) as number))) return bad
+        values.push(ms)
+      }
+      return ok(values)
+    },
+    format: value => value.length === 0 ? 'none' : value.map(ms => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`).join(',')
+  }
+}
+
 /** A decimal number from `min` to `max`, both included. */
 export function between (min: number, max: number): Kind<number> {
   return {

@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { customerEventTypes } from '../events/schemas.ts'
 import {
+  durationList,
   between, boolean, decimal, someOf, hostPortList, integer, oneOf, replicationFactor, text, topicName, url, urlList, words,
   type Kind
 } from './kinds.ts'
@@ -154,6 +155,8 @@ export const configSchema = {
   alertThreshold: optional({ env: ['ALERT_THRESHOLD'], kind: between(0, 1), group: 'Processing', doc: 'A churn score at or above this enters the high-risk state and sends an alert.', unsetDoc: 'where the model\'s `high` risk band starts (0.6 for the shipped model)' }),
   alertHysteresis: setting({ env: ['ALERT_HYSTERESIS'], kind: between(0, 1), default: '0.1', group: 'Processing', doc: 'A customer leaves the high-risk state only below threshold minus this, so a hovering score does not flap.' }),
   alertCooldownHours: setting({ env: ['ALERT_COOLDOWN_HOURS'], kind: between(0, 8760), default: '24', group: 'Processing', doc: 'At most one alert per customer per this many hours of event time; 0 = no limit.' }),
+  silenceSteps: setting({ env: ['SILENCE_STEPS'], kind: durationList(), default: '1d,2d,3d,5d,7d,10d,14d,21d,30d,45d,60d,90d', group: 'Processing', doc: 'Silence sweeps: a customer with no activity is re-scored as each of these lengths of silence passes (event time), stored as an `inactivity_check` prediction. `none` turns them off.' }),
+  silenceLiveWindowHours: setting({ env: ['SILENCE_LIVE_WINDOW_HOURS'], kind: between(0, 8760), default: '24', group: 'Processing', doc: 'A partition whose latest event is at most this old is live: while it is idle, the wall clock moves its silence sweeps on. Older histories move them only with their events.' }),
   opsPort: setting({ env: ['OPS_PORT'], flag: 'ops-port', kind: integer(0, 65535), default: '3000', group: 'Processing', doc: 'Port of the ops endpoints (/health, /metrics, /stats); 0 picks a free one.' }),
 
   // Dashboard

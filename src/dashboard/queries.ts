@@ -1,13 +1,16 @@
-import { sqlTimestamp, SqlDialects, type SqlDialect } from '../sql/index.ts'
+import { isoUtc } from '../events/index.ts'
+import type { CustomerPrediction } from '../processor/customers.ts'
+import { sqlTimestamp, SqlDialects, type SqlConnection, type SqlDialect } from '../sql/index.ts'
 import type { DashboardTables } from './indexes.ts'
-import { sqlTime, type SqlReader, type SqlRow } from './sql.ts'
+import { openSqlReader, sqlTime, type SqlReader, type SqlRow } from './sql.ts'
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
 const DAY = 86_400_000
 
-/** The event type of a silence re-score. */
-export const INACTIVITY_CHECK = 'inactivity_check'
+import { INACTIVITY_CHECK } from '../processor/batch.ts'
+
+export { INACTIVITY_CHECK }
 
 /** A risk band: a score at or above `from` (and below the next band's `from`) is in it. */
 export interface Band { readonly name: string, readonly from: number }
@@ -286,5 +289,22 @@ export async function fraudView (db: SqlReader, tables: DashboardTables): Promis
       accountId: str(r.account_id)
     })),
     breakdown: { merchant_category: breakdown(breakdowns[0]), country: breakdown(breakdowns[1]), channel: breakdown(breakdowns[2]) }
+  }
+}
+
+/**
+ * A customer's latest stored predictions, for the processor's GET /customers/:id: one read-only
+ * connection to the prediction database, closed with `close()`.
+ */
+export function customerPredictionReader (config: SqlConnection, table: string): { read: (id: string, limit: number) => Promise<CustomerPrediction[]>, close: () => Promise<void> } {
+  const db = openSqlReader(config)
+  return {
+    read: async (id, limit) => (await customerPredictions(db, table, [], id, limit)).map(p => ({
+      event_type: p.eventType,
+      churn_score: p.score,
+      event_timestamp: isoUtc(p.eventTime),
+      prediction_timestamp: isoUtc(p.predictionTime)
+    })),
+    close: () => db.close()
   }
 }

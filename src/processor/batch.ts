@@ -1,11 +1,15 @@
 import type { ChurnScore } from '../churn/index.ts'
 import { isoUtc, Streams, type EventStream } from '../events/index.ts'
-import { applyEvent, emptyProfile, type AlertState, type CustomerProfile, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
+import { applyEvent, emptyProfile, RISK_REASONS, RiskTriggers, type AlertState, type CurrentRisk, type CustomerProfile, type ProfileRecord, type ProfileStore, type RiskTrigger, type SilenceState } from '../profile/index.ts'
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
 import { decodeRecord, PoisonCodes, type DecodedEvent, type Poison, type SourceRecord } from './decode.ts'
 import { deadLetterMessage, partitionKey, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
 import type { RemoteRequest, Scorer } from './scoring.ts'
+import { nextDue, silenceDays, type DueIndex, type SilencePolicy } from './silence.ts'
+
+/** The event_type of a silence step's prediction: a re-score with no event. */
+export const INACTIVITY_CHECK = 'inactivity_check'
 
 /** Everything a batch needs, passed in, so the handler runs in a unit test with no broker. */
 export interface BatchContext {
@@ -30,6 +34,16 @@ export interface BatchContext {
   }
   readonly signal: AbortSignal
   readonly now?: () => number
+  /**
+   * Silence sweeps, when on (SILENCE_STEPS, and a model scoring in process): the policy, and each
+   * held partition's due index (undefined for a partition whose state this process does not keep).
+   */
+  readonly silence?: {
+    readonly policy: SilencePolicy
+    index (partition: number): DueIndex | undefined
+    /** The partitions with an index, for the idle sweep. */
+    partitions (): Iterable<number>
+  }
 }
 
 /** What became of one valid event. */
@@ -42,12 +56,29 @@ export interface EventOutcome {
   high: boolean
 }
 
+/** A silence step's re-score: a customer with no activity for `days`, scored as of `due`. */
+export interface CheckOutcome {
+  readonly customerId: string
+  readonly due: number
+  readonly days: number
+  /** The step's name in the row's key: `7d`, `12h`. */
+  readonly step: string
+  readonly lastSeen: number
+  /** The source record the silence follows (the customer's last activity). */
+  readonly anchor: { readonly topic: string, readonly partition: number, readonly offset: number }
+  readonly score: ChurnScore
+  alert: AlertKind | undefined
+  high: boolean
+}
+
 export interface BatchResult {
   readonly records: number
   /** How many events were applied: `applied.length`. */
   readonly processed: number
   /** Valid events applied to their profiles in this batch. */
   readonly applied: readonly EventOutcome[]
+  /** Silence steps re-scored in this batch. */
+  readonly checks: readonly CheckOutcome[]
   /** Events at or below their profile's last applied offset: done before a crash or rebalance. */
   readonly duplicates: number
   readonly poison: readonly Poison[]
@@ -63,18 +94,38 @@ interface Working {
   profile: CustomerProfile
   offsets: Record<string, number>
   alert: AlertState
+  risk: CurrentRisk | undefined
+  silence: SilenceState | undefined
   readonly version: number
   changed: boolean
 }
 
 /** A customer's state for this batch, taking over a record the store handed out (the caller's own: no copy). */
 const working = (stored: ProfileRecord | undefined): Working => stored === undefined
-  ? { profile: emptyProfile(), offsets: {}, alert: { high: false, lastAt: 0 }, version: 0, changed: false }
-  : { profile: stored.profile, offsets: stored.offsets, alert: stored.alert, version: stored.version, changed: false }
+  ? { profile: emptyProfile(), offsets: {}, alert: { high: false, lastAt: 0 }, risk: undefined, silence: undefined, version: 0, changed: false }
+  : { profile: stored.profile, offsets: stored.offsets, alert: stored.alert, risk: stored.risk, silence: stored.silence, version: stored.version, changed: false }
 
 /** The same from a record still being written by an earlier batch, which must stay as it is: a copy. */
 const workingCopy = (pending: ProfileRecord): Working =>
-  working({ profile: { ...pending.profile }, offsets: { ...pending.offsets }, alert: { ...pending.alert }, version: pending.version + 1 })
+  working({ ...pending, profile: { ...pending.profile }, offsets: { ...pending.offsets }, alert: { ...pending.alert }, version: pending.version + 1 })
+
+/** The record a working state is written as. */
+const recordOf = (w: Working): ProfileRecord => ({
+  profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version,
+  ...(w.risk === undefined ? {} : { risk: w.risk }), ...(w.silence === undefined ? {} : { silence: w.silence })
+})
+
+/** A score as the customer's current risk. */
+function riskOf (s: ChurnScore, at: number, trigger: RiskTrigger): CurrentRisk {
+  return { score: s.churn_score, band: s.risk_band, modelVersion: s.model_version, at, trigger, reasons: s.reasons.length > RISK_REASONS ? s.reasons.slice(0, RISK_REASONS) : s.reasons }
+}
+
+/** Applies an event's profile change and keeps the silence state: a new last activity starts a new silence, anchored at this record. */
+function applyTo (w: Working, e: DecodedEvent, key: string): void {
+  const before = w.profile.lastSeen
+  applyEvent(w.profile, e.profileEvent)
+  if (w.silence === undefined || w.profile.lastSeen !== before) w.silence = { steps: 0, anchor: key }
+}
 
 const text = (s: string): Buffer => Buffer.from(s)
 
@@ -153,6 +204,61 @@ export function predictionMessage (topic: string, e: DecodedEvent, s: ChurnScore
   return { topic, key: customerKey(e), value: text(value), timestamp: stamp }
 }
 
+/** The churn-predictions record of a silence step: the prediction record's fields, with the trigger and the silence. */
+export function checkMessage (topic: string, c: CheckOutcome, at: number): OutMessage {
+  const s = c.score
+  const value = {
+    customer_id: c.customerId,
+    user_id: c.customerId,
+    event_type: INACTIVITY_CHECK,
+    churn_score: s.churn_score,
+    risk_band: s.risk_band,
+    model_version: s.model_version,
+    reasons: s.reasons,
+    event_timestamp: isoUtc(c.due),
+    prediction_timestamp: isoUtc(at),
+    trigger: RiskTriggers.INACTIVITY,
+    silence_days: c.days,
+    last_seen: isoUtc(c.lastSeen),
+    source: c.anchor
+  }
+  return { topic, key: text(c.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+}
+
+/** The churn_predictions row of a silence step, keyed by the record the silence follows and the step, so a replay inserts it once. */
+export function checkRow (c: CheckOutcome, at: number): PredictionRow {
+  return {
+    userId: c.customerId,
+    eventType: INACTIVITY_CHECK,
+    churnScore: c.score.churn_score,
+    eventTime: c.due,
+    predictionTime: at,
+    metadata: JSON.stringify({ trigger: RiskTriggers.INACTIVITY, silence_days: c.days, last_seen: isoUtc(c.lastSeen) }),
+    topic: `${c.anchor.topic}/silence-${c.step}`,
+    partition: c.anchor.partition,
+    offset: BigInt(c.anchor.offset)
+  }
+}
+
+function silenceAlertMessage (topic: string, kind: AlertKind, c: CheckOutcome, at: number): OutMessage {
+  const s = c.score
+  const value = {
+    alert_type: kind,
+    reason: 'silence',
+    customer_id: c.customerId,
+    event_type: INACTIVITY_CHECK,
+    churn_score: s.churn_score,
+    risk_band: s.risk_band,
+    reasons: s.reasons,
+    silence_days: c.days,
+    last_seen: isoUtc(c.lastSeen),
+    event_timestamp: isoUtc(c.due),
+    alert_timestamp: isoUtc(at),
+    source: c.anchor
+  }
+  return { topic, key: text(c.customerId), value: text(JSON.stringify(value)), timestamp: BigInt(at) }
+}
+
 function alertMessage (topic: string, kind: AlertKind, e: DecodedEvent, s: ChurnScore | undefined, at: number): OutMessage {
   const value = {
     alert_type: kind,
@@ -176,7 +282,7 @@ function applyNew (w: Working, events: readonly DecodedEvent[]): boolean {
     const last = w.offsets[key]
     const offset = Number(e.record.offset)
     if (last !== undefined && offset <= last) continue
-    applyEvent(w.profile, e.profileEvent)
+    applyTo(w, e, key)
     w.offsets[key] = offset
     any = true
   }
@@ -211,7 +317,7 @@ export interface PreparedBatch {
  * score. Its profiles go into `overlay` until `write` has stored them, so the next batch can be
  * prepared while this one is written. Writes must run one at a time, in order.
  */
-export async function prepareBatch (records: readonly SourceRecord[], ctx: BatchContext, overlay: ProfileOverlay): Promise<PreparedBatch> {
+export async function prepareBatch (records: readonly SourceRecord[], ctx: BatchContext, overlay: ProfileOverlay, options: { idleAt?: number } = {}): Promise<PreparedBatch> {
   const now = ctx.now ?? Date.now
   const at = now()
   const poison: Poison[] = []
@@ -233,6 +339,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
 
   // The overlay's records are taken now: the batch before may finish writing (and leave the
   // overlay) while the others are read from the store.
+  const scorer = ctx.scorer
   const customers = new Map<string, Working | undefined>()
   const pending = new Map<string, ProfileRecord>()
   const unknown: string[] = []
@@ -254,12 +361,45 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   }
 
   const applied: EventOutcome[] = []
-  /** Each applied event's customer state, beside `applied`: looked up once per event, not twice. */
-  const appliedTo: Working[] = []
+  const checks: CheckOutcome[] = []
+  /** Events and silence checks in the order their alerts are decided (event time per customer). */
+  const order: (EventOutcome | CheckOutcome)[] = []
+  /** Each one's customer state, beside `order`: looked up once, not twice. */
+  const orderTo: Working[] = []
+  const silence = scorer.kind === 'model' ? ctx.silence : undefined
+  /** Scores the silence steps of a customer due before `upTo`, in order. */
+  const fireDue = (id: string, w: Working, upTo: number): void => {
+    if (silence === undefined || scorer.kind !== 'model') return
+    for (;;) {
+      const s = w.silence
+      if (s === undefined) return
+      const due = nextDue(silence.policy, w.profile.lastSeen, s.steps)
+      if (due === undefined || due >= upTo) return
+      const anchorOffset = w.offsets[s.anchor]
+      const colon = s.anchor.lastIndexOf(':')
+      if (anchorOffset === undefined || colon < 0) return
+      const check: CheckOutcome = {
+        customerId: id,
+        due,
+        days: silenceDays(silence.policy, s.steps),
+        step: stepName(silence.policy.stepsMs[s.steps] as number),
+        lastSeen: w.profile.lastSeen,
+        anchor: { topic: s.anchor.slice(0, colon), partition: Number(s.anchor.slice(colon + 1)), offset: anchorOffset },
+        score: scorer.current.score(w.profile, due),
+        alert: undefined,
+        high: w.alert.high
+      }
+      checks.push(check)
+      order.push(check)
+      orderTo.push(w)
+      w.silence = { steps: s.steps + 1, anchor: s.anchor }
+      w.changed = true
+    }
+  }
+  const touched = new Set<number>()
   const remote: RemoteRequest[] = []
   const remoteOutcomes: EventOutcome[] = []
   let duplicates = 0
-  const scorer = ctx.scorer
   t = performance.now()
   for (const e of events) {
     if (turnDue()) await turn()
@@ -273,9 +413,17 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
     }
     const scored = e.stream === Streams.USER_EVENTS || ctx.scoredCustomerTypes.has(e.eventType)
     const before = scored && scorer.kind === 'http' ? { ...w.profile } : undefined
-    applyEvent(w.profile, e.profileEvent)
+    // The silence this event ends: its steps due before the event are scored first, as they were.
+    fireDue(e.customerId, w, e.time)
+    applyTo(w, e, key)
     w.offsets[key] = offset
     w.changed = true
+    const index = silence?.index(e.record.partition)
+    if (silence !== undefined && index !== undefined) {
+      index.observe(e.record.topic, e.time)
+      index.set(e.customerId, nextDue(silence.policy, w.profile.lastSeen, w.silence?.steps ?? 0))
+      touched.add(e.record.partition)
+    }
     const outcome: EventOutcome = { event: e, score: undefined, alert: undefined, high: w.alert.high }
     if (scored) {
       if (scorer.kind === 'model') outcome.score = scorer.current.score(w.profile, e.time)
@@ -285,7 +433,8 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       }
     }
     applied.push(outcome)
-    appliedTo.push(w)
+    order.push(outcome)
+    orderTo.push(w)
   }
   if (remote.length > 0) {
     const scoring = ctx.dependencies.scoring as Dependency
@@ -296,6 +445,38 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       else poison.push({ record: outcome.event.record, code: PoisonCodes.REJECTED_BY_SCORER, message: `the scoring API refused the event (HTTP ${result.status}): ${result.message}` })
     })
   }
+
+  // The sweep: every customer of a partition whose next step the partition's watermark has
+  // passed, taken from its due index (never a scan of the customers). Idle, a live partition's
+  // watermark is the wall clock.
+  if (silence !== undefined) {
+    if (options.idleAt !== undefined) {
+      for (const p of silence.partitions()) {
+        (silence.index(p) as DueIndex).advanceTo(options.idleAt, silence.policy.liveWindowMs)
+        touched.add(p)
+      }
+    }
+    const due: [string, DueIndex][] = []
+    for (const p of touched) {
+      const index = silence.index(p) as DueIndex
+      for (const id of index.takeDue(index.watermark - 1)) due.push([id, index])
+    }
+    const unread = due.map(d => d[0]).filter(id => !customers.has(id) && !overlay.has(id))
+    const read = unread.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(unread), ctx.signal)
+    for (const [id, index] of due) {
+      if (turnDue()) await turn()
+      let w = customers.get(id)
+      if (w === undefined) {
+        const p = overlay.get(id)
+        w = p === undefined ? working(read.get(id)) : workingCopy(p)
+        customers.set(id, w)
+      }
+      // Strictly before the watermark, as before an event: a step due at the very time of the
+      // customer's next event is not scored, whichever batch that event falls in.
+      fireDue(id, w, index.watermark)
+      if (w.silence !== undefined) index.set(id, nextDue(silence.policy, w.profile.lastSeen, w.silence.steps))
+    }
+  }
   const scoreMs = performance.now() - t
 
   // Alerts in event order per customer, after every score is known.
@@ -304,16 +485,32 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const predictedAt = isoUtc(at)
   const stamp = BigInt(at)
   let alerts = 0
-  for (let i = 0; i < applied.length; i++) {
+  for (let i = 0; i < order.length; i++) {
     if (turnDue()) await turn()
-    const outcome = applied[i] as EventOutcome
+    const w = orderTo[i] as Working
+    const next = order[i] as EventOutcome | CheckOutcome
+    if (!('event' in next)) {
+      const decision = decideAlert(ctx.alerts, w.alert, INACTIVITY_CHECK, next.score.churn_score, next.due)
+      w.alert = decision.state
+      next.alert = decision.alert
+      next.high = decision.state.high
+      w.risk = riskOf(next.score, next.due, RiskTriggers.INACTIVITY)
+      rows.push(checkRow(next, at))
+      messages.push(checkMessage(ctx.topics.predictions, next, at))
+      if (decision.alert !== undefined) {
+        alerts++
+        messages.push(silenceAlertMessage(ctx.topics.alerts, decision.alert, next, at))
+      }
+      continue
+    }
+    const outcome = next
     const e = outcome.event
-    const w = appliedTo[i] as Working
     const decision = decideAlert(ctx.alerts, w.alert, e.eventType, outcome.score?.churn_score, e.time)
     w.alert = decision.state
     outcome.alert = decision.alert
     outcome.high = decision.state.high
     if (outcome.score !== undefined) {
+      w.risk = riskOf(outcome.score, e.time, RiskTriggers.EVENT)
       rows.push({
         userId: e.customerId,
         eventType: e.eventType,
@@ -337,7 +534,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
   const written = new Map<string, ProfileRecord>()
   for (const [id, w] of customers as Map<string, Working>) {
     if (!w.changed) continue
-    const record = { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version }
+    const record = recordOf(w)
     written.set(id, record)
     overlay.set(id, record)
   }
@@ -361,6 +558,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
         records: records.length,
         processed: applied.length,
         applied,
+        checks,
         duplicates,
         poison,
         predictions: rows.length,
@@ -390,11 +588,14 @@ async function writeProfiles (records: ReadonlyMap<string, ProfileRecord>, event
     const next = new Map<string, ProfileRecord>()
     for (const id of conflicting) {
       const w = working(fresh.get(id))
-      if (applyNew(w, events.filter(e => e.customerId === id))) {
-        next.set(id, { profile: w.profile, offsets: w.offsets, alert: w.alert, version: w.version })
-      }
+      if (applyNew(w, events.filter(e => e.customerId === id))) next.set(id, recordOf(w))
     }
     pending = next
   }
   return conflicts
+}
+
+/** A step's length as the rows' key names it: `7d`, or `12h` for one that is not whole days. */
+function stepName (ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`
 }

@@ -1,6 +1,8 @@
 import Fastify, { LogController } from 'fastify'
 import type { Logger } from '../logging/index.ts'
 import type { StreamRuntime } from '../stream/index.ts'
+import { customerRoutes } from '../api/customer-routes.ts'
+import type { CustomerReader } from './customers.ts'
 
 /** What the ops endpoints read of a running processor. */
 export type OpsTarget = Pick<StreamRuntime, 'stats' | 'metrics' | 'running' | 'health' | 'lag' | 'highRiskCustomers' | 'stateStats'>
@@ -11,6 +13,8 @@ export interface OpsOptions {
   readonly log: Logger
   /** More figures for /stats (`churnflow up` adds its totals over every run). */
   readonly extraStats?: () => Record<string, number>
+  /** The churn processor's customers: GET /customers/at-risk and /customers/:id. */
+  readonly customers?: CustomerReader
 }
 
 /**
@@ -27,6 +31,7 @@ export function buildOps (options: OpsOptions) {
     return { status: health.healthy ? 'ok' : 'degraded', running: processor.running, dependencies: health.dependencies }
   })
   app.get('/stats', async () => ({ ...processor.stats.toJSON(), high_risk_customers: processor.highRiskCustomers(), ...processor.stateStats(), ...options.extraStats?.() }))
+  if (options.customers !== undefined) void app.register(customerRoutes, { customers: options.customers })
   app.get('/metrics', async (_request, reply) => {
     await processor.lag().catch(() => undefined)
     await processor.health(1000).catch(() => undefined)

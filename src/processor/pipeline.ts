@@ -5,6 +5,7 @@ import { openProfileStore, type ProfileStore } from '../profile/index.ts'
 import { openPredictionStore, type PredictionStore } from '../sql/index.ts'
 import { alertPolicy, type AlertPolicy } from './alerts.ts'
 import { HttpScorer, type Scorer } from './scoring.ts'
+import { silencePolicy, type SilencePolicy } from './silence.ts'
 
 /** The parts of a processor that come from configuration; `Symbol.asyncDispose` closes them, as `close()` does. */
 export interface PipelineParts extends AsyncDisposable {
@@ -13,9 +14,15 @@ export interface PipelineParts extends AsyncDisposable {
   readonly scorer: Scorer
   readonly alerts: AlertPolicy
   readonly scoredCustomerTypes: ReadonlySet<string>
+  readonly silence: SilencePolicy
   /** Watches the model file when scoring in process; stops watching on close. */
   readonly models: ModelHolder | undefined
   close (): Promise<void>
+}
+
+/** The bands the at-risk routes filter by: the in-process model's, or the usual three when a scoring API scores. */
+export function bandsOf (parts: Pick<PipelineParts, 'models'>): readonly { name: string, from: number }[] {
+  return parts.models?.current.artifact.bands ?? [{ name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }]
 }
 
 /** The model's `high` band start, where alerts begin unless ALERT_THRESHOLD says otherwise. */
@@ -46,6 +53,7 @@ export async function openPipeline (config: Config, log: Logger, options: { tabl
     models,
     alerts: alertPolicy({ enter: config.alertThreshold ?? highBandStart(bands), hysteresis: config.alertHysteresis, cooldownHours: config.alertCooldownHours }),
     scoredCustomerTypes: new Set(config.scoredCustomerEvents),
+    silence: silencePolicy({ stepsMs: config.silenceSteps, liveWindowHours: config.silenceLiveWindowHours }),
     close,
     [Symbol.asyncDispose]: close
   }

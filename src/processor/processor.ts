@@ -7,6 +7,8 @@ import type { AlertPolicy } from './alerts.ts'
 import { logEventLines } from './console.ts'
 import { prepareBatch, type BatchContext, type BatchResult, type ProfileOverlay } from './batch.ts'
 import type { Scorer } from './scoring.ts'
+import { DueIndex, nextDue, type SilencePolicy } from './silence.ts'
+import { CustomerReader, type CustomerPrediction, type RiskBand } from './customers.ts'
 
 /** A churn processor's options: the churn pipeline's parts, and the runtime's own (batch size, intervals, retries...). */
 export interface ProcessorOptions extends Omit<StreamRuntimeOptions<BatchResult>, 'pipeline' | 'config' | 'connector'> {
@@ -17,6 +19,8 @@ export interface ProcessorOptions extends Omit<StreamRuntimeOptions<BatchResult>
   readonly scorer: Scorer
   readonly alerts: AlertPolicy
   readonly scoredCustomerTypes: ReadonlySet<string>
+  /** Silence sweeps (SILENCE_STEPS); none when absent or empty. */
+  readonly silence?: SilencePolicy
 }
 
 /**
@@ -38,6 +42,9 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
   /** Customers this process has seen enter the high-risk state and not leave it. */
   readonly #highRisk = new Set<string>()
   #context: BatchContext | undefined
+  /** Each held partition's silence due index, when sweeps are on. */
+  readonly #due = new Map<number, DueIndex>()
+  readonly #sweeps: SilencePolicy | undefined
 
   constructor (options: ProcessorOptions) {
     this.#o = options
@@ -55,6 +62,64 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
       scoring_api: scorer.kind === 'http' ? { name: scorer.name, ping: () => scorer.ping() } : undefined
     }
     this.durableOnWrite = options.profiles.durableOnWrite
+    const sweeps = options.silence
+    this.#sweeps = sweeps !== undefined && sweeps.stepsMs.length > 0 && scorer.kind === 'model' && options.profiles.forEachSilence !== undefined ? sweeps : undefined
+  }
+
+  /** Why silence sweeps are off, when they are; undefined when they are on. */
+  get sweepsOff (): string | undefined {
+    const o = this.#o
+    if (this.#sweeps !== undefined) return undefined
+    if (o.silence === undefined || o.silence.stepsMs.length === 0) return 'SILENCE_STEPS is none'
+    if (o.scorer.kind !== 'model') return 'the scoring API scores events only; sweeps need the model in process'
+    return `the ${o.profiles.kind} profile store keeps no per-partition state; sweeps need the in-process store`
+  }
+
+  /** Builds the due index of each partition restored here from its customers' last activity and steps scored. */
+  assigned (partitions: readonly number[]): void {
+    const policy = this.#sweeps
+    const store = this.#o.profiles
+    if (policy === undefined || store.forEachSilence === undefined) return
+    for (const p of partitions) {
+      const index = new DueIndex()
+      let watermark = 0
+      store.forEachSilence(p, (id, lastSeen, steps) => {
+        index.set(id, nextDue(policy, lastSeen, steps))
+        if (lastSeen > watermark) watermark = lastSeen
+      })
+      index.restoredAt = watermark
+      this.#due.set(p, index)
+    }
+  }
+
+  revoked (partitions: readonly number[]): void {
+    for (const p of partitions) this.#due.delete(p)
+  }
+
+  /** Customers with a silence step still to come, over the partitions held here. */
+  get silentCustomers (): number {
+    let n = 0
+    for (const index of this.#due.values()) n += index.size
+    return n
+  }
+
+  /** The event-time watermark of the partition holding a customer's state (the latest event time seen there); undefined when unknown. */
+  watermarkOf (partition: number | undefined): number | undefined {
+    const watermark = partition === undefined ? 0 : this.#due.get(partition)?.watermark ?? 0
+    return watermark > 0 ? watermark : undefined
+  }
+
+  /** The silence sweeps a live, idle partition owes by the wall clock, as a batch with no records. */
+  async idle (io: BatchIO): Promise<PreparedBatch<BatchResult> | undefined> {
+    const policy = this.#sweeps
+    if (policy === undefined) return undefined
+    const now = Date.now()
+    let due = false
+    for (const index of this.#due.values()) {
+      index.advanceTo(now, policy.liveWindowMs)
+      if (index.peek() < index.watermark) due = true
+    }
+    return due ? prepareBatch([], this.#contextOf(io), this.#overlay, { idleAt: now }) : undefined
   }
 
   get state (): ProfileStore['partitioned'] {
@@ -76,6 +141,9 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
     await (d.profile_store as Dependency).run(() => o.profiles.ping(), io.signal)
     const scorer = o.scorer
     if (scorer.kind === 'http') await (d.scoring_api as Dependency).run(() => scorer.ping(), io.signal)
+    const off = this.sweepsOff
+    if (off === undefined) o.log.info(`silence sweeps on: a quiet customer is re-scored after ${o.silence?.stepsMs.map(ms => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`).join(', ')} of silence`)
+    else if (o.silence !== undefined && o.silence.stepsMs.length > 0) o.log.warn(`silence sweeps off: ${off}`)
   }
 
   #contextOf (io: BatchIO): BatchContext {
@@ -95,6 +163,9 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
         streamOf: topic => this.#streams.get(topic) ?? Streams.USER_EVENTS
       },
       scoredCustomerTypes: o.scoredCustomerTypes,
+      ...(this.#sweeps === undefined
+        ? {}
+        : { silence: { policy: this.#sweeps, index: (p: number) => this.#due.get(p), partitions: () => this.#due.keys() } }),
       dependencies: {
         kafka: io.dependencies.kafka,
         database: io.dependencies.database as Dependency,
@@ -125,6 +196,12 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
       if (a.high) this.#highRisk.add(a.event.customerId)
       else this.#highRisk.delete(a.event.customerId)
     }
+    for (const c of result.checks) {
+      if (c.alert !== undefined) m.alerts.inc({ ...label, kind: 'silence' })
+      if (c.high) this.#highRisk.add(c.customerId)
+      else this.#highRisk.delete(c.customerId)
+    }
+    if (result.checks.length > 0) m.inactivityChecks.inc(label, result.checks.length)
     if (w.chatty) logEventLines(this.#o.log, result, source => this.deadLetterTopic(source))
   }
 
@@ -145,8 +222,10 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
 export class Processor {
   readonly #runtime: StreamRuntime<BatchResult>
   readonly #pipeline: ChurnPipeline
+  readonly #options: ProcessorOptions
 
   constructor (options: ProcessorOptions) {
+    this.#options = options
     this.#pipeline = new ChurnPipeline(options)
     // The runtime reads its own options; the churn pipeline's parts in them are the pipeline's.
     this.#runtime = new StreamRuntime({ ...options, pipeline: this.#pipeline })
@@ -170,6 +249,23 @@ export class Processor {
 
   highRiskCustomers (): number {
     return this.#pipeline.highRisk()
+  }
+
+  /** Silence sweeps: on, or why not. */
+  get sweepsOff (): string | undefined {
+    return this.#pipeline.sweepsOff
+  }
+
+  /** Reads this processor's customers (current risk, profile) for the /customers routes. */
+  customers (options: { bands: () => readonly RiskBand[], predictions?: (id: string, limit: number) => Promise<readonly CustomerPrediction[]> }): CustomerReader {
+    const profiles = this.#options.profiles
+    const pipeline = this.#pipeline
+    return new CustomerReader({
+      profiles,
+      bands: options.bands,
+      watermarkOf: id => pipeline.watermarkOf(profiles.partitioned?.partitionOf(id)),
+      ...(options.predictions === undefined ? {} : { predictions: options.predictions })
+    })
   }
 
   stateStats (): ReturnType<StreamRuntime['stateStats']> {

@@ -15,6 +15,7 @@ export function streamMetrics () {
     registry,
     events: new Counter({ name: 'churnflow_processor_events_total', help: 'Records handled, by outcome (processed, dead_lettered, duplicate)', labelNames: ['pipeline', 'outcome'] as const, registers: r }),
     predictions: new Counter({ name: 'churnflow_processor_predictions_total', help: 'Predictions written to every sink', labelNames: ['pipeline'] as const, registers: r }),
+    inactivityChecks: new Counter({ name: 'churnflow_processor_inactivity_checks_total', help: 'Silence steps re-scored (inactivity_check predictions)', labelNames: ['pipeline'] as const, registers: r }),
     alerts: new Counter({ name: 'churnflow_processor_alerts_total', help: 'Alerts published, by kind', labelNames: ['pipeline', 'kind'] as const, registers: r }),
     failures: new Counter({ name: 'churnflow_processor_failures_total', help: 'Failures by reason: a dependency call that failed (and was retried) or a poison record', labelNames: ['pipeline', 'reason'] as const, registers: r }),
     eventsPerSecond: new Gauge({ name: 'churnflow_processor_events_per_second', help: 'Events processed per second over the last progress interval', labelNames: ['pipeline'] as const, registers: r }),

@@ -77,6 +77,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
    */
   #pendingTimes: number[] = []
   #lastFlush = Date.now()
+  #idleAt = 0
   /** A flush and commit running beside the batches, and how it failed. */
   #background: Promise<void> | undefined
   #backgroundFailure: Error | undefined
@@ -261,6 +262,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
         if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
         inFlight = undefined
         if (this.#pending.size > 0) await this.#flushAndCommit(signal)
+        await this.#idle(io, signal)
         if (o.exitWhenIdleMs !== undefined && Date.now() - this.#source.lastRecordAt >= o.exitWhenIdleMs && this.#source.buffered === 0) {
           // Idle is not drained: a partition still behind (a fetch stalled, a member just rejoined) keeps it going.
           const behind = await this.lag().then(l => l.filter(p => p.lag > 0), () => [{ lag: 1 }])
@@ -283,6 +285,18 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
   }
 
+  /** The pipeline's own work while nothing comes (at most once a second): written, counted and made durable. */
+  async #idle (io: BatchIO, signal: AbortSignal): Promise<void> {
+    if (this.pipeline.idle === undefined || Date.now() - this.#idleAt < 1000) return
+    this.#idleAt = Date.now()
+    const prepared = await this.pipeline.idle(io)
+    if (prepared === undefined) return
+    const result = await prepared.write()
+    this.pipeline.written([], result, { stats: this.stats, metrics: this.metrics, chatty: true })
+    while (this.#background !== undefined) await this.#background
+    if (!this.pipeline.durableOnWrite) await this.dependencies.kafka.run(() => this.pipeline.flush(), signal)
+  }
+
   /**
    * Makes the state follow the assignment: finishes and commits what is in hand, drops the
    * partitions this member lost (after a checkpoint) and restores the ones it gained, from their
@@ -302,12 +316,14 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       const what = state.storeName
       if (revoked.length > 0) {
         await state.revoke(revoked)
+        this.pipeline.revoked?.(revoked)
         this.#log.info(`partitions ${revoked.join(', ')} moved to another processor; their ${what} are dropped here`)
       }
       if (added.length > 0) {
         const summary = await this.dependencies.kafka.run(() => state.assign(added), signal)
         this.#log.info({ restore_ms: Math.round(summary.ms), keys: summary.keys, from_checkpoints: summary.fromCheckpoints, from_changelog: summary.fromChangelog },
           `restored the ${what} of partition${added.length === 1 ? '' : 's'} ${added.join(', ')}: ${summary.keys} customers in ${(summary.ms / 1000).toFixed(1)} s (${summary.fromCheckpoints} from local checkpoints, ${summary.fromChangelog} changelog records${summary.seeded > 0 ? `, ${summary.seeded} carried over from an earlier version` : ''})`)
+        this.pipeline.assigned?.(added)
       }
       this.metrics.stateCustomers.set({ ...this.#label, store: what }, state.size)
     }

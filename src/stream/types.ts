@@ -95,6 +95,15 @@ export interface Pipeline<R extends BatchOutcome = BatchOutcome> {
   prepare (records: readonly TakenRecord[], io: BatchIO): Promise<PreparedBatch<R>>
   /** Called once per written batch, in order: its own counts, metrics and console lines. */
   written (records: readonly TakenRecord[], result: R, context: WrittenContext): void
+  /** Called after the state follows a new assignment: partitions restored here, before any of their records. */
+  assigned? (partitions: readonly number[]): void
+  /** Called after partitions are dropped from the state (moved to another member). */
+  revoked? (partitions: readonly number[]): void
+  /**
+   * Work of its own while no record comes (the churn pipeline's silence sweeps by the wall clock):
+   * a batch with no records, written, flushed and counted like any other; undefined when there is none.
+   */
+  idle? (io: BatchIO): Promise<PreparedBatch<R> | undefined>
   /** Customers (or accounts) in an alerting state, for /stats, when it knows. */
   highRisk? (): number
 }

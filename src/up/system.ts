@@ -9,11 +9,11 @@ import { createAdmin, createProducer, describeCluster } from '../kafka/client/in
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
 import { ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { buildOps, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
+import { bandsOf, buildOps, openPipeline, Processor, type CustomerReader, type PipelineParts } from '../processor/index.ts'
 import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath } from '../sql/index.ts'
-import { serveDashboard } from '../dashboard/index.ts'
+import { customerPredictionReader, serveDashboard } from '../dashboard/index.ts'
 import { livePopulationSource } from './population-source.ts'
 import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
@@ -164,15 +164,16 @@ async function startAll (ctx: UpContext, stack: AsyncDisposableStack, run: UpRun
   await createTopics(ctx, kafka.brokers)
   const parts = await openPipeline(ctx.runConfig, ctx.part('processor'))
   stack.defer(stopStep(ctx.log, 'the database and profile store', () => parts.close()))
-  const apiUrl = await startApi(ctx, stack, parts)
   const proc = newProcessor(ctx, parts)
+  const customers = customerReader(ctx, stack, proc, parts)
+  const apiUrl = await startApi(ctx, stack, parts, customers)
   run.processor = proc
   const produced = (): number => ctx.state.producer.produced + (run.producerStats?.sent ?? 0)
   const totals = (): UpState['totals'] => totalsOf(ctx.state, proc)
   const opsUrl = await startOps(ctx, stack, proc, () => {
     const t = totals()
     return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced() }
-  })
+  }, customers)
   const dashboardUrl = await startDashboard(ctx, stack, opsUrl)
   parts.models?.watch()
   const saveState = (): Promise<void> => writeUpState(ctx.statePath, { producer: { ...ctx.state.producer, produced: produced() }, totals: totals() })
@@ -223,7 +224,14 @@ async function createTopics (ctx: UpContext, brokers: number): Promise<void> {
 }
 
 /** 2. The scoring API, reading the processor's own profiles; none when FLASK_API_URL names another API. */
-async function startApi (ctx: UpContext, stack: AsyncDisposableStack, parts: PipelineParts): Promise<string> {
+/** The processor's customers for the /customers routes, with their latest predictions from SQL. */
+function customerReader (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, parts: PipelineParts): CustomerReader {
+  const sql = customerPredictionReader(ctx.runConfig, 'churn_predictions')
+  stack.defer(stopStep(ctx.log, 'the customer predictions reader', sql.close))
+  return proc.customers({ bands: () => bandsOf(parts), predictions: sql.read })
+}
+
+async function startApi (ctx: UpContext, stack: AsyncDisposableStack, parts: PipelineParts, customers: CustomerReader): Promise<string> {
   const { config } = ctx
   const models = parts.models
   if (models === undefined) return 'not started (FLASK_API_URL points at a scoring API already)'
@@ -238,6 +246,7 @@ async function startApi (ctx: UpContext, stack: AsyncDisposableStack, parts: Pip
     fraud: { current: FraudScorer.fromFile(shippedFraudModelPath) },
     log: ctx.part('api'),
     profiles: reader,
+    customers,
     ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey })
   })
   await api.listen({ host: config.apiHost, port: config.apiPort })
@@ -255,6 +264,7 @@ function newProcessor (ctx: UpContext, parts: PipelineParts): Processor {
     scorer: parts.scorer,
     alerts: parts.alerts,
     scoredCustomerTypes: parts.scoredCustomerTypes,
+    silence: parts.silence,
     batchSize: ctx.config.batchSize
   })
 }
@@ -270,8 +280,8 @@ function totalsOf (state: UpState, proc: Processor): UpState['totals'] {
 }
 
 /** The processor's ops endpoints, with up's totals in /stats; resolves to their URL. */
-async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, extraStats: () => Record<string, number>): Promise<string> {
-  const ops = buildOps({ processor: proc, log: ctx.part('ops'), extraStats })
+async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, extraStats: () => Record<string, number>, customers: CustomerReader): Promise<string> {
+  const ops = buildOps({ processor: proc, log: ctx.part('ops'), extraStats, customers })
   // Registered before listening: a listen that fails still closes the instance.
   stack.defer(stopStep(ctx.log, 'the ops endpoints', () => ops.close()))
   return ops.listen({ host: ctx.config.apiHost, port: ctx.config.opsPort })

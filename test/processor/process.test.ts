@@ -10,6 +10,7 @@ import { freePort } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { cli, consumeFromStart, createTopic, deleteTopics, kafkaConfig, redisStore, startCli, uniqueName } from '../helpers/services.ts'
 import { sqlBackends, tableName } from '../helpers/sql.ts'
+import { INACTIVITY_CHECK } from '../../src/processor/index.ts'
 import { changelogStore } from '../helpers/state.ts'
 
 interface Topics { 'user-events': string, 'customer-events': string, predictions: string, alerts: string }
@@ -59,10 +60,11 @@ async function profilesOf (store: { getMany (ids: readonly string[]): Promise<Ma
   return new Map(ids.map(id => [id, records.get(id)?.profile]))
 }
 
-function assertOneRowPerScoredEvent (rows: readonly { kafka_topic: string, kafka_partition: number, kafka_offset: number }[], records: readonly TestRecord[]): void {
+/** One row per scored event, and no row twice (the silence sweeps' inactivity checks included, keyed by customer and step). */
+function assertOneRowPerScoredEvent (rows: readonly { event_type: string, kafka_topic: string, kafka_partition: number, kafka_offset: number }[], records: readonly TestRecord[]): void {
   const keys = new Set(rows.map(r => `${r.kafka_topic}:${r.kafka_partition}:${r.kafka_offset}`))
   assert.equal(keys.size, rows.length, 'a row was written twice')
-  assert.equal(rows.length, scoredCount(records))
+  assert.equal(rows.filter(r => r.event_type !== INACTIVITY_CHECK).length, scoredCount(records))
 }
 
 for (const backend of sqlBackends) {
@@ -96,11 +98,15 @@ for (const backend of sqlBackends) {
     assert.equal(first.code, 0, first.stdout + first.stderr)
     assert.match(first.stdout, /PROCESSING STATISTICS/)
     assert.match(first.stdout, new RegExp(`Events Processed: ${records.length}\\n`))
-    assert.match(first.stdout, new RegExp(`Predictions Saved: ${scoredCount(records)}\\n`))
     assert.match(first.stdout, new RegExp(`Errors: ${poisonCorpus.length}\\n`))
 
     const rows = await backend.rows(url, table)
     assertOneRowPerScoredEvent(rows, records)
+    // Every row is a prediction saved: the events' and the inactivity checks' (in-process state only).
+    assert.match(first.stdout, new RegExp(`Predictions Saved: ${rows.length}\\n`))
+    const checks = rows.filter(r => r.event_type === INACTIVITY_CHECK).length
+    if (redis === undefined) assert.ok(checks > 0, 'no customer went quiet for a day in 50 hours of events')
+    else assert.equal(checks, 0, 'silence sweeps need the in-process state')
     assert.ok(rows.every(r => r.churn_score >= 0 && r.churn_score <= 1))
 
     const dead = await consumeFromStart(config, `${topics['user-events']}-failed`, poisonCorpus.length)
@@ -134,7 +140,9 @@ for (const backend of sqlBackends) {
     } else {
       assert.match(replay.stdout, new RegExp(`Events Processed: ${records.length}\\n`))
     }
-    assertOneRowPerScoredEvent(await backend.rows(url, table), records)
+    const again = await backend.rows(url, table)
+    assertOneRowPerScoredEvent(again, records)
+    assert.equal(again.length, rows.length, 'the replay wrote inactivity checks the first run had not')
     assertProfiles(await open(group), expected)
   })
 }

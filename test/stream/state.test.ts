@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../../src/config/index.ts'
 import { legacySnapshotPath, MemoryProfileStore, profileFields } from '../../src/profile/index.ts'
+import { INACTIVITY_CHECK } from '../../src/processor/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort } from '../helpers/ports.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, startCli, uniqueName, type RunResult } from '../helpers/services.ts'
@@ -79,14 +80,22 @@ function background (t: TestContext, args: string[], env: Record<string, string>
 const ok = (r: RunResult): void => { assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000)) }
 const coordinates = (r: { kafka_topic: string, kafka_partition: number, kafka_offset: number }): string => `${r.kafka_topic}:${r.kafka_partition}:${r.kafka_offset}`
 
-/** One row per scored event, each with the score a reference run gave the event at the same coordinates. */
+/**
+ * One row per scored event, each with the score a reference run gave the event at the same
+ * coordinates; and the reference run's inactivity checks exactly, none twice (they are keyed by
+ * the record the silence follows and the step, so a replay after kill -9 writes none again).
+ */
 async function assertRowsMatch (url: string, table: string, reference: string, records: readonly TestRecord[]): Promise<void> {
   const rows = await sqlite.rows(url, table)
   const keys = new Set(rows.map(coordinates))
   assert.equal(keys.size, rows.length, 'a row was written twice')
-  assert.equal(rows.length, scoredCount(records), 'rows are missing')
-  const want = new Map((await sqlite.rows(url, reference)).map(r => [coordinates(r), r.churn_score]))
+  assert.equal(rows.filter(r => r.event_type !== INACTIVITY_CHECK).length, scoredCount(records), 'rows are missing')
+  const reference_ = await sqlite.rows(url, reference)
+  const want = new Map(reference_.map(r => [coordinates(r), r.churn_score]))
   for (const r of rows) assert.equal(r.churn_score, want.get(coordinates(r)), `the score at ${coordinates(r)}`)
+  const checks = (all: typeof rows): string[] => all.filter(r => r.event_type === INACTIVITY_CHECK).map(r => `${r.user_id} ${coordinates(r)}`).sort()
+  assert.ok(checks(reference_).length > 0, 'the reference run scored no silence')
+  assert.deepEqual(checks(rows), checks(reference_), 'the inactivity checks differ from a clean run')
 }
 
 async function assertExactProfiles (s: Setup, records: readonly TestRecord[]): Promise<void> {

@@ -110,6 +110,14 @@ export class ChangelogProfileStore implements ProfileStore {
     return this.#state.flush()
   }
 
+  forEachSilence (partition: number, visit: (id: string, lastSeen: number, steps: number) => void): void {
+    this.#state.table(partition)?.eachSilence(visit)
+  }
+
+  forEachRisk (visit: (id: string, score: number, band: string) => void): void {
+    for (const table of this.#state.tables()) table.forEachRisk(visit)
+  }
+
   countHighRisk (): number {
     let count = 0
     for (const table of this.#state.tables()) count += table.countHighRisk()

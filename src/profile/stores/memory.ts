@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import { ChurnflowError, ErrorCodes, SnapshotDefect } from '../../errors.ts'
 import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
 import { encodeProfileRow } from './codec.ts'
-import type { ProfileRecord, ProfileStore } from './types.ts'
+import { RISK_REASONS, RiskTriggers, type CurrentRisk, type ProfileRecord, type ProfileStore, type RiskReason, type SilenceState } from './types.ts'
 
 export interface MemoryProfileStoreOptions {
   /** Where `flush()` writes the snapshot and `open()` reads it; none = never persisted (`churnflow demo`). */
@@ -15,7 +15,10 @@ export interface MemoryProfileStoreOptions {
 // fields in `profileFields` order, then the version, the alert state, and INLINE_OFFSETS pairs of
 // (interned partition key + 1, offset); 0 marks an empty pair. Events are keyed by customer, so a
 // customer normally lives on one partition per topic: two pairs hold the usual case and the rare
-// customer with more keys keeps the rest in `#moreOffsets`. Slabs of fixed size grow the store
+// customer with more keys keeps the rest in `#moreOffsets`. Then the current risk: score (NaN =
+// none), as-of time, band and model version (interned name + 1), trigger (1 = inactivity), and
+// RISK_REASONS triples (interned feature + 1, value, impact); then the silence state: steps, and
+// the anchor's interned partition key + 1 (0 = none). Slabs of fixed size grow the store
 // without the copy (and doubled memory) that growing one big array would cost.
 const FIELDS = profileFields.length
 const VERSION_AT = FIELDS
@@ -23,7 +26,15 @@ const HIGH_AT = FIELDS + 1
 const LAST_AT = FIELDS + 2
 const OFFSETS_AT = FIELDS + 3
 const INLINE_OFFSETS = 2
-const STRIDE = OFFSETS_AT + 2 * INLINE_OFFSETS
+const RISK_AT = OFFSETS_AT + 2 * INLINE_OFFSETS
+const RISK_TIME_AT = RISK_AT + 1
+const RISK_BAND_AT = RISK_AT + 2
+const RISK_MODEL_AT = RISK_AT + 3
+const RISK_TRIGGER_AT = RISK_AT + 4
+const REASONS_AT = RISK_AT + 5
+const SILENCE_STEPS_AT = REASONS_AT + 3 * RISK_REASONS
+const SILENCE_ANCHOR_AT = SILENCE_STEPS_AT + 1
+const STRIDE = SILENCE_ANCHOR_AT + 1
 const SLAB_SHIFT = 12
 const SLAB_ROWS = 1 << SLAB_SHIFT
 
@@ -136,6 +147,9 @@ export class MemoryProfileStore implements ProfileStore {
   /** Partition keys (`<topic>:<partition>`), interned: rows hold their index + 1. */
   readonly #keys: string[] = []
   readonly #keyIndex = new Map<string, number>()
+  /** Band names, model versions and feature names of the current risks, interned: rows hold their index + 1. */
+  readonly #names: string[] = []
+  readonly #nameIndex = new Map<string, number>()
   /** The offsets that did not fit a row's inline pairs, by row. */
   readonly #moreOffsets = new Map<number, Record<string, number>>()
   /** putMany's scratch list of (interned key, offset) pairs, reused for every record. */
@@ -186,9 +200,97 @@ export class MemoryProfileStore implements ProfileStore {
 
   #add (id: string): number {
     const row = this.#rows.size
-    if (row >>> SLAB_SHIFT >= this.#slabs.length) this.#slabs.push(new Float64Array(SLAB_ROWS * STRIDE))
+    if (row >>> SLAB_SHIFT >= this.#slabs.length) {
+      const slab = new Float64Array(SLAB_ROWS * STRIDE)
+      for (let r = 0; r < SLAB_ROWS; r++) slab[r * STRIDE + RISK_AT] = Number.NaN
+      this.#slabs.push(slab)
+    }
     this.#rows.set(id, row)
     return row
+  }
+
+  #name (s: string): number {
+    let index = this.#nameIndex.get(s)
+    if (index === undefined) {
+      index = this.#names.length
+      this.#names.push(s)
+      this.#nameIndex.set(s, index)
+    }
+    return index + 1
+  }
+
+  /** A row's current risk, or undefined when it was never scored. */
+  #risk (slab: Float64Array, base: number): CurrentRisk | undefined {
+    const score = slab[base + RISK_AT] as number
+    if (Number.isNaN(score)) return undefined
+    const names = this.#names
+    const reasons: RiskReason[] = []
+    for (let j = 0; j < RISK_REASONS; j++) {
+      const at = base + REASONS_AT + 3 * j
+      const feature = slab[at] as number
+      if (feature === 0) break
+      reasons.push({ feature: names[feature - 1] as string, value: slab[at + 1] as number, impact: slab[at + 2] as number })
+    }
+    return {
+      score,
+      band: names[(slab[base + RISK_BAND_AT] as number) - 1] as string,
+      modelVersion: names[(slab[base + RISK_MODEL_AT] as number) - 1] as string,
+      at: slab[base + RISK_TIME_AT] as number,
+      trigger: slab[base + RISK_TRIGGER_AT] === 1 ? RiskTriggers.INACTIVITY : RiskTriggers.EVENT,
+      reasons
+    }
+  }
+
+  #silence (slab: Float64Array, base: number): SilenceState | undefined {
+    const anchor = slab[base + SILENCE_ANCHOR_AT] as number
+    return anchor === 0 ? undefined : { steps: slab[base + SILENCE_STEPS_AT] as number, anchor: this.#keys[anchor - 1] as string }
+  }
+
+  #writeRisk (row: number, risk: CurrentRisk | undefined, silence: SilenceState | undefined): void {
+    const slab = this.#slab(row)
+    const base = (row & (SLAB_ROWS - 1)) * STRIDE
+    if (risk === undefined) {
+      slab[base + RISK_AT] = Number.NaN
+    } else {
+      slab[base + RISK_AT] = risk.score
+      slab[base + RISK_TIME_AT] = risk.at
+      slab[base + RISK_BAND_AT] = this.#name(risk.band)
+      slab[base + RISK_MODEL_AT] = this.#name(risk.modelVersion)
+      slab[base + RISK_TRIGGER_AT] = risk.trigger === RiskTriggers.INACTIVITY ? 1 : 0
+      for (let j = 0; j < RISK_REASONS; j++) {
+        const r = risk.reasons[j]
+        const at = base + REASONS_AT + 3 * j
+        slab[at] = r === undefined ? 0 : this.#name(r.feature)
+        slab[at + 1] = r?.value ?? 0
+        slab[at + 2] = r?.impact ?? 0
+      }
+    }
+    slab[base + SILENCE_STEPS_AT] = silence?.steps ?? 0
+    slab[base + SILENCE_ANCHOR_AT] = silence === undefined ? 0 : this.#intern(silence.anchor) + 1
+  }
+
+  /**
+   * Calls `visit` with every scored customer's id, score and band, straight from the rows (no
+   * record is built): the at-risk ranking reads a million customers in one pass.
+   */
+  forEachRisk (visit: (id: string, score: number, band: string) => void): void {
+    const names = this.#names
+    for (const [id, row] of this.#rows) {
+      const slab = this.#slab(row)
+      const base = (row & (SLAB_ROWS - 1)) * STRIDE
+      const score = slab[base + RISK_AT] as number
+      if (!Number.isNaN(score)) visit(id, score, names[(slab[base + RISK_BAND_AT] as number) - 1] as string)
+    }
+  }
+
+  /** Calls `visit` with every customer's id, last activity and silence steps scored, straight from the rows. */
+  eachSilence (visit: (id: string, lastSeen: number, steps: number) => void): void {
+    const lastSeenAt = profileFields.indexOf('lastSeen')
+    for (const [id, row] of this.#rows) {
+      const slab = this.#slab(row)
+      const base = (row & (SLAB_ROWS - 1)) * STRIDE
+      if (slab[base + SILENCE_ANCHOR_AT] !== 0) visit(id, slab[base + lastSeenAt] as number, slab[base + SILENCE_STEPS_AT] as number)
+    }
   }
 
   #intern (key: string): number {
@@ -221,6 +323,7 @@ export class MemoryProfileStore implements ProfileStore {
   set (id: string, record: ProfileRecord, version = record.version): void {
     const row = this.#rows.get(id) ?? this.#add(id)
     this.#write(row, record.profile, version, record.alert.high, record.alert.lastAt)
+    this.#writeRisk(row, record.risk, record.silence)
     const pairs = this.#pairs
     pairs.length = 0
     for (const key in record.offsets) pairs.push(this.#intern(key), record.offsets[key] as number)
@@ -247,7 +350,8 @@ export class MemoryProfileStore implements ProfileStore {
     }
     const more = this.#moreOffsets.get(row)
     if (more !== undefined) offsets.push(...Object.entries(more))
-    return encodeProfileRow(slab, base, slab[base + VERSION_AT] as number, slab[base + HIGH_AT] === 1, slab[base + LAST_AT] as number, offsets)
+    return encodeProfileRow(slab, base, slab[base + VERSION_AT] as number, slab[base + HIGH_AT] === 1, slab[base + LAST_AT] as number, offsets,
+      this.#risk(slab, base), this.#silence(slab, base))
   }
 
   keys (): IterableIterator<string> {
@@ -266,11 +370,15 @@ export class MemoryProfileStore implements ProfileStore {
     }
     const more = this.#moreOffsets.get(row)
     if (more !== undefined) Object.assign(offsets, more)
+    const risk = this.#risk(slab, base)
+    const silence = this.#silence(slab, base)
     return {
       profile,
       offsets,
       alert: { high: slab[base + HIGH_AT] === 1, lastAt: slab[base + LAST_AT] as number },
-      version: slab[base + VERSION_AT] as number
+      version: slab[base + VERSION_AT] as number,
+      ...(risk === undefined ? {} : { risk }),
+      ...(silence === undefined ? {} : { silence })
     }
   }
 
@@ -288,6 +396,7 @@ export class MemoryProfileStore implements ProfileStore {
       }
       const row = existing ?? this.#add(id)
       this.#write(row, record.profile, record.version + 1, record.alert.high, record.alert.lastAt)
+      this.#writeRisk(row, record.risk, record.silence)
       const pairs = this.#pairs
       pairs.length = 0
       for (const key in record.offsets) pairs.push(this.#intern(key), record.offsets[key] as number)

@@ -3,7 +3,7 @@ import { createClient, ErrorReply, RESP_TYPES } from 'redis'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { profileFields, profileFromRow, type CustomerProfile } from '../profile.ts'
 import { asciiBulk, bulk, RespBuffer, RespConnection, RespError, RespTimeout, type RespReply } from './resp.ts'
-import type { ProfileRecord, ProfileStore } from './types.ts'
+import type { CurrentRisk, ProfileRecord, ProfileStore, SilenceState } from './types.ts'
 
 export interface RedisProfileStoreOptions {
   readonly host: string
@@ -11,6 +11,8 @@ export interface RedisProfileStoreOptions {
   readonly password?: string
   /** Prefix of the profile keys; one hash per customer at `<prefix><customer id>`. */
   readonly prefix?: string
+  /** The sorted set of customers by current score (default `churnflow:at-risk`, or `<prefix>:at-risk` beside another prefix). */
+  readonly rankKey?: string
   /** How long a command may wait for Redis before it fails, in ms. */
   readonly timeoutMs?: number
 }
@@ -20,6 +22,9 @@ const OFFSET_PREFIX = 'o:'
 const ALERT_HIGH = 'alert_high'
 const ALERT_AT = 'alert_at'
 const VERSION = 'v'
+/** The current risk and the silence state, as JSON, beside the profile ("fast access to customer profiles and predictions"). */
+const RISK = 'risk'
+const SILENCE = 'silence'
 
 /**
  * Compare-and-set of one customer's hash: ARGV[1] is the version the writer read (a missing `v`
@@ -65,6 +70,14 @@ function casCommand (head: string, key: string, record: ProfileRecord): string {
     body += bulk(OFFSET_PREFIX + k) + asciiBulk(encode(record.offsets[k] as number))
     written.args += 2
   }
+  if (record.risk !== undefined) {
+    body += RISK_ARG + bulk(JSON.stringify(record.risk))
+    written.args += 2
+  }
+  if (record.silence !== undefined) {
+    body += SILENCE_ARG + bulk(JSON.stringify(record.silence))
+    written.args += 2
+  }
   body += `${ALERT_HIGH_ARG}${record.alert.high ? ONE : ZERO}${ALERT_AT_ARG}${asciiBulk(encode(record.alert.lastAt))}${VERSION_ARG}${asciiBulk(String(record.version + 1))}`
   // EVAL(SHA), the script, numkeys and the key; the version read; the hash; alert_high, alert_at and v with their values.
   return `*${4 + 1 + written.args + 6}\r\n${head}${bulk(key)}${body}`
@@ -72,8 +85,11 @@ function casCommand (head: string, key: string, record: ProfileRecord): string {
 const ALERT_HIGH_ARG = asciiBulk(ALERT_HIGH)
 const ALERT_AT_ARG = asciiBulk(ALERT_AT)
 const VERSION_ARG = asciiBulk(VERSION)
+const RISK_ARG = asciiBulk(RISK)
+const SILENCE_ARG = asciiBulk(SILENCE)
 const ONE = asciiBulk('1')
 const ZERO = asciiBulk('0')
+const ZADD = asciiBulk('ZADD')
 const HGETALL_HEAD = `*2\r\n${asciiBulk('HGETALL')}`
 const EVALSHA_HEAD = `${asciiBulk('EVALSHA')}${asciiBulk(CAS_SHA)}${asciiBulk('1')}`
 const EVAL_HEAD = `${asciiBulk('EVAL')}${bulk(CAS_SCRIPT)}${asciiBulk('1')}`
@@ -92,6 +108,8 @@ function recordOf (tuples: readonly string[]): ProfileRecord {
   let high = false
   let lastAt = 0
   let version = 0
+  let risk: CurrentRisk | undefined
+  let silence: SilenceState | undefined
   for (let i = 0; i + 1 < tuples.length; i += 2) {
     const field = tuples[i] as string
     const value = tuples[i + 1] as string
@@ -101,10 +119,12 @@ function recordOf (tuples: readonly string[]): ProfileRecord {
     else if (field === ALERT_HIGH) high = value === '1'
     else if (field === ALERT_AT) lastAt = Number(value)
     else if (field === VERSION) version = Number(value)
+    else if (field === RISK) risk = JSON.parse(value) as CurrentRisk
+    else if (field === SILENCE) silence = JSON.parse(value) as SilenceState
   }
   const profile = profileFromRow(scratch, 0)
   scratch.fill(0)
-  return { profile, offsets, alert: { high, lastAt }, version }
+  return { profile, offsets, alert: { high, lastAt }, version, ...(risk === undefined ? {} : { risk }), ...(silence === undefined ? {} : { silence }) }
 }
 
 /**
@@ -122,6 +142,7 @@ export class RedisProfileStore implements ProfileStore {
   /** The same connection, answering maps (HGETALL) as flat arrays. */
   readonly #tuples: ReturnType<ReturnType<typeof createClient>['withTypeMapping']>
   readonly #prefix: string
+  readonly #rankKey: string
   readonly #timeoutMs: number
   #connecting: Promise<unknown> | undefined
   #lastError: Error | undefined
@@ -133,6 +154,7 @@ export class RedisProfileStore implements ProfileStore {
   constructor (options: RedisProfileStoreOptions) {
     this.name = `redis ${options.host}:${options.port}`
     this.#prefix = options.prefix ?? 'churnflow:profile:'
+    this.#rankKey = options.rankKey ?? (this.#prefix === 'churnflow:profile:' ? 'churnflow:at-risk' : `${this.#prefix.replace(/:$/, '')}:at-risk`)
     this.#timeoutMs = options.timeoutMs ?? 2000
     this.#client = createClient({
       socket: {
@@ -301,8 +323,27 @@ export class RedisProfileStore implements ProfileStore {
       uncached.forEach((index, j) => { results[index] = retried[j] as RespReply })
     }
     const conflicts: string[] = []
-    entries.forEach(([id], i) => { if (results[i] !== 1) conflicts.push(id) })
+    const ranked = new RespBuffer(entries.length * 64)
+    let ranks = 0
+    entries.forEach(([id, record], i) => {
+      if (results[i] !== 1) conflicts.push(id)
+      else if (record.risk !== undefined) {
+        ranked.add(`*4\r\n${ZADD}${bulk(this.#rankKey)}${asciiBulk(encode(record.risk.score))}${bulk(id)}`)
+        ranks++
+      }
+    })
+    // The ranking follows the hashes: a write lost between the two is redone by the next score of the customer.
+    if (ranks > 0) await this.#pipeline(ranked.bytes, ranks)
     return conflicts
+  }
+
+  async topRisk (limit: number, range?: { from: number, to: number }): Promise<{ id: string, score: number }[]> {
+    const max = range === undefined || range.to === Number.POSITIVE_INFINITY ? '+inf' : `(${range.to}`
+    const min = range === undefined ? '-inf' : String(range.from)
+    const reply = await this.#run(() => this.#client.sendCommand(['ZRANGE', this.#rankKey, max, min, 'BYSCORE', 'REV', 'LIMIT', '0', String(limit), 'WITHSCORES'])) as string[]
+    const out: { id: string, score: number }[] = []
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push({ id: String(reply[i]), score: Number(reply[i + 1]) })
+    return out
   }
 
   /** Every resolved putMany is already in Redis. */
@@ -321,6 +362,7 @@ export class RedisProfileStore implements ProfileStore {
       cursor = page.cursor
       if (page.keys.length > 0) deleted += await this.#run(() => this.#client.del(page.keys))
     } while (cursor !== '0')
+    await this.#run(() => this.#client.del(this.#rankKey))
     return deleted
   }
 

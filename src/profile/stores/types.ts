@@ -9,6 +9,38 @@ export interface AlertState {
   readonly lastAt: number
 }
 
+/** One feature behind a score: its value and how much it pushed the score up. */
+export interface RiskReason { readonly feature: string, readonly value: number, readonly impact: number }
+
+/** How a customer's latest score came about: one of their events, or a silence step with no event. */
+export const RiskTriggers = { EVENT: 'event', INACTIVITY: 'inactivity' } as const
+export type RiskTrigger = (typeof RiskTriggers)[keyof typeof RiskTriggers]
+
+/** A customer's current risk: their latest score, kept in the processor's state beside the profile. */
+export interface CurrentRisk {
+  readonly score: number
+  readonly band: string
+  readonly modelVersion: string
+  /** Event time (epoch ms) the score is as of: the event's time, or the silence step's due time. */
+  readonly at: number
+  readonly trigger: RiskTrigger
+  /** The features that pushed it up most (at most RISK_REASONS), strongest first. */
+  readonly reasons: readonly RiskReason[]
+}
+
+/** Most reasons kept per customer. */
+export const RISK_REASONS = 3
+
+/**
+ * Where a customer's silence stands: the silence steps already scored since their last activity,
+ * and the source record that activity came from (`<topic>:<partition>`, its offset being the
+ * record's `offsets` entry), which keys the inactivity checks so a replay writes none twice.
+ */
+export interface SilenceState {
+  readonly steps: number
+  readonly anchor: string
+}
+
 /** A customer as the processor stores it. */
 export interface ProfileRecord {
   readonly profile: CustomerProfile
@@ -18,6 +50,10 @@ export interface ProfileRecord {
    */
   readonly offsets: Readonly<Record<string, number>>
   readonly alert: AlertState
+  /** The latest score; absent until the customer is first scored. */
+  readonly risk?: CurrentRisk | undefined
+  /** Absent until the customer's first event. */
+  readonly silence?: SilenceState | undefined
   /** Write count, for optimistic concurrency; 0 for a customer the store has never seen. */
   readonly version: number
 }
@@ -53,6 +89,15 @@ export interface ProfileStore extends AsyncDisposable {
    * are revoked.
    */
   readonly partitioned?: PartitionedStore
+  /**
+   * Every customer of a held partition with their last activity and silence steps scored, when the
+   * store keeps its state per partition: the silence sweeps build their due index from it.
+   */
+  forEachSilence? (partition: number, visit: (id: string, lastSeen: number, steps: number) => void): void
+  /** Every scored customer with their current score and band, when the store holds them in process: the at-risk ranking. */
+  forEachRisk? (visit: (id: string, score: number, band: string) => void): void
+  /** The `limit` customers of highest current score (within `range`, from included, to excluded), highest first, when the store keeps a ranking (Redis). */
+  topRisk? (limit: number, range?: { from: number, to: number }): Promise<{ id: string, score: number }[]>
   /** Customers now in the high-risk state, when the store can count them cheaply (the in-process store). */
   countHighRisk? (): number
   ping (): Promise<void>

@@ -87,6 +87,8 @@ export interface PartitionedStore {
   readonly partitions: readonly number[]
   /** Keys held, over every partition held. */
   readonly size: number
+  /** The partition holding `key`, if any. */
+  partitionOf (key: string): number | undefined
   /** Restores these partitions' state (checkpoint, then the changelog after it); the partitions are usable once it resolves. */
   assign (partitions: readonly number[]): Promise<RestoreSummary>
   /** Checkpoints these partitions (best effort) and drops their state from memory. */
@@ -153,6 +155,11 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
 
   tables (): IterableIterator<T> {
     return this.#tables.values()
+  }
+
+  /** A held partition's table. */
+  table (partition: number): T | undefined {
+    return this.#tables.get(partition)
   }
 
   /** The partition holding `key`, if any. */

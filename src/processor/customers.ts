@@ -1,0 +1,209 @@
+import { isoUtc } from '../events/index.ts'
+import type { CurrentRisk, ProfileRecord, ProfileStore } from '../profile/index.ts'
+
+const DAY = 86_400_000
+
+/** A band of the model: scores from `from` up to the next band's start. */
+export interface RiskBand { readonly name: string, readonly from: number }
+
+/** One customer of the at-risk list, as the routes answer it. */
+export interface AtRiskCustomer {
+  readonly customer_id: string
+  readonly churn_score: number
+  readonly risk_band: string
+  readonly reasons: CurrentRisk['reasons']
+  /** What the score is as of: the event's time, or the silence step's due time. */
+  readonly scored_at: string
+  /** `event` or `inactivity`. */
+  readonly trigger: CurrentRisk['trigger']
+  readonly model_version: string
+  readonly last_seen: string | null
+  /** Days since the last activity, as of `as_of`. */
+  readonly days_silent: number | null
+  /** The event time the silence is counted to: the watermark of the customer's partition, or now. */
+  readonly as_of: string
+}
+
+/** A stored prediction of a customer, newest first. */
+export interface CustomerPrediction {
+  readonly event_type: string
+  readonly churn_score: number
+  readonly event_timestamp: string
+  readonly prediction_timestamp: string
+}
+
+export interface CustomerView {
+  readonly customer_id: string
+  readonly profile: {
+    readonly first_seen: string | null
+    readonly last_seen: string | null
+    readonly events: number
+    readonly orders: number
+    readonly total_spent: number
+    readonly page_views: number
+    readonly support_tickets: number
+    readonly payment_failures: number
+  }
+  readonly risk: AtRiskCustomer | null
+  readonly alert: { readonly high_risk: boolean, readonly last_alert_at: string | null }
+  readonly predictions: readonly CustomerPrediction[]
+}
+
+export interface CustomerReaderOptions {
+  readonly profiles: ProfileStore
+  /** The model's bands, lowest first: `band=` filters by them. */
+  readonly bands: () => readonly RiskBand[]
+  /** The event-time watermark of the partition holding a customer's state, when known. */
+  readonly watermarkOf?: (id: string) => number | undefined
+  /** A customer's latest stored predictions (from SQL), newest first. */
+  readonly predictions?: (id: string, limit: number) => Promise<readonly CustomerPrediction[]>
+  readonly now?: () => number
+}
+
+/** Most customers one at-risk request returns. */
+export const AT_RISK_LIMIT = 1000
+
+/**
+ * Reads customers' current risk from the processor's state: the at-risk ranking (every scored
+ * customer, silent ones included, by their latest score) and one customer's page. The ranking is
+ * one pass over the in-process state keeping the best `limit` in a small heap, or a sorted set in Redis.
+ */
+export class CustomerReader {
+  readonly #o: CustomerReaderOptions
+
+  constructor (options: CustomerReaderOptions) {
+    this.#o = options
+  }
+
+  /** The score range of a band by name; undefined for a band the model does not have. */
+  #range (band: string): { from: number, to: number } | undefined {
+    const bands = this.#o.bands()
+    const i = bands.findIndex(b => b.name === band)
+    if (i < 0) return undefined
+    return { from: (bands[i] as RiskBand).from, to: bands[i + 1]?.from ?? Number.POSITIVE_INFINITY }
+  }
+
+  /** Customers ranked by current risk, highest first; `band` keeps those whose stored band is that one. Rejects an unknown band. */
+  async atRisk (query: { limit: number, band?: string | undefined }): Promise<AtRiskCustomer[]> {
+    const profiles = this.#o.profiles
+    const limit = Math.max(1, Math.min(AT_RISK_LIMIT, Math.floor(query.limit)))
+    const range = query.band === undefined ? undefined : this.#range(query.band)
+    if (query.band !== undefined && range === undefined) throw new RangeError(`unknown band "${query.band}"; the model's bands are ${this.#o.bands().map(b => b.name).join(', ')}`)
+    let ranked: { id: string, score: number }[]
+    if (profiles.forEachRisk !== undefined) {
+      const top = new TopK(limit)
+      profiles.forEachRisk((id, score, band) => {
+        if (query.band === undefined || band === query.band) top.offer(id, score)
+      })
+      ranked = top.sorted()
+    } else if (profiles.topRisk !== undefined) {
+      ranked = await profiles.topRisk(limit, range)
+    } else {
+      ranked = []
+    }
+    const records = await profiles.getMany(ranked.map(r => r.id))
+    const out: AtRiskCustomer[] = []
+    for (const { id } of ranked) {
+      const record = records.get(id)
+      if (record?.risk !== undefined) out.push(this.#entry(id, record, record.risk))
+    }
+    return out
+  }
+
+  #entry (id: string, record: ProfileRecord, risk: CurrentRisk): AtRiskCustomer {
+    const lastSeen = record.profile.lastSeen
+    const asOf = Math.max(this.#o.watermarkOf?.(id) ?? (this.#o.now ?? Date.now)(), risk.at)
+    return {
+      customer_id: id,
+      churn_score: risk.score,
+      risk_band: risk.band,
+      reasons: risk.reasons,
+      scored_at: isoUtc(risk.at),
+      trigger: risk.trigger,
+      model_version: risk.modelVersion,
+      last_seen: lastSeen > 0 ? isoUtc(lastSeen) : null,
+      days_silent: lastSeen > 0 ? Math.round(((asOf - lastSeen) / DAY) * 10) / 10 : null,
+      as_of: isoUtc(asOf)
+    }
+  }
+
+  /** One customer: profile summary, current risk with reasons, alert state and latest predictions; undefined when unknown. */
+  async customer (id: string, predictions = 20): Promise<CustomerView | undefined> {
+    const record = (await this.#o.profiles.getMany([id])).get(id)
+    if (record === undefined) return undefined
+    const p = record.profile
+    const time = (ms: number): string | null => ms > 0 ? isoUtc(ms) : null
+    return {
+      customer_id: id,
+      profile: {
+        first_seen: time(p.firstSeen),
+        last_seen: time(p.lastSeen),
+        events: p.events,
+        orders: p.orders,
+        total_spent: Math.round(p.totalSpent * 100) / 100,
+        page_views: p.views + p.productViews,
+        support_tickets: p.tickets,
+        payment_failures: p.paymentFailures
+      },
+      risk: record.risk === undefined ? null : this.#entry(id, record, record.risk),
+      alert: { high_risk: record.alert.high, last_alert_at: time(record.alert.lastAt) },
+      predictions: this.#o.predictions === undefined ? [] : await this.#o.predictions(id, predictions)
+    }
+  }
+}
+
+/** The `k` highest scores offered, in a min-heap of size k: one pass over a million customers, no sort of them all. */
+class TopK {
+  readonly #k: number
+  readonly #scores: number[] = []
+  readonly #ids: string[] = []
+
+  constructor (k: number) {
+    this.#k = k
+  }
+
+  offer (id: string, score: number): void {
+    const scores = this.#scores
+    if (scores.length === this.#k) {
+      if (score <= (scores[0] as number)) return
+      this.#replaceRoot(id, score)
+      return
+    }
+    let i = scores.length
+    scores.push(score)
+    this.#ids.push(id)
+    while (i > 0) {
+      const parent = (i - 1) >>> 1
+      if ((scores[parent] as number) <= score) break
+      scores[i] = scores[parent] as number
+      this.#ids[i] = this.#ids[parent] as string
+      i = parent
+    }
+    scores[i] = score
+    this.#ids[i] = id
+  }
+
+  #replaceRoot (id: string, score: number): void {
+    const scores = this.#scores
+    const ids = this.#ids
+    const n = scores.length
+    let i = 0
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= n) break
+      if (child + 1 < n && (scores[child + 1] as number) < (scores[child] as number)) child++
+      if ((scores[child] as number) >= score) break
+      scores[i] = scores[child] as number
+      ids[i] = ids[child] as string
+      i = child
+    }
+    scores[i] = score
+    ids[i] = id
+  }
+
+  /** Highest first; ties by id, so the order is stable. */
+  sorted (): { id: string, score: number }[] {
+    return this.#ids.map((id, i) => ({ id, score: this.#scores[i] as number }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+}
