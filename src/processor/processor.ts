@@ -10,6 +10,13 @@ import type { Scorer } from './scoring.ts'
 import { DueIndex, nextDue, type SilencePolicy } from './silence.ts'
 import { CustomerReader, type CustomerPrediction, type RiskBand } from './customers.ts'
 
+/**
+ * How long the processor must have had nothing to take before a source topic that brought no
+ * event to a partition stops holding that partition's silence sweeps back: long enough that the
+ * first fetches after an assignment have answered.
+ */
+const RELEASE_AFTER_MS = 5000
+
 /** A churn processor's options: the churn pipeline's parts, and the runtime's own (batch size, intervals, retries...). */
 export interface ProcessorOptions extends Omit<StreamRuntimeOptions<BatchResult>, 'pipeline' | 'config' | 'connector'> {
   readonly config: Config
@@ -45,6 +52,8 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
   /** Each held partition's silence due index, when sweeps are on. */
   readonly #due = new Map<number, DueIndex>()
   readonly #sweeps: SilencePolicy | undefined
+  /** When a record last came (or partitions were assigned): a source topic silent for RELEASE_AFTER_MS of idleness has nothing to bring. */
+  #busyAt = Date.now()
 
   constructor (options: ProcessorOptions) {
     this.#o = options
@@ -80,8 +89,9 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
     const policy = this.#sweeps
     const store = this.#o.profiles
     if (policy === undefined || store.forEachSilence === undefined) return
+    this.#busyAt = Date.now()
     for (const p of partitions) {
-      const index = new DueIndex()
+      const index = new DueIndex(this.topics)
       let watermark = 0
       store.forEachSilence(p, (id, lastSeen, steps) => {
         index.set(id, nextDue(policy, lastSeen, steps))
@@ -115,7 +125,9 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
     if (policy === undefined) return undefined
     const now = Date.now()
     let due = false
+    const caughtUp = now - this.#busyAt >= RELEASE_AFTER_MS
     for (const index of this.#due.values()) {
+      if (caughtUp) index.release()
       index.advanceTo(now, policy.liveWindowMs)
       if (index.peek() < index.watermark) due = true
     }
@@ -178,6 +190,7 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
   }
 
   prepare (records: readonly TakenRecord[], io: BatchIO): Promise<PreparedBatch<BatchResult>> {
+    this.#busyAt = Date.now()
     return prepareBatch(records, this.#contextOf(io), this.#overlay)
   }
 

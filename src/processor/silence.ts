@@ -54,14 +54,33 @@ export class DueIndex {
   /** The latest activity among the customers restored here: until an event comes, the live check starts from it. */
   restoredAt = 0
 
+  /**
+   * `topics`: the partition's source topics. Until each has brought an event (or `release` says
+   * the ones still silent have nothing to bring), the watermark waits: a topic not read yet may
+   * hold a customer's activity older than a step the other topic's events have passed.
+   */
+  constructor (topics: readonly string[] = []) {
+    for (const topic of topics) this.#topicTimes.set(topic, 0)
+  }
+
   /** Notes an applied event's time on its topic, moving the watermark on when every topic has passed it. */
   observe (topic: string, time: number): void {
     const before = this.#topicTimes.get(topic)
     if (before !== undefined && before >= time) return
     this.#topicTimes.set(topic, time)
+    this.#recompute()
+  }
+
+  /** The processor has caught up on every partition: the topics that brought nothing have nothing to bring, and wait no more. */
+  release (): void {
+    for (const [topic, time] of this.#topicTimes) if (time === 0) this.#topicTimes.delete(topic)
+    this.#recompute()
+  }
+
+  #recompute (): void {
     let least = Number.POSITIVE_INFINITY
     for (const t of this.#topicTimes.values()) if (t < least) least = t
-    if (least > this.watermark) this.watermark = least
+    if (least !== Number.POSITIVE_INFINITY && least > this.watermark) this.watermark = least
   }
 
   /**

@@ -155,7 +155,10 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
   t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
   const port = await freePort()
   const env = processEnv(config, topics, { CHURNFLOW_STATE_DIR: stateDir, OPS_PORT: String(port), BATCH_SIZE: '50' })
-  const records = mixedEvents(2000, { seed: 31 })
+  // A customer seen once at the start, then never again, among 33 hours of everyone else's events.
+  const start = Date.UTC(2024, 0, 1)
+  const quiet: TestRecord = { stream: 'user-events', key: 'QUIET-1', value: JSON.stringify({ user_id: 'QUIET-1', event_type: 'checkout', timestamp: new Date(start).toISOString(), metadata: { session_length: 4 } }), time: start }
+  const records = [quiet, ...mixedEvents(2000, { seed: 31, start })]
   await produceTo(config, topics, records)
   const run = startCli(['process'], env)
   t.after(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
@@ -185,6 +188,27 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
     const lags = lagOf(metrics)
     return lags.length > 0 && lags.every(lag => lag === '0')
   })
+  // Current risk: every scored customer ranked, the quiet one among them, re-scored by its silence.
+  type AtRisk = { count: number, customers: { customer_id: string, churn_score: number, risk_band: string, trigger: string, days_silent: number, reasons: unknown[] }[] }
+  const ranked = await (await fetch(`${base}/customers/at-risk?limit=1000`)).json() as AtRisk
+  assert.ok(ranked.count > 100, `${ranked.count} customers ranked`)
+  assert.ok(ranked.customers.every((c, i) => i === 0 || c.churn_score <= (ranked.customers[i - 1] as typeof c).churn_score), 'ranked by current risk')
+  const silentOne = ranked.customers.find(c => c.customer_id === 'QUIET-1')
+  assert.equal(silentOne?.trigger, 'inactivity')
+  assert.ok((silentOne?.days_silent ?? 0) >= 1, `silent ${silentOne?.days_silent} days`)
+  const band = ranked.customers[0]?.risk_band as string
+  const inBand = await (await fetch(`${base}/customers/at-risk?limit=5&band=${band}`)).json() as AtRisk
+  assert.ok(inBand.count > 0 && inBand.customers.every(c => c.risk_band === band))
+  assert.equal((await fetch(`${base}/customers/at-risk?band=purple`)).status, 400)
+  assert.equal((await fetch(`${base}/customers/at-risk?limit=0`)).status, 400)
+  const page = await (await fetch(`${base}/customers/QUIET-1`)).json() as { risk: { trigger: string }, predictions: { event_type: string }[], profile: { events: number } }
+  assert.equal(page.profile.events, 1)
+  assert.equal(page.risk.trigger, 'inactivity')
+  assert.ok(page.predictions.some(p => p.event_type === INACTIVITY_CHECK), 'the latest predictions hold the inactivity checks')
+  assert.ok(page.predictions.some(p => p.event_type === 'checkout'))
+  assert.equal((await fetch(`${base}/customers/nobody-at-all`)).status, 404)
+  assert.ok(metrics.includes('churnflow_processor_inactivity_checks_total{pipeline="churn"}'))
+
   run.child.kill('SIGTERM')
   const result = await run.done
   assert.equal(result.code, 0, result.stderr)
