@@ -18,7 +18,7 @@ export const upCommand: Command = {
     'DB_HOST (MySQL/MariaDB, PostgreSQL) and REDIS_HOST name real services. Ctrl+C stops everything in order',
     '(producers, processors after committing, API, broker) and prints the statistics; up again continues.',
     '',
-    '  --fresh                delete the local data first (Kafka, SQLite, profiles, the producer\'s position)',
+    '  --fresh                delete the local data first (Kafka, SQLite with the fraud tables, profiles and accounts, the producer\'s position)',
     '  --rate N               producer pace, events/s, while the history catches up (default 20; 0: no producer)',
     '  --customers N          simulated customers (default 2000; a later up keeps the saved population)',
     '  --history-days D       days of history replayed before the stream goes live (default 30)',
