@@ -50,10 +50,11 @@ export function startFraud (o: FraudPartOptions): FraudPart {
   o.defer('the fraud tables\' database', () => store.close())
   const fraudConsole = new FraudConsole(o.log, { server: config.kafkaBrokers.join(','), group: settings.group, topic: settings.sourceTopic })
   const model = FraudScorer.fromFile(shippedFraudModelPath)
+  const scoring = fraudScoring(settings, model, { log: o.log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
   const pipeline = new FraudPipeline({
     settings,
     store,
-    scoring: fraudScoring(settings, model, { log: o.log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) }),
+    scoring,
     migrate: async () => undefined,
     console: fraudConsole,
     log: o.log
@@ -63,7 +64,7 @@ export function startFraud (o: FraudPartOptions): FraudPart {
   processing.catch(() => undefined)
   o.defer('the fraud pipeline', async () => { runtime.stop(); await processing; pipeline.stopped() })
 
-  const tables = `${store.name}, tables transactions and predictions; topics ${settings.predictionsTopic}, ${settings.alertsTopic}`
+  const tables = `${store.name}, tables transactions and predictions; topics ${settings.predictionsTopic}, ${settings.alertsTopic}; scored by ${scoring.name}`
   if (o.rate <= 0) return { stats: fraudConsole.stats, producerStats: undefined, processing, producing: Promise.resolve(), line: `${settings.sourceTopic} (no producer: --tx-rate 0) -> ${tables}` }
   const stream = new TransactionStream(new Rng(o.seed), { ...transactionDefaults, start: Date.now(), end: Infinity, live: true })
   const source = simulatorSource({ next: now => stream.next(now) }, { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: settings.sourceTopic }, { live: true })
