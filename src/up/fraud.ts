@@ -25,6 +25,8 @@ export interface FraudPartOptions {
 
 /** The running fraud part of `up`. */
 export interface FraudPart {
+  /** The pipeline's runtime: its dependencies' health and its lag, for up's ops endpoints. */
+  readonly runtime: Pick<StreamRuntime, 'health' | 'lag'>
   /** The pipeline's counts since this up started. */
   readonly stats: FraudStats
   /** The transaction producer's counts; undefined at a rate of 0. */
@@ -65,10 +67,10 @@ export function startFraud (o: FraudPartOptions): FraudPart {
   o.defer('the fraud pipeline', async () => { runtime.stop(); await processing; pipeline.stopped() })
 
   const tables = `${store.name}, tables transactions and predictions; topics ${settings.predictionsTopic}, ${settings.alertsTopic}; scored by ${scoring.name}`
-  if (o.rate <= 0) return { stats: fraudConsole.stats, producerStats: undefined, processing, producing: Promise.resolve(), line: `${settings.sourceTopic} (no producer: --tx-rate 0) -> ${tables}` }
+  if (o.rate <= 0) return { runtime, stats: fraudConsole.stats, producerStats: undefined, processing, producing: Promise.resolve(), line: `${settings.sourceTopic} (no producer: --tx-rate 0) -> ${tables}` }
   const stream = new TransactionStream(new Rng(o.seed), { ...transactionDefaults, start: Date.now(), end: Infinity, live: true })
   const source = simulatorSource({ next: now => stream.next(now) }, { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: settings.sourceTopic }, { live: true })
   const { producing, stats } = startPacedProducer({ config, source, rate: o.rate, suffix: 'up-transactions', log: o.log, defer: o.defer, what: 'the transaction producer' })
   const line = `${o.rate} transactions/s of ${transactionDefaults.accounts.toLocaleString('en-US')} simulated accounts (fraud rate ${transactionDefaults.fraudRate * 100}%) -> ${tables}`
-  return { stats: fraudConsole.stats, producerStats: stats, processing, producing, line }
+  return { runtime, stats: fraudConsole.stats, producerStats: stats, processing, producing, line }
 }

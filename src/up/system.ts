@@ -9,7 +9,7 @@ import { createAdmin, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
 import { ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { buildOps, openPipeline, Processor, type PipelineParts } from '../processor/index.ts'
+import { buildOps, openPipeline, Processor, type OpsTarget, type PipelineParts } from '../processor/index.ts'
 import type { ProducerStats } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
 import { defaultSqlitePath, migrateAtStart } from '../sql/index.ts'
@@ -182,7 +182,7 @@ async function startAll (ctx: UpContext, stack: AsyncDisposableStack, run: UpRun
   const produced = (): number => ctx.state.producer.produced + (run.producerStats?.sent ?? 0)
   const totals = (): UpState['totals'] => totalsOf(ctx.state, proc)
   const fraudTotals = (): UpState['fraud'] => fraudTotalsOf(ctx.state, run.fraud)
-  const opsUrl = await startOps(ctx, stack, proc, () => {
+  const opsUrl = await startOps(ctx, stack, upOpsTarget(proc, () => run.fraud), () => {
     const t = totals()
     return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced(), ...fraudStats(run.fraud, fraudTotals()) }
   })
@@ -283,9 +283,31 @@ function totalsOf (state: UpState, proc: Processor): UpState['totals'] {
   }
 }
 
+/**
+ * What up's ops endpoints read: the churn processor, and once the fraud pipeline runs, its
+ * dependencies in /health (as fraud_kafka, fraud_database, ...) and its lag in /metrics beside churn's.
+ */
+function upOpsTarget (proc: Processor, fraud: () => FraudPart | undefined): OpsTarget {
+  return {
+    get stats () { return proc.stats },
+    get metrics () { return proc.metrics },
+    get running () { return proc.running },
+    highRiskCustomers: () => proc.highRiskCustomers(),
+    stateStats: () => proc.stateStats(),
+    lag: async () => [...await proc.lag(), ...await (fraud()?.runtime.lag() ?? [])],
+    health: async timeoutMs => {
+      const [churn, other] = await Promise.all([proc.health(timeoutMs), fraud()?.runtime.health(timeoutMs)])
+      if (other === undefined) return churn
+      const dependencies = { ...churn.dependencies }
+      for (const [key, d] of Object.entries(other.dependencies)) dependencies[`fraud_${key}`] = d
+      return { healthy: churn.healthy && other.healthy, dependencies }
+    }
+  }
+}
+
 /** The processor's ops endpoints, with up's totals in /stats; resolves to their URL. */
-async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, extraStats: () => Record<string, number>): Promise<string> {
-  const ops = buildOps({ processor: proc, log: ctx.part('ops'), extraStats })
+async function startOps (ctx: UpContext, stack: AsyncDisposableStack, target: OpsTarget, extraStats: () => Record<string, number>): Promise<string> {
+  const ops = buildOps({ processor: target, log: ctx.part('ops'), extraStats })
   // Registered before listening: a listen that fails still closes the instance.
   stack.defer(stopStep(ctx.log, 'the ops endpoints', () => ops.close()))
   return ops.listen({ host: ctx.config.apiHost, port: ctx.config.opsPort })

@@ -164,6 +164,9 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   assert.match(first.output(), /Fraud: +20 transactions\/s of 1,000 simulated accounts \(fraud rate 1%\) -> sqlite .*churnflow\.db, tables transactions and predictions; topics fraud-predictions, fraud-alerts/)
   await waitFor(first, 'transactions scored into SQLite', async () => sqliteCount(dir, 'transactions') >= 100 && sqliteCount(dir, 'predictions') >= 100)
   await waitFor(first, 'a status line with the fraud figures', async () => /lag \d+; fraud: [1-9][\d,]* transactions scored, [\d,]+ flagged/.test(first.output()))
+  const health = (await getJson(`${first.ops}/health`))?.body as { dependencies: Record<string, { name: string, state: string }> } | undefined
+  assert.match(health?.dependencies.fraud_database?.name ?? '', /^sqlite .*churnflow\.db$/, 'the fraud pipeline\'s dependencies are in /health')
+  assert.ok(['up', 'recovering'].includes(health?.dependencies.fraud_kafka?.state ?? ''), JSON.stringify(health))
   const firstFraud = await stats(first)
   assert.ok((firstFraud.transactions_scored ?? 0) > 0 && firstFraud.transactions_scored === firstFraud.total_transactions_scored, JSON.stringify(firstFraud))
   const firstResult = await first.stop()
