@@ -46,7 +46,7 @@ function nothingToReplay (result: ReplayResult, fromBeginning: boolean): string 
 export const dlqCommand: Command = {
   name: 'dlq',
   summary: 'dead-letter records: count them, or replay them to their source topic after a fix',
-  usage: 'churnflow dlq replay|count --topic DLQ_TOPIC [--to TOPIC] [--dry-run] [--from-beginning] [--code CODE,...] [--limit N]',
+  usage: 'churnflow dlq replay|count [--topic DLQ_TOPIC] [--to TOPIC] [--dry-run] [--from-beginning] [--code CODE,...] [--limit N]',
   options: {
     topic: { type: 'string' },
     to: { type: 'string' },
@@ -56,9 +56,10 @@ export const dlqCommand: Command = {
     limit: { type: 'string' }
   },
   help: [
-    '`churnflow process` sends records it cannot use to <topic>-failed (or KAFKA_ERROR_TOPIC), value and key',
-    'unchanged, with churnflow-error-code, churnflow-error-message and the source topic, partition and offset',
-    'in headers. Once the cause is fixed, replay sends them back:',
+    '`churnflow process` (churn and fraud: `--streams transactions`) and `churnflow up` send records they cannot',
+    'use to <topic>-failed (user-events-failed, customer-events-failed, transactions-failed) or KAFKA_ERROR_TOPIC,',
+    'value and key unchanged, with churnflow-error-code, churnflow-error-message and the source topic, partition',
+    'and offset in headers. Once the cause is fixed, replay sends them back:',
     '',
     '  replay   reads DLQ_TOPIC from where the last replay of it stopped up to its end as of the start',
     '           (records that arrive meanwhile wait for the next replay), and produces each record to',
@@ -71,8 +72,9 @@ export const dlqCommand: Command = {
     '           batch and never skips one. Run one replay of a topic at a time.',
     '  count    how many records wait for the next replay, by error code; reads, changes nothing.',
     '',
-    '  --topic DLQ_TOPIC    the dead-letter topic, e.g. user-events-failed (required; here --topic names',
-    '                       the dead-letter topic, not KAFKA_TOPIC)',
+    '  --topic DLQ_TOPIC    the dead-letter topic, e.g. user-events-failed or transactions-failed (here --topic',
+    '                       names the dead-letter topic, not KAFKA_TOPIC); KAFKA_ERROR_TOPIC when not given,',
+    '                       required when that is not set',
     '  --to TOPIC           produce every record to TOPIC instead of its source topic',
     '  --dry-run            read the same records, print their count by error code and the first few;',
     '                       produce nothing, commit nothing',
@@ -90,8 +92,9 @@ export const dlqCommand: Command = {
     if (action === undefined || !(actions as readonly string[]).includes(action) || positionals.length > 1) {
       throw usage(`${action === undefined ? 'no dlq action given' : `unknown dlq action "${positionals.join(' ')}"`}: expected ${actions.join(' or ')}; churnflow dlq --help tells more`)
     }
-    const topic = stringFlag(values, 'topic')
-    if (topic === undefined) throw usage('--topic is required: the dead-letter topic to read, e.g. --topic user-events-failed')
+    // KAFKA_ERROR_TOPIC is every pipeline's one dead-letter topic: the one to read unless told otherwise.
+    const topic = stringFlag(values, 'topic') ?? config.errorTopic
+    if (topic === undefined) throw usage('--topic is required: the dead-letter topic to read, e.g. --topic user-events-failed or --topic transactions-failed')
     const to = stringFlag(values, 'to')
     const codes = codesFlag(values)
     const limit = wholeNumberFlag(values, 'limit', 1, Number.MAX_SAFE_INTEGER)

@@ -10,7 +10,7 @@ import {
   FileSink, KafkaSink, Paces, ProducerStats, ReplayFormats, replaySource, runProducer, simulatorSource,
   type DeliveryReport, type Generator, type Pace, type RecordSink, type RecordSource, type TopicNames
 } from '../producer/index.ts'
-import { Population, RandomCustomerEvents, RandomUserEvents, TransactionStream, UserEventShapes, type SimRecord, type UserEventShape } from '../simulator/index.ts'
+import { Population, RandomCustomerEvents, RandomUserEvents, transactionDefaults, TransactionStream, UserEventShapes, type SimRecord, type UserEventShape } from '../simulator/index.ts'
 import { Rng } from '../util/rng.ts'
 import { attemptsWithin, backoffDelay, parseDuration } from '../util/backoff.ts'
 import type { Command, CommandContext } from './command.ts'
@@ -169,7 +169,7 @@ export const produceCommand: Command = {
     const rng = new Rng(seed)
     const rate = decimalOrMaxFlag(values, 'rate')
     const speed = decimalOrMaxFlag(values, 'speed')
-    const fraudText = typeof values['fraud-rate'] === 'string' ? values['fraud-rate'] : '0.01'
+    const fraudText = typeof values['fraud-rate'] === 'string' ? values['fraud-rate'] : String(transactionDefaults.fraudRate)
     const fraudRate = Number(fraudText)
     if (!(fraudRate >= 0 && fraudRate <= 0.5) || !/^\d*\.?\d+$/.test(fraudText)) throw usage(`--fraud-rate="${fraudText}" is invalid: expected a share from 0 to 0.5`)
     const truthPath = typeof values.truth === 'string' ? values.truth : undefined
@@ -219,7 +219,7 @@ export const produceCommand: Command = {
         throw usage('--truth needs --mode population or --stream transactions: independent random events have no hidden truth')
       }
       if (streamArg === Streams.TRANSACTIONS) {
-        const accounts = wholeNumberFlag(values, 'accounts', 1, 10_000_000) ?? 1000
+        const accounts = wholeNumberFlag(values, 'accounts', 1, 10_000_000) ?? transactionDefaults.accounts
         const stream = new TransactionStream(rng, { accounts, fraudRate, start, end, live: end === Infinity })
         generator = { next: now => stream.next(now) }
         if (truthPath !== undefined) {

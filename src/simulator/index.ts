@@ -9,5 +9,5 @@ export {
   RandomCustomerEvents, randomCustomerEventWeights, RandomUserEvents, seed002Event, seed003Event, UserEventShapes,
   type UserEventShape
 } from './random-events.ts'
-export { FraudPatterns, merchantCategories, TransactionStream, type FraudPattern, type SimulatedTransaction, type TransactionOptions, type TransactionTruth } from './transactions.ts'
+export { FraudPatterns, merchantCategories, transactionDefaults, TransactionStream, type FraudPattern, type SimulatedTransaction, type TransactionOptions, type TransactionTruth } from './transactions.ts'
 export type { SimRecord } from './types.ts'

@@ -52,6 +52,9 @@ interface Account {
 
 interface Queued { time: number, account: Account, pattern: FraudPattern }
 
+/** What `produce --stream transactions` and `up` simulate unless told otherwise. */
+export const transactionDefaults = { accounts: 1000, fraudRate: 0.01 } as const
+
 export interface TransactionOptions {
   readonly accounts: number
   /** Share of transactions that are fraudulent, 0 to 0.5. */

@@ -20,7 +20,16 @@ export interface UpState {
     alerts: number
     deadLettered: number
   }
+  /** The fraud pipeline's counts over every run (a state written before up ran it has none: zeros). */
+  readonly fraud: {
+    scored: number
+    flagged: number
+    deadLettered: number
+  }
 }
+
+/** The fraud counts of a first run. */
+export const noFraudTotals = (): UpState['fraud'] => ({ scored: 0, flagged: 0, deadLettered: 0 })
 
 export const upStatePath = (stateDir: string): string => join(stateDir, 'up', 'state.json')
 
@@ -34,9 +43,11 @@ export async function readUpState (path: string): Promise<UpState | undefined> {
     throw error
   }
   try {
-    const state = JSON.parse(text) as UpState
+    const read = JSON.parse(text) as Omit<UpState, 'fraud'> & { fraud?: UpState['fraud'] }
+    const state: UpState = { ...read, fraud: read.fraud ?? noFraudTotals() }
     const p = state.producer
-    const numbers = [p.seed, p.customers, p.start, p.produced, state.totals.events, state.totals.predictions, state.totals.alerts, state.totals.deadLettered]
+    const f = state.fraud
+    const numbers = [p.seed, p.customers, p.start, p.produced, state.totals.events, state.totals.predictions, state.totals.alerts, state.totals.deadLettered, f.scored, f.flagged, f.deadLettered]
     if (!numbers.every(n => Number.isSafeInteger(n) && n >= 0)) throw new Error('a count is not a whole number')
     return state
   } catch (error) {

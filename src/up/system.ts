@@ -5,17 +5,19 @@ import { buildApi, type ProfileReader } from '../api/index.ts'
 import type { Config, LoadedConfig } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes, PartStopped } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
-import { createAdmin, createProducer, describeCluster } from '../kafka/client/index.ts'
+import { createAdmin, describeCluster } from '../kafka/client/index.ts'
 import { HOST, localKafkaStatus, startLocalKafka, stopLocalKafka } from '../kafka/local/index.ts'
 import { ensureTopics } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
-import { bandsOf, buildOps, openPipeline, Processor, type CustomerReader, type PipelineParts } from '../processor/index.ts'
-import { KafkaSink, Paces, ProducerStats, runProducer, type DeliveryReport } from '../producer/index.ts'
+import { bandsOf, buildOps, openPipeline, Processor, type CustomerReader, type OpsTarget, type PipelineParts } from '../processor/index.ts'
+import type { ProducerStats } from '../producer/index.ts'
 import { Streams } from '../events/index.ts'
-import { defaultSqlitePath } from '../sql/index.ts'
+import { defaultSqlitePath, migrateAtStart } from '../sql/index.ts'
 import { customerPredictionReader, serveDashboard } from '../dashboard/index.ts'
+import { startFraud, type FraudPart } from './fraud.ts'
 import { livePopulationSource } from './population-source.ts'
-import { readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
+import { startPacedProducer } from './producing.ts'
+import { noFraudTotals, readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
 import { churnflowTopics } from '../stream/index.ts'
 
@@ -35,6 +37,10 @@ export interface UpOptions {
   readonly customers: number | undefined
   /** Days of history the first run replays before going live. */
   readonly historyDays: number
+  /** Run the fraud pipeline beside churn (`--no-fraud`: false). */
+  readonly fraud: boolean
+  /** Simulated transactions per second for the fraud pipeline. 0 runs no transaction producer. */
+  readonly txRate: number
   /** The local broker's port, when `up` runs one (KAFKA_BROKER not set). */
   readonly kafkaPort: number
   readonly statusIntervalMs: number
@@ -80,12 +86,14 @@ interface UpRun {
   kafkaStarted: boolean
   processor: Processor | undefined
   producerStats: ProducerStats | undefined
+  fraud: FraudPart | undefined
 }
 
 /**
  * The whole system in one process: the local Apache Kafka (unless KAFKA_BROKER names a cluster),
  * churnflow's topics, the scoring API, a processor with its ops endpoints and a producer of a
- * simulated population, with a status line until the stop signal. Each part is started by a
+ * simulated population, the fraud pipeline with a producer of simulated transactions (unless
+ * --no-fraud), with a status line until the stop signal. Each part is started by a
  * function of its own and registers its stop on one AsyncDisposableStack, so everything stops in
  * the reverse order of starting, whether up is stopped, a part fails, or a start fails.
  */
@@ -98,7 +106,7 @@ export async function runUp (options: UpOptions): Promise<number> {
   if (options.fresh) await wipe(config, localKafka, log)
   const ctx = await upContext(options, localKafka, log)
 
-  const run: UpRun = { exitCode: 0, kafkaStarted: false, processor: undefined, producerStats: undefined }
+  const run: UpRun = { exitCode: 0, kafkaStarted: false, processor: undefined, producerStats: undefined, fraud: undefined }
   const stack = new AsyncDisposableStack()
   try {
     await startAll(ctx, stack, run)
@@ -113,6 +121,7 @@ export async function runUp (options: UpOptions): Promise<number> {
   await stack.disposeAsync()
   if (run.producerStats !== undefined) for (const line of run.producerStats.block()) options.out(line)
   if (run.processor !== undefined) for (const line of run.processor.stats.block()) options.out(line)
+  if (run.fraud !== undefined) for (const line of fraudBlock(run.fraud)) options.out(line)
   if (localKafka && !run.kafkaStarted) options.out(`The local Kafka at ${ctx.bootstrapLocal} keeps running (churnflow kafka stop stops it).`)
   options.out('Everything is stopped. churnflow up continues from here; churnflow up --fresh starts over.')
   return run.exitCode
@@ -128,7 +137,8 @@ async function upContext (options: UpOptions, localKafka: boolean, log: Logger):
   const saved = await readUpState(statePath)
   const state: UpState = saved ?? {
     producer: { seed: Math.floor(Math.random() * 2 ** 32), customers: options.customers ?? 2000, start: Math.floor((Date.now() - options.historyDays * DAY) / DAY) * DAY, produced: 0 },
-    totals: { events: 0, predictions: 0, alerts: 0, deadLettered: 0 }
+    totals: { events: 0, predictions: 0, alerts: 0, deadLettered: 0 },
+    fraud: noFraudTotals()
   }
   if (saved !== undefined && options.customers !== undefined && options.customers !== saved.producer.customers) {
     log.warn(`resuming the saved population of ${saved.producer.customers} customers; --customers ${options.customers} takes effect with --fresh`)
@@ -164,25 +174,29 @@ async function startAll (ctx: UpContext, stack: AsyncDisposableStack, run: UpRun
   await createTopics(ctx, kafka.brokers)
   const parts = await openPipeline(ctx.runConfig, ctx.part('processor'))
   stack.defer(stopStep(ctx.log, 'the database and profile store', () => parts.close()))
+  // The fraud tables, before any part writes: on SQLite a migration and a pipeline's write would wait on each other.
+  if (ctx.options.fraud) await migrateAtStart(ctx.runConfig, ctx.part('fraud'))
   const proc = newProcessor(ctx, parts)
   const customers = customerReader(ctx, stack, proc, parts)
   const apiUrl = await startApi(ctx, stack, parts, customers)
   run.processor = proc
   const produced = (): number => ctx.state.producer.produced + (run.producerStats?.sent ?? 0)
   const totals = (): UpState['totals'] => totalsOf(ctx.state, proc)
-  const opsUrl = await startOps(ctx, stack, proc, () => {
+  const fraudTotals = (): UpState['fraud'] => fraudTotalsOf(ctx.state, run.fraud)
+  const opsUrl = await startOps(ctx, stack, upOpsTarget(proc, () => run.fraud), () => {
     const t = totals()
-    return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced() }
+    return { total_events_processed: t.events, total_predictions_saved: t.predictions, total_alerts: t.alerts, total_dead_lettered: t.deadLettered, events_produced: produced(), ...fraudStats(run.fraud, fraudTotals()) }
   }, customers)
   const dashboardUrl = await startDashboard(ctx, stack, opsUrl)
   parts.models?.watch()
-  const saveState = (): Promise<void> => writeUpState(ctx.statePath, { producer: { ...ctx.state.producer, produced: produced() }, totals: totals() })
+  const saveState = (): Promise<void> => writeUpState(ctx.statePath, { producer: { ...ctx.state.producer, produced: produced() }, totals: totals(), fraud: fraudTotals() })
   stack.defer(stopStep(ctx.log, 'the state file', saveState))
   const processing = startProcessing(ctx, stack, proc)
   const producer = startProducer(ctx, stack)
   run.producerStats = producer.stats
-  printBanner(ctx, { kafka: kafka.where, api: apiUrl, dashboard: dashboardUrl, ops: opsUrl, parts, producer: producer.line })
-  await statusUntilStop(ctx, { proc, totals, saveState, processing, producing: producer.producing })
+  run.fraud = ctx.options.fraud ? startFraudPart(ctx, stack, proc) : undefined
+  printBanner(ctx, { kafka: kafka.where, api: apiUrl, dashboard: dashboardUrl, ops: opsUrl, parts, producer: producer.line, fraud: run.fraud?.line ?? 'off (--no-fraud)' })
+  await statusUntilStop(ctx, { proc, totals, fraud: run.fraud, fraudTotals, saveState, processing, producing: producer.producing })
 }
 
 /** 1. Kafka: the local broker, started unless it runs already (then it keeps running), or the configured cluster. */
@@ -279,9 +293,31 @@ function totalsOf (state: UpState, proc: Processor): UpState['totals'] {
   }
 }
 
+/**
+ * What up's ops endpoints read: the churn processor, and once the fraud pipeline runs, its
+ * dependencies in /health (as fraud_kafka, fraud_database, ...) and its lag in /metrics beside churn's.
+ */
+function upOpsTarget (proc: Processor, fraud: () => FraudPart | undefined): OpsTarget {
+  return {
+    get stats () { return proc.stats },
+    get metrics () { return proc.metrics },
+    get running () { return proc.running },
+    highRiskCustomers: () => proc.highRiskCustomers(),
+    stateStats: () => proc.stateStats(),
+    lag: async () => [...await proc.lag(), ...await (fraud()?.runtime.lag() ?? [])],
+    health: async timeoutMs => {
+      const [churn, other] = await Promise.all([proc.health(timeoutMs), fraud()?.runtime.health(timeoutMs)])
+      if (other === undefined) return churn
+      const dependencies = { ...churn.dependencies }
+      for (const [key, d] of Object.entries(other.dependencies)) dependencies[`fraud_${key}`] = d
+      return { healthy: churn.healthy && other.healthy, dependencies }
+    }
+  }
+}
+
 /** The processor's ops endpoints, with up's totals in /stats; resolves to their URL. */
-async function startOps (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor, extraStats: () => Record<string, number>, customers: CustomerReader): Promise<string> {
-  const ops = buildOps({ processor: proc, log: ctx.part('ops'), extraStats, customers })
+async function startOps (ctx: UpContext, stack: AsyncDisposableStack, target: OpsTarget, extraStats: () => Record<string, number>, customers: CustomerReader): Promise<string> {
+  const ops = buildOps({ processor: target, log: ctx.part('ops'), extraStats, customers })
   // Registered before listening: a listen that fails still closes the instance.
   stack.defer(stopStep(ctx.log, 'the ops endpoints', () => ops.close()))
   return ops.listen({ host: ctx.config.apiHost, port: ctx.config.opsPort })
@@ -307,40 +343,59 @@ function startProcessing (ctx: UpContext, stack: AsyncDisposableStack, proc: Pro
 function startProducer (ctx: UpContext, stack: AsyncDisposableStack): { producing: Promise<void>, stats: ProducerStats | undefined, line: string } {
   const { options, config, state } = ctx
   if (options.rate <= 0) return { producing: Promise.resolve(), stats: undefined, line: 'none (--rate 0)' }
-  const stats = new ProducerStats()
   const source = livePopulationSource({
     ...state.producer,
     skip: state.producer.produced,
     onCaughtUp: () => { ctx.log.info('the history has caught up with the present: the population runs live from now on, in real time') },
     topics: { [Streams.USER_EVENTS]: config.userEventsTopic, [Streams.CUSTOMER_EVENTS]: config.customerEventsTopic, [Streams.TRANSACTIONS]: config.transactionsTopic }
   })
-  const plog = ctx.part('producer')
-  const sink = new KafkaSink(createProducer(ctx.runConfig, { suffix: 'up-producer', compression: config.compression }), {
-    onDelivery: (report: DeliveryReport) => {
-      if (report.error === undefined) stats.sent += report.records.length
-      else {
-        stats.failed += report.records.length
-        plog.error(`failed to send ${report.records.length} events: ${report.error.message}`)
-      }
-    }
+  const { producing, stats } = startPacedProducer({
+    config: ctx.runConfig, source, rate: options.rate, suffix: 'up-producer', log: ctx.part('producer'), what: 'the producer', defer: deferOn(ctx, stack)
   })
-  const abort = new AbortController()
-  const producing = (async () => {
-    try {
-      await runProducer({ source, sink, pace: { kind: Paces.RATE, perSecond: options.rate }, stats, batchSize: 500, signal: abort.signal })
-    } finally {
-      await sink.close()
-    }
-  })()
-  producing.catch(() => undefined)
-  stack.defer(stopStep(ctx.log, 'the producer', async () => { abort.abort(); await producing }))
   const from = new Date(state.producer.start).toISOString().slice(0, 10)
   const line = `${count(state.producer.customers)} simulated customers, history from ${from} at ${options.rate} events/s, then live` +
     (state.producer.produced > 0 ? ` (resuming after ${count(state.producer.produced)} events)` : '')
   return { producing, stats, line }
 }
 
-function printBanner (ctx: UpContext, where: { kafka: string, api: string, dashboard: string, ops: string, parts: PipelineParts, producer: string }): void {
+/** Registers a part's stop on the stack, as a stop step. */
+function deferOn (ctx: UpContext, stack: AsyncDisposableStack): (what: string, stop: () => Promise<unknown>) => void {
+  return (what, stop) => { stack.defer(stopStep(ctx.log, what, stop)) }
+}
+
+/** 5. The fraud pipeline and its producer of transactions, on the churn processor's metrics. */
+function startFraudPart (ctx: UpContext, stack: AsyncDisposableStack, proc: Processor): FraudPart {
+  return startFraud({ config: ctx.runConfig, log: ctx.part('fraud'), metrics: proc.metrics, seed: ctx.state.producer.seed, rate: ctx.options.txRate, defer: deferOn(ctx, stack) })
+}
+
+/** The fraud counts over every run: the saved ones plus this run's. */
+function fraudTotalsOf (state: UpState, fraud: FraudPart | undefined): UpState['fraud'] {
+  const s = fraud?.stats
+  return { scored: state.fraud.scored + (s?.scored ?? 0), flagged: state.fraud.flagged + (s?.fraud ?? 0), deadLettered: state.fraud.deadLettered + (s?.deadLettered ?? 0) }
+}
+
+/** The fraud figures of /stats: this run's and every run's. */
+function fraudStats (fraud: FraudPart | undefined, totals: UpState['fraud']): Record<string, number> {
+  if (fraud === undefined) return {}
+  return {
+    transactions_produced: fraud.producerStats?.sent ?? 0,
+    transactions_scored: fraud.stats.scored,
+    transactions_flagged: fraud.stats.fraud,
+    transactions_dead_lettered: fraud.stats.deadLettered,
+    total_transactions_scored: totals.scored,
+    total_transactions_flagged: totals.flagged,
+    total_transactions_dead_lettered: totals.deadLettered
+  }
+}
+
+/** The fraud part's statistics when up stops: its pipeline's block, with what its producer sent. */
+function fraudBlock (fraud: FraudPart): string[] {
+  const lines = fraud.stats.block()
+  if (fraud.producerStats === undefined) return lines
+  return [...lines.slice(0, 4), `Transactions Produced: ${fraud.producerStats.sent}`, ...lines.slice(4)]
+}
+
+function printBanner (ctx: UpContext, where: { kafka: string, api: string, dashboard: string, ops: string, parts: PipelineParts, producer: string, fraud: string }): void {
   const { config } = ctx
   const rule = '='.repeat(60)
   for (const line of [
@@ -352,8 +407,9 @@ function printBanner (ctx: UpContext, where: { kafka: string, api: string, dashb
     `Predictions:  ${where.parts.predictions.name}, table ${where.parts.predictions.table}; topics ${config.predictionsTopic}, ${config.alertsTopic}`,
     `Profiles:     ${where.parts.profiles.name}`,
     `Producer:     ${where.producer}`,
+    `Fraud:        ${where.fraud}`,
     `State:        ${config.stateDir} (up --fresh starts over)`,
-    'Stop:         Ctrl+C (stops the producer, then the processor after its last commit, the API and the broker)',
+    'Stop:         Ctrl+C (stops the producers, then the processors after their last commit, the API and the broker)',
     rule
   ]) ctx.options.out(line)
 }
@@ -361,12 +417,14 @@ function printBanner (ctx: UpContext, where: { kafka: string, api: string, dashb
 interface Running {
   readonly proc: Processor
   readonly totals: () => UpState['totals']
+  readonly fraud: FraudPart | undefined
+  readonly fraudTotals: () => UpState['fraud']
   readonly saveState: () => Promise<void>
   readonly processing: Promise<void>
   readonly producing: Promise<void>
 }
 
-/** 5. The status line, until the stop signal (resolves) or a part stops on its own (PartStopped). */
+/** 6. The status line, until the stop signal (resolves) or a part stops on its own (PartStopped). */
 async function statusUntilStop (ctx: UpContext, running: Running): Promise<void> {
   const { proc, totals } = running
   let lastEvents = 0
@@ -380,7 +438,8 @@ async function statusUntilStop (ctx: UpContext, running: Running): Promise<void>
     const t = totals()
     ctx.options.out(`status: ${Math.round(rate)} events/s, ${plural(t.events, 'event')} processed, ${plural(t.predictions, 'prediction')} saved, ` +
       `${plural(proc.highRiskCustomers(), 'high-risk customer')}, ${plural(t.alerts, 'alert')}, lag ${lag}` +
-      (t.deadLettered > 0 ? `, ${count(t.deadLettered)} dead-lettered` : ''))
+      (t.deadLettered > 0 ? `, ${count(t.deadLettered)} dead-lettered` : '') +
+      (running.fraud === undefined ? '' : fraudStatus(running.fraudTotals())))
     await running.saveState()
   }
   const ticker = startTicker(tick, ctx.options.statusIntervalMs)
@@ -389,12 +448,27 @@ async function statusUntilStop (ctx: UpContext, running: Running): Promise<void>
       ctx.options.stopSignal,
       running.processing.then(() => { throw new PartStopped('the processor', new Error('it ended on its own')) }, (error: unknown) => { throw new PartStopped('the processor', error) }),
       running.producing.then(() => new Promise<never>(() => undefined), (error: unknown) => { throw new PartStopped('the producer', error) }),
+      ...fraudEnds(running.fraud),
       ticker.failed.catch((error: unknown) => { throw new PartStopped('the status line', error) })
     ])
-    ctx.log.info(`${reason}: stopping the producer, then the processor (after its last commit), the API and the broker`)
+    ctx.log.info(`${reason}: stopping the producers, then the processors (after their last commit), the API and the broker`)
   } finally {
     ticker.stop()
   }
+}
+
+/** The status line's fraud figures, over every run. */
+function fraudStatus (f: UpState['fraud']): string {
+  return `; fraud: ${plural(f.scored, 'transaction')} scored, ${count(f.flagged)} flagged` + (f.deadLettered > 0 ? `, ${count(f.deadLettered)} dead-lettered` : '')
+}
+
+/** The fraud part stopping on its own, as the status line's race sees it. */
+function fraudEnds (fraud: FraudPart | undefined): Promise<never>[] {
+  if (fraud === undefined) return []
+  return [
+    fraud.processing.then(() => { throw new PartStopped('the fraud pipeline', new Error('it ended on its own')) }, (error: unknown) => { throw new PartStopped('the fraud pipeline', error) }),
+    fraud.producing.then(() => new Promise<never>(() => undefined), (error: unknown) => { throw new PartStopped('the transaction producer', error) })
+  ]
 }
 
 /** `up --fresh`: the local broker and data, the SQLite file, the profiles' local checkpoints and up's own state. */
@@ -410,18 +484,17 @@ async function wipe (config: Config, localKafka: boolean, log: Logger): Promise<
   const sqlite = defaultSqlitePath(dir)
   if (config.databaseUrl === undefined && config.dbHost === undefined) {
     for (const f of [sqlite, `${sqlite}-wal`, `${sqlite}-shm`]) await rm(f, { force: true })
-    gone.push('the SQLite predictions')
+    gone.push('the SQLite database (churn predictions, fraud transactions and predictions)')
   }
-  if (config.redisHost === undefined) {
-    // The profiles themselves are in their changelog topic: gone with the local Kafka's data.
-    await rm(join(dir, 'state'), { recursive: true, force: true })
-    gone.push('the profiles\' checkpoints')
-  }
+  // Checkpoints of the state in the changelog topics (the profiles, unless Redis holds them, and
+  // the fraud accounts): gone with the local Kafka's data; a configured cluster restores them.
+  await rm(join(dir, 'state'), { recursive: true, force: true })
+  gone.push(config.redisHost === undefined ? 'the profiles\' and accounts\' checkpoints' : 'the accounts\' checkpoints')
   await rm(join(dir, 'up'), { recursive: true, force: true })
   gone.push('the producer\'s position')
   const kept = [
     ...(localKafka ? [] : ['your Kafka cluster\'s topics and offsets']),
-    ...(config.databaseUrl !== undefined || config.dbHost !== undefined ? ['the configured database\'s table'] : []),
+    ...(config.databaseUrl !== undefined || config.dbHost !== undefined ? ['the configured database\'s tables'] : []),
     ...(config.redisHost === undefined ? [] : ['the Redis profiles'])
   ]
   log.info(`--fresh: deleted ${gone.join(', ')} in ${dir}${kept.length > 0 ? `; kept ${kept.join(', ')} (configured services are never wiped)` : ''}`)

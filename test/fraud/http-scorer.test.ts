@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import {
-  decodeTransactions, featureVector, FRAUD_BATCH_ROUTE, fraudBatch, FraudHttpScorer, FraudScorer, shippedFraudModelPath,
+  decodeTransactions, fraudBatch, FraudHttpScorer, FraudScorer, shippedFraudModelPath,
   type FraudBatchContext, type FraudScoring
 } from '../../src/fraud/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
@@ -12,50 +10,10 @@ import type { SourceRecord } from '../../src/processor/index.ts'
 import { Dependency, DependencyStates } from '../../src/stream/index.ts'
 import { TransactionStream } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
+import { testFraudApi as testApi } from '../helpers/fraud-api.ts'
 
 const model = FraudScorer.fromFile(shippedFraudModelPath)
 const silent = createLogger({ level: 'silent', format: 'json' })
-
-interface TestApi { readonly url: string, readonly calls: number[], stop (): Promise<void>, start (): Promise<void> }
-
-/**
- * A small real HTTP server with the batch route's contract, answering with the fraud model from
- * the features each transaction carries. It refuses (400) any batch holding merchant `REFUSE-ME`.
- */
-async function testApi (t: TestContext): Promise<TestApi> {
-  const calls: number[] = []
-  let server: Server | undefined
-  let port = 0
-  const listen = async (): Promise<void> => {
-    server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (d: Buffer) => { body += d.toString() })
-      req.on('end', () => {
-        if (req.method !== 'POST' || req.url !== FRAUD_BATCH_ROUTE) { res.writeHead(404).end(); return }
-        const { transactions } = JSON.parse(body) as { transactions: { transaction_id: string, merchant_id: string, account: Record<string, unknown> }[] }
-        calls.push(transactions.length)
-        const reply = (status: number, value: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value)) }
-        if (transactions.some(tx => tx.merchant_id === 'REFUSE-ME')) { reply(400, { error: 'invalid_request', message: 'merchant REFUSE-ME is refused' }); return }
-        const predictions = transactions.map(tx => {
-          const x = featureVector(tx.account)
-          if (typeof x === 'string') throw new Error(`no feature ${x}`)
-          return { transaction_id: tx.transaction_id, ...model.scoreFeatures(x) }
-        })
-        reply(200, { predictions })
-      })
-    })
-    await new Promise<void>(resolve => server!.listen(port, '127.0.0.1', resolve))
-    port = (server!.address() as AddressInfo).port
-  }
-  await listen()
-  const stop = async (): Promise<void> => {
-    const s = server
-    server = undefined
-    if (s !== undefined) await new Promise<void>(resolve => { s.closeAllConnections(); s.close(() => { resolve() }) })
-  }
-  t.after(stop)
-  return { url: `http://127.0.0.1:${port}`, calls, stop, start: listen }
-}
 
 function transactions (count: number): SourceRecord[] {
   const start = Date.UTC(2025, 0, 1)

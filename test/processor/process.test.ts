@@ -231,6 +231,54 @@ test('churnflow demo runs the pipeline with no services and prints the churn pre
   assert.match(result.stdout, /Alert \(critical_event\) - User: CUST-002, Type: payment_failed/)
   assert.match(result.stdout, /Record sent to user-events-failed: /)
   assert.match(result.stdout, /PROCESSING STATISTICS[\s\S]*Events Processed: 11\n[\s\S]*Errors: 1\n/)
+  // Then the fraud pipeline: 60 simulated transactions with injected fraud, and 3 malformed ones.
+  assert.match(result.stdout, /Consumer started - Server: \(no Kafka: the demo\), Group: transaction-consumer-group, Topic: transactions/)
+  assert.match(result.stdout, /Invalid transaction sent to the error topic: currency "XYZ" is not an ISO 4217 currency code/)
+  assert.match(result.stdout, /Consumer stopped\. Total messages: 63/)
+  assert.match(result.stdout, /FRAUD STATISTICS\n=+\nRuntime: [\d.]+ seconds\nTransactions Received: 63\nTransactions Scored: 60\nFlagged as Fraud: [1-9]\d*\n/)
+  const flagged = Number(/Flagged as Fraud: (\d+)/.exec(result.stdout)?.[1])
+  assert.match(result.stdout, new RegExp(`Stored 60 rows in transactions and in predictions \\(SQLite, a temporary file\\); ${flagged} flagged as fraud:`))
+  assert.equal((result.stdout.match(/^ {2}TX-\S+ {2}ACC-\d+ .* score 0\.\d{3} {2}\(simulated fraud: \w+\)$/gm) ?? []).length, flagged, 'every flagged row, each one the simulator injected')
+  assert.match(result.stdout, /offset 60 {2}invalid_json: [\s\S]*offset 61 {2}invalid_event: [\s\S]*offset 62 {2}invalid_timestamp: /)
+  assert.match(result.stdout, new RegExp(`fraud-predictions: 60\n {2}fraud-alerts: ${flagged}\n {2}transactions-failed: 3\n`))
+})
+
+test('churnflow doctor checks the fraud pipeline: its topics, its tables\' migrations, its model, the API\'s fraud route', async t => {
+  const config = await kafkaConfig(t)
+  if (config === undefined) return
+  const base = uniqueName('doctor')
+  const topics = {
+    KAFKA_TOPIC: `${base}-user`,
+    KAFKA_TOPIC_CUSTOMER_EVENTS: `${base}-cust`,
+    KAFKA_TOPIC_CHURN_PREDICTIONS: `${base}-pred`,
+    KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`,
+    KAFKA_TOPIC_TRANSACTIONS: `${base}-tx`,
+    KAFKA_TOPIC_FRAUD_PREDICTIONS: `${base}-fraud-pred`,
+    KAFKA_TOPIC_FRAUD_ALERTS: `${base}-fraud-alert`
+  }
+  t.after(() => deleteTopics(config, [...Object.values(topics), `${base}-user-failed`, `${base}-cust-failed`, `${base}-tx-failed`]))
+  const dir = mkdtempSync(join(tmpdir(), 'churnflow-doctor-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const env = { KAFKA_BROKER: config.kafkaBrokers.join(','), CHURNFLOW_STATE_DIR: dir, ...topics }
+
+  const before = await cli(['doctor'], env, 60_000)
+  assert.equal(before.code, 0, before.stdout + before.stderr)
+  assert.match(before.stdout, new RegExp(`⚠️ +fraud pipeline topics missing: ${base}-tx, ${base}-tx-failed, ${base}-fraud-pred, ${base}-fraud-alert\n {3}fix: churnflow topics create`))
+  assert.match(before.stdout, /⚠️ +fraud tables in sqlite \S+churnflow\.db: 2 of 2 migration\(s\) pending \(0001_fraud_tables, 0002_extra_and_kafka_coordinates\)\n {3}fix: churnflow db migrate applies them/)
+  assert.match(before.stdout, /✅ fraud model fraud-\S+ loads from \S+fraud-model\.json \(scoring in process\)/)
+
+  assert.equal((await cli(['topics', 'create'], env, 60_000)).code, 0)
+  assert.equal((await cli(['db', 'migrate'], env, 60_000)).code, 0)
+  const port = await freePort()
+  const api = startCli(['api'], { ...env, API_PORT: String(port) })
+  t.after(async () => { api.child.kill('SIGTERM'); await api.done })
+  await waitFor('the scoring API', async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200)
+  const after = await cli(['doctor'], { ...env, ML_API_URL: `http://127.0.0.1:${port}` }, 60_000)
+  assert.equal(after.code, 0, after.stdout + after.stderr)
+  assert.match(after.stdout, new RegExp(`✅ fraud pipeline topics present: ${base}-tx, ${base}-tx-failed, ${base}-fraud-pred, ${base}-fraud-alert\n`))
+  assert.match(after.stdout, /✅ fraud tables transactions and predictions in sqlite \S+: 2 migration\(s\) applied, up to date/)
+  assert.match(after.stdout, new RegExp(`✅ scoring API http://127\\.0\\.0\\.1:${port}: POST /predict/batch answers \\(fraud scoring\\)`))
+  assert.match(after.stdout, /Everything churnflow needs answers\./)
 })
 
 test('churnflow doctor says what is wrong and how to fix it, and exits 1', async () => {

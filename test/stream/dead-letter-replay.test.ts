@@ -2,12 +2,14 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { test, type TestContext } from 'node:test'
 import { MessagesStreamModes } from '@platformatic/kafka'
 import type { Config } from '../../src/config/index.ts'
 import { createAdmin, createConsumer, createProducer } from '../../src/kafka/client/index.ts'
 import { poisonCorpus, produceRaw } from '../helpers/events.ts'
 import { cli, createTopic, deleteTopics, kafkaConfig, uniqueName, type RunResult } from '../helpers/services.ts'
+import { testFraudApi } from '../helpers/fraud-api.ts'
 import { DeadLetterHeaders, type DeadLetterRecord, replayDeadLetters, REPLAYED_FROM_HEADER, replayGroupId, replayMessage, type ReplayProgress, replayTarget } from '../../src/stream/index.ts'
 
 /** A record as stored: bytes, not text, so a test can tell byte-for-byte copies. */
@@ -243,6 +245,93 @@ test('dlq on the real processor\'s dead letters: dry run, replay byte for byte, 
   assert.equal(trail.length, poisonCorpus.length, 'the new dead letters were replayed, each once')
   for (const r of trail) assert.equal(r.headers.filter(([k]) => k === REPLAYED_FROM_HEADER).length, 1, 'one replayed-from header: the latest')
 })
+
+/** The fraud tables' rows, read from the pipeline's SQLite file. */
+function fraudRows (path: string): { transactions: number, predicted: Set<string> } {
+  const db = new DatabaseSync(path, { readOnly: true })
+  try {
+    const transactions = Number((db.prepare('SELECT COUNT(*) AS n FROM transactions').get() as { n: number }).n)
+    const predicted = new Set((db.prepare('SELECT transaction_id FROM predictions').all() as unknown as { transaction_id: string }[]).map(r => r.transaction_id))
+    return { transactions, predicted }
+  } finally {
+    db.close()
+  }
+}
+
+for (const override of [false, true]) {
+  test(`dlq on the fraud pipeline's dead letters (${override ? 'KAFKA_ERROR_TOPIC' : '<topic>-failed'}): a transaction the scoring API refused, replayed after the fix, is scored; a malformed one comes back with its trail`, async t => {
+    const config = await kafkaConfig(t)
+    if (config === undefined) return
+    const base = uniqueName('dlqfraud')
+    const tx = `${base}-tx`
+    // KAFKA_ERROR_TOPIC names a topic that does not end in -failed: only the source-topic header says where a record goes back to.
+    const dlqTopic = override ? `${base}-errors` : `${tx}-failed`
+    const fraudGroup = uniqueName('fraud-group')
+    await createTopic(config, tx, 3)
+    t.after(() => deleteTopics(config, [tx, dlqTopic, `${base}-fraud-pred`, `${base}-fraud-alert`, `${fraudGroup}-accounts-changelog`]))
+    const dir = mkdtempSync(join(tmpdir(), 'churnflow-dlq-fraud-'))
+    t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+    const api = await testFraudApi(t)
+    const env = {
+      KAFKA_BROKER: config.kafkaBrokers.join(','),
+      KAFKA_TOPIC_TRANSACTIONS: tx,
+      KAFKA_TOPIC_FRAUD_PREDICTIONS: `${base}-fraud-pred`,
+      KAFKA_TOPIC_FRAUD_ALERTS: `${base}-fraud-alert`,
+      FRAUD_CONSUMER_GROUP: fraudGroup,
+      DATABASE_URL: `sqlite:${join(dir, 'fraud.db')}`,
+      CHURNFLOW_STATE_DIR: dir,
+      ML_API_URL: api.url,
+      MAX_RETRIES: '2',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...(override ? { KAFKA_ERROR_TOPIC: dlqTopic } : {})
+    }
+    const processAll = async (): Promise<void> => { assertOk(await cli(['process', '--streams', 'transactions', '--exit-when-idle', '3'], env, 180_000)) }
+    assertOk(await cli(['produce', '--stream', 'transactions', '--rate', 'max', '--count', '40', '--seed', '5'], env, 120_000))
+    const refusedId = `${base}-refused`
+    const refused = { transaction_id: refusedId, account_id: 'ACC-000001', amount: 42.5, currency: 'EUR', merchant_id: 'REFUSE-ME', merchant_category: 'grocery', channel: 'pos', country: 'DE', timestamp: new Date().toISOString() }
+    await produceRaw(config, tx, [JSON.stringify(refused)], 'ACC-000001')
+    await produceRaw(config, tx, ['{"transaction_id": "cut short'], 'ACC-000002')
+
+    await processAll()
+    const first = fraudRows(join(dir, 'fraud.db'))
+    assert.equal(first.transactions, 40)
+    assert.ok(!first.predicted.has(refusedId))
+    const dead = await readTopic(config, dlqTopic)
+    assert.deepEqual(dead.map(d => header(d, DeadLetterHeaders.ERROR_CODE)).sort(), ['invalid_json', 'rejected_by_scoring_api'])
+    for (const d of dead) assert.equal(header(d, DeadLetterHeaders.SOURCE_TOPIC), tx)
+
+    const group = uniqueName('group')
+    // With KAFKA_ERROR_TOPIC set, that is the topic dlq reads when --topic is not given.
+    const count = override
+      ? await cli(['dlq', 'count'], { KAFKA_BROKER: config.kafkaBrokers.join(','), KAFKA_GROUP_ID: group, KAFKA_ERROR_TOPIC: dlqTopic, LOG_LEVEL: 'warn' }, 120_000)
+      : await dlq(config, group, ['count', '--topic', dlqTopic])
+    assertOk(count)
+    assert.match(count.stdout, new RegExp(`2 records wait in ${dlqTopic} .*by error code:\n {2}invalid_json +1\n {2}rejected_by_scoring_api +1\n`))
+
+    // The fix: the scoring API takes the merchant now. Only the refused transaction goes back.
+    api.refusing = false
+    const replay = await dlq(config, group, ['replay', '--topic', dlqTopic, '--code', 'rejected_by_scoring_api'])
+    assertOk(replay)
+    assert.match(replay.stdout, new RegExp(`Replayed 1 record from ${dlqTopic} to ${tx} \\(skipped 1\\)\n`))
+    await processAll()
+    const second = fraudRows(join(dir, 'fraud.db'))
+    assert.equal(second.transactions, 41)
+    assert.ok(second.predicted.has(refusedId), 'the replayed transaction is scored')
+    assert.equal(second.predicted.size, 41)
+
+    // The malformed one is still malformed: replayed, it is dead-lettered again, with the trail of the replay, and stored nowhere.
+    const again = await dlq(config, group, ['replay', '--topic', dlqTopic, '--from-beginning', '--code', 'invalid_json'])
+    assertOk(again)
+    assert.match(again.stdout, new RegExp(`Replayed 1 record from ${dlqTopic} to ${tx} \\(skipped 1\\)\n`))
+    await processAll()
+    assert.equal(fraudRows(join(dir, 'fraud.db')).transactions, 41)
+    const trail = (await readTopic(config, dlqTopic)).filter(d => header(d, REPLAYED_FROM_HEADER) !== undefined)
+    assert.equal(trail.length, 1)
+    assert.equal(header(trail[0]!, DeadLetterHeaders.ERROR_CODE), 'invalid_json')
+    assert.match(header(trail[0]!, REPLAYED_FROM_HEADER) ?? '', new RegExp(`^${dlqTopic}:\\d+:\\d+$`))
+  })
+}
 
 const binary = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x0a])
 const specs: readonly DeadLetterSpec[] = [

@@ -8,7 +8,8 @@ import { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test, type TestContext } from 'node:test'
 import mysql from 'mysql2/promise'
-import { loadConfig } from '../../src/config/index.ts'
+import { loadConfig, type Config } from '../../src/config/index.ts'
+import { createConsumer } from '../../src/kafka/client/index.ts'
 import { Streams } from '../../src/events/index.ts'
 import { livePopulationSource, type UpState } from '../../src/up/index.ts'
 import { freePort } from '../helpers/ports.ts'
@@ -100,12 +101,12 @@ function readState (dir: string): UpState {
   return JSON.parse(readFileSync(join(dir, 'up', 'state.json'), 'utf8')) as UpState
 }
 
-function sqliteCount (dir: string): number {
+function sqliteCount (dir: string, table = 'churn_predictions'): number {
   const path = join(dir, 'churnflow.db')
   if (!existsSync(path)) return 0
   const db = new DatabaseSync(path, { readOnly: true })
   try {
-    return Number((db.prepare('SELECT COUNT(*) AS n FROM churn_predictions').get() as { n: number }).n)
+    return Number((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n)
   } catch {
     return 0
   } finally {
@@ -113,10 +114,21 @@ function sqliteCount (dir: string): number {
   }
 }
 
-function assertCleanStop (result: RunResult, output: string, producer = true): void {
+/** Records in a topic: the sum of its partitions' end offsets. */
+async function topicRecords (config: Config, topic: string): Promise<number> {
+  const consumer = createConsumer(config, uniqueName('test-offsets'))
+  try {
+    return ((await consumer.listOffsets({ topics: [topic] })).get(topic) ?? []).reduce((sum, end) => sum + Number(end), 0)
+  } finally {
+    await consumer.close(true).catch(() => undefined)
+  }
+}
+
+function assertCleanStop (result: RunResult, output: string, producer = true, fraud = true): void {
   assert.equal(result.code, 0, output)
   if (producer) assert.match(output, /PRODUCER STATISTICS/)
   assert.match(output, /PROCESSING STATISTICS/)
+  if (fraud) assert.match(output, /FRAUD STATISTICS\n=+\nRuntime: [\d.]+ seconds\n(Transactions Produced: \d+\n)?Transactions Received: \d+\nTransactions Scored: \d+\nFlagged as Fraud: \d+\n/)
   assert.match(output, /Everything is stopped/)
   assert.ok(!output.includes('    at '), `no stack trace:\n${output}`)
 }
@@ -126,7 +138,7 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   const dir = await stateDir(t)
 
   // First run, from an empty state directory.
-  const first = await startUp(t, dir, ['--rate', '300', '--customers', '200', '--history-days', '20'])
+  const first = await startUp(t, dir, ['--rate', '300', '--customers', '200', '--history-days', '20', '--tx-rate', '20'])
   await waitFor(first, 'stored predictions and a healthy /health', async () => {
     const health = await getJson(`${first.ops}/health`)
     return health?.status === 200 && sqliteCount(dir) > 0
@@ -148,11 +160,21 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   const score = (await scored.json() as { churn_score: number }).churn_score
   assert.ok(score >= 0 && score <= 1)
   await waitFor(first, 'a few hundred events processed', async () => ((await stats(first)).events_processed ?? 0) >= 300)
+  // The fraud pipeline runs beside churn: simulated transactions scored into the same SQLite file, its figures in the status line.
+  assert.match(first.output(), /Fraud: +20 transactions\/s of 1,000 simulated accounts \(fraud rate 1%\) -> sqlite .*churnflow\.db, tables transactions and predictions; topics fraud-predictions, fraud-alerts/)
+  await waitFor(first, 'transactions scored into SQLite', async () => sqliteCount(dir, 'transactions') >= 100 && sqliteCount(dir, 'predictions') >= 100)
+  await waitFor(first, 'a status line with the fraud figures', async () => /lag \d+; fraud: [1-9][\d,]* transactions scored, [\d,]+ flagged/.test(first.output()))
+  const health = (await getJson(`${first.ops}/health`))?.body as { dependencies: Record<string, { name: string, state: string }> } | undefined
+  assert.match(health?.dependencies.fraud_database?.name ?? '', /^sqlite .*churnflow\.db$/, 'the fraud pipeline\'s dependencies are in /health')
+  assert.ok(['up', 'recovering'].includes(health?.dependencies.fraud_kafka?.state ?? ''), JSON.stringify(health))
+  const firstFraud = await stats(first)
+  assert.ok((firstFraud.transactions_scored ?? 0) > 0 && firstFraud.transactions_scored === firstFraud.total_transactions_scored, JSON.stringify(firstFraud))
   const firstResult = await first.stop()
   assertCleanStop(firstResult, first.output())
   const afterFirst = readState(dir)
   assert.ok(afterFirst.producer.produced > 0)
   assert.ok(afterFirst.totals.events >= 300)
+  assert.ok(afterFirst.fraud.scored >= 100, 'the fraud totals are saved')
   // up started the broker, so up stopped it.
   const status = await cli(['kafka', 'status'], { CHURNFLOW_STATE_DIR: dir })
   assert.equal(status.code, 3, status.stdout)
@@ -169,16 +191,23 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
   assert.ok(afterSecond.producer.produced > afterFirst.producer.produced)
 
   // Third run without a producer drains the rest: every produced event exactly once, one row per prediction.
-  const third = await startUp(t, dir, ['--rate', '0'])
-  await waitFor(third, 'every produced event processed', async () => {
+  const { config } = loadConfig({ env: { KAFKA_BROKER: `127.0.0.1:${KAFKA_PORT}` }, envFile: false })
+  const third = await startUp(t, dir, ['--rate', '0', '--tx-rate', '0'])
+  await waitFor(third, 'a healthy /health', async () => (await getJson(`${third.ops}/health`))?.status === 200)
+  const transactionsSent = await topicRecords(config, 'transactions')
+  assert.ok(transactionsSent >= afterSecond.fraud.scored, `${transactionsSent} transactions in Kafka, ${afterSecond.fraud.scored} scored`)
+  await waitFor(third, 'every produced event and transaction processed', async () => {
     const s = await stats(third)
-    return s.total_events_processed === afterSecond.producer.produced
+    return s.total_events_processed === afterSecond.producer.produced && s.total_transactions_scored === transactionsSent
   })
+  assert.match(third.output(), /Fraud: +transactions \(no producer: --tx-rate 0\)/)
+  // Ctrl+C lost no transaction, and none was stored twice: one row in each table per transaction sent.
+  assert.equal(sqliteCount(dir, 'transactions'), transactionsSent)
+  assert.equal(sqliteCount(dir, 'predictions'), transactionsSent)
   const thirdStats = await stats(third)
   assert.equal(thirdStats.duplicates_skipped, 0, 'the second run committed what it processed')
   assert.equal(sqliteCount(dir), thirdStats.total_predictions_saved)
   // What is in Kafka is exactly the population's first `produced` events, in order per key, whatever the restarts.
-  const { config } = loadConfig({ env: { KAFKA_BROKER: `127.0.0.1:${KAFKA_PORT}` }, envFile: false })
   const source = livePopulationSource({ ...afterSecond.producer, skip: 0, topics: { [Streams.USER_EVENTS]: 'user-events', [Streams.CUSTOMER_EVENTS]: 'customer-events', [Streams.TRANSACTIONS]: 'transactions' } })
   const expected = await source.take(afterSecond.producer.produced, Date.now())
   const inKafka = [
@@ -201,17 +230,20 @@ test('up from cold: predictions stored and /health healthy, SIGINT stops cleanly
 
   // --fresh starts over: a new population, nothing of the old data or counts.
   const before = sqliteCount(dir)
+  const transactionsBefore = sqliteCount(dir, 'transactions')
   const fresh = await startUp(t, dir, ['--fresh', '--rate', '100', '--customers', '50', '--history-days', '2'])
   await waitFor(fresh, 'a healthy /health after --fresh', async () => (await getJson(`${fresh.ops}/health`))?.status === 200 && ((await stats(fresh)).total_events_processed ?? 0) > 0)
-  assert.match(fresh.output(), /--fresh: deleted the local Kafka's data, the SQLite predictions, the profiles' checkpoints, the producer's position/)
+  assert.match(fresh.output(), /--fresh: deleted the local Kafka's data, the SQLite database \(churn predictions, fraud transactions and predictions\), the profiles' and accounts' checkpoints, the producer's position/)
   assert.match(fresh.output(), /Producer: +50 simulated customers/)
   const freshStats = await stats(fresh)
   assert.equal(freshStats.total_events_processed, freshStats.events_processed, 'the counts start over')
+  assert.equal(freshStats.total_transactions_scored, freshStats.transactions_scored, 'the fraud counts start over')
   assertCleanStop(await fresh.stop(), fresh.output())
   const restarted = readState(dir)
   assert.equal(restarted.producer.customers, 50)
   assert.notEqual(restarted.producer.seed, afterSecond.producer.seed)
   assert.ok(sqliteCount(dir) < before, 'the old rows are gone')
+  assert.ok(sqliteCount(dir, 'transactions') < transactionsBefore, 'the old transactions are gone')
 })
 
 test('up with DATABASE_URL pointing at MariaDB writes the predictions there, not to SQLite', async t => {
@@ -228,10 +260,12 @@ test('up with DATABASE_URL pointing at MariaDB writes the predictions there, not
   })
   const dir = await stateDir(t)
   const up = await startUp(t, dir, ['--rate', '300', '--customers', '100', '--history-days', '10'], { DATABASE_URL: url })
-  await waitFor(up, 'rows in MariaDB', async () => await backend.count(url, 'churn_predictions') > 50)
+  await waitFor(up, 'rows in MariaDB', async () => await backend.count(url, 'churn_predictions') > 50 && await backend.count(url, 'predictions') > 10)
   assert.match(up.output(), /Predictions: +mysql root@127\.0\.0\.1:3306\//)
   assertCleanStop(await up.stop(), up.output())
-  assert.equal(await backend.count(url, 'churn_predictions'), readState(dir).totals.predictions)
+  const saved = readState(dir)
+  assert.equal(await backend.count(url, 'churn_predictions'), saved.totals.predictions)
+  assert.equal(await backend.count(url, 'transactions'), saved.fraud.scored, 'the fraud pipeline writes to the same database')
   assert.ok(!existsSync(join(dir, 'churnflow.db')), 'no SQLite file')
 })
 
@@ -247,17 +281,21 @@ test('up with KAFKA_BROKER and REDIS_HOST uses that Kafka and Redis, and starts 
     KAFKA_TOPIC_CUSTOMER_EVENTS: `${base}-cust`,
     KAFKA_TOPIC_TRANSACTIONS: `${base}-tx`,
     KAFKA_TOPIC_CHURN_PREDICTIONS: `${base}-pred`,
-    KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`
+    KAFKA_TOPIC_CHURN_ALERTS: `${base}-alert`,
+    KAFKA_TOPIC_FRAUD_PREDICTIONS: `${base}-fraud-pred`,
+    KAFKA_TOPIC_FRAUD_ALERTS: `${base}-fraud-alert`
   }
   t.after(() => deleteTopics(config, [...Object.values(topics), ...Object.values(topics).map(n => `${n}-failed`)]))
   const dir = await stateDir(t)
-  const up = await startUp(t, dir, ['--rate', '300', '--customers', '100', '--history-days', '10'], {
+  const up = await startUp(t, dir, ['--rate', '300', '--customers', '100', '--history-days', '10', '--no-fraud'], {
     KAFKA_BROKER: config.kafkaBrokers.join(','), REDIS_HOST: '127.0.0.1', REDIS_KEY_PREFIX: prefix, KAFKA_GROUP_ID: uniqueName('group'), ...topics
   })
   await waitFor(up, 'events processed with Redis profiles', async () => ((await stats(up)).events_processed ?? 0) >= 200)
   assert.match(up.output(), /\(your cluster, 1 broker; up starts no broker\)/)
   assert.match(up.output(), /Profiles: +redis 127\.0\.0\.1:6379/)
-  assertCleanStop(await up.stop(), up.output())
+  assert.match(up.output(), /Fraud: +off \(--no-fraud\)/)
+  assertCleanStop(await up.stop(), up.output(), true, false)
+  assert.ok(!/FRAUD STATISTICS|; fraud: /.test(up.output()), 'no fraud part')
   assert.ok(!existsSync(join(dir, 'kafka')), 'no local broker')
   // The profiles are in Redis: a customer seen has its counters there.
   const seen = await store.getMany(Array.from({ length: 100 }, (_, i) => `CUST-${String(i + 1).padStart(3, '0')}`))

@@ -32,6 +32,24 @@ export class FraudStats {
       batches: this.batches
     }
   }
+
+  /** A FRAUD STATISTICS block in the style of the PROCESSING STATISTICS one, one line per entry. */
+  block (): string[] {
+    const rule = '='.repeat(60)
+    const seconds = (Date.now() - this.startedAt) / 1000
+    return [
+      rule,
+      'FRAUD STATISTICS',
+      rule,
+      `Runtime: ${seconds.toFixed(1)} seconds`,
+      `Transactions Received: ${this.records}`,
+      `Transactions Scored: ${this.scored}`,
+      `Flagged as Fraud: ${this.fraud}`,
+      `Duplicates Skipped: ${this.duplicates}`,
+      `Errors: ${this.deadLettered}`,
+      rule
+    ]
+  }
 }
 
 export interface FraudConsoleOptions {
