@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import { buildApi } from '../../src/api/index.ts'
 import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
-import { applyEvent, emptyProfile, profileEventOf, RedisProfileStore } from '../../src/profile/index.ts'
+import { applyEvent, emptyProfile, profileEventOf, RedisProfileStore, RiskTriggers, type CurrentRisk, type ProfileRecord } from '../../src/profile/index.ts'
+import { CustomerReader } from '../../src/processor/index.ts'
 import { redisStore } from '../helpers/services.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })
@@ -48,4 +49,34 @@ test('the API scores an event on the customer\'s Redis profile; a Redis that is 
   const scored = await broken.inject({ method: 'POST', url: '/predict-churn', payload: { ...event, user_id: 'CUST-LOYAL' } })
   assert.equal(scored.statusCode, 503)
   assert.equal(scored.json<{ error: string }>().error, 'profile_store_unavailable')
+})
+
+test('the API\'s /customers routes read the processors\' current risk from Redis: ranked, by band, one customer', async t => {
+  const store = await redisStore(t)
+  if (store === undefined) return
+  const models = new ModelHolder(shippedChurnModelPath, silent)
+  const bands = models.current.artifact.bands
+  const high = bands.find(b => b.name === 'high')?.from ?? 0.6
+  const p = emptyProfile()
+  applyEvent(p, profileEventOf({ event_type: 'order_placed', timestamp: '2024-01-15T10:30:00Z', data: { order_value: 12 } })!)
+  const at = Date.UTC(2024, 1, 15)
+  const risk = (score: number): CurrentRisk => ({ score, band: models.current.band(score), modelVersion: models.current.version, at, trigger: RiskTriggers.INACTIVITY, reasons: [{ feature: 'days_since_last', value: 31, impact: 0.4 }] })
+  const record = (score: number): ProfileRecord => ({ profile: p, offsets: { 'user-events:0': 1 }, alert: { high: score >= high, lastAt: 0 }, version: 0, risk: risk(score) })
+  await store.putMany(new Map([['CUST-A', record(Math.min(0.99, high + 0.2))], ['CUST-B', record(high / 2)], ['CUST-C', record(Math.min(0.95, high + 0.1))]]))
+  const api = buildApi({ models, log: silent, profiles: store, customers: new CustomerReader({ profiles: store, bands: () => bands }) })
+  t.after(() => api.close())
+  const ranked = (await api.inject({ method: 'GET', url: '/customers/at-risk?limit=10' })).json() as { count: number, customers: { customer_id: string, trigger: string, days_silent: number }[] }
+  assert.deepEqual(ranked.customers.map(c => c.customer_id), ['CUST-A', 'CUST-C', 'CUST-B'])
+  assert.equal(ranked.customers[0]?.trigger, 'inactivity')
+  assert.ok((ranked.customers[0]?.days_silent ?? 0) >= 30)
+  // Each band by its score range: C's band holds C, and A or B only when they share it.
+  const scores = { 'CUST-A': Math.min(0.99, high + 0.2), 'CUST-B': high / 2, 'CUST-C': Math.min(0.95, high + 0.1) }
+  const band = models.current.band(scores['CUST-C'])
+  const inBand = (await api.inject({ method: 'GET', url: `/customers/at-risk?band=${band}` })).json() as { customers: { customer_id: string }[] }
+  assert.deepEqual(inBand.customers.map(c => c.customer_id), ['CUST-A', 'CUST-C'].filter(id => models.current.band(scores[id as keyof typeof scores]) === band))
+  assert.equal((await api.inject({ method: 'GET', url: '/customers/at-risk?band=nope' })).statusCode, 400)
+  const one = (await api.inject({ method: 'GET', url: '/customers/CUST-B' })).json() as { customer_id: string, profile: { orders: number }, risk: { churn_score: number } }
+  assert.equal(one.profile.orders, 1)
+  assert.equal(one.risk.churn_score, high / 2)
+  assert.equal((await api.inject({ method: 'GET', url: '/customers/CUST-NOBODY' })).statusCode, 404)
 })

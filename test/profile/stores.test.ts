@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { ErrorCodes, isChurnflowError } from '../../src/errors.ts'
 import {
-  applyEvent, emptyProfile, MemoryProfileStore, openProfileStore, profileEventOf, profileFields, RedisProfileStore,
+  applyEvent, emptyProfile, MemoryProfileStore, openProfileStore, profileEventOf, profileFields, RedisProfileStore, RiskTriggers,
   type CustomerProfile, type ProfileRecord, type ProfileStore
 } from '../../src/profile/index.ts'
 import { RedisProxy, redisStore, uniqueName } from '../helpers/services.ts'
@@ -301,6 +301,30 @@ test('redis: the API-facing get() still returns just the profile after a putMany
   await store.put('CUST-PUT', p)
   const read = (await store.getMany(['CUST-PUT'])).get('CUST-PUT')
   assertSameRecord(read, { profile: p, offsets: {}, alert: { high: false, lastAt: 0 }, version: 0 })
+})
+
+test('redis: the current risk and the silence state sit beside the profile; the ranking follows the scores', async t => {
+  const store = await redisStore(t)
+  if (store === undefined) return
+  const risk = (score: number, band: string) => ({ score, band, modelVersion: 'churn-gbt-1', at: 1_704_067_200_000, trigger: RiskTriggers.INACTIVITY, reasons: [{ feature: 'days_since_last', value: 12.5, impact: 0.3 }] })
+  const records = new Map([
+    ['CUST-LOW', { ...record(busyProfile(1), 0, { 'user-events:3': 4 }), risk: risk(0.12, 'low') }],
+    ['CUST-HIGH', { ...record(busyProfile(2), 0, { 'user-events:3': 5 }), risk: risk(0.81, 'high'), silence: { steps: 3, anchor: 'user-events:3' } }],
+    ['CUST-MID', { ...record(busyProfile(3), 0, { 'user-events:3': 6 }), risk: risk(0.45, 'medium') }],
+    ['CUST-NONE', record(busyProfile(4), 0, { 'user-events:3': 7 })]
+  ])
+  assert.deepEqual(await store.putMany(records), [])
+  const read = await store.getMany(['CUST-HIGH', 'CUST-NONE'])
+  assert.deepEqual(read.get('CUST-HIGH')?.risk, risk(0.81, 'high'))
+  assert.deepEqual(read.get('CUST-HIGH')?.silence, { steps: 3, anchor: 'user-events:3' })
+  assert.equal(read.get('CUST-NONE')?.risk, undefined)
+  assert.deepEqual(await store.topRisk(10), [{ id: 'CUST-HIGH', score: 0.81 }, { id: 'CUST-MID', score: 0.45 }, { id: 'CUST-LOW', score: 0.12 }])
+  assert.deepEqual(await store.topRisk(10, { from: 0.3, to: 0.6 }), [{ id: 'CUST-MID', score: 0.45 }])
+  assert.deepEqual((await store.topRisk(1)).map(r => r.id), ['CUST-HIGH'])
+  // A new score moves the customer in the ranking.
+  const lower = { ...(read.get('CUST-HIGH') as ProfileRecord), risk: risk(0.05, 'low') }
+  assert.deepEqual(await store.putMany(new Map([['CUST-HIGH', lower]])), [])
+  assert.deepEqual((await store.topRisk(10)).map(r => r.id), ['CUST-MID', 'CUST-LOW', 'CUST-HIGH'])
 })
 
 test('redis: a script cache flushed meanwhile (NOSCRIPT) is handled by sending the script again', async t => {

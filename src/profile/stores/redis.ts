@@ -11,7 +11,7 @@ export interface RedisProfileStoreOptions {
   readonly password?: string
   /** Prefix of the profile keys; one hash per customer at `<prefix><customer id>`. */
   readonly prefix?: string
-  /** The sorted set of customers by current score (default `churnflow:at-risk`, or `<prefix>:at-risk` beside another prefix). */
+  /** The sorted set of customers by current score (default `churnflow:at-risk`, or `churnflow:at-risk:<prefix>` beside another prefix). */
   readonly rankKey?: string
   /** How long a command may wait for Redis before it fails, in ms. */
   readonly timeoutMs?: number
@@ -154,7 +154,8 @@ export class RedisProfileStore implements ProfileStore {
   constructor (options: RedisProfileStoreOptions) {
     this.name = `redis ${options.host}:${options.port}`
     this.#prefix = options.prefix ?? 'churnflow:profile:'
-    this.#rankKey = options.rankKey ?? (this.#prefix === 'churnflow:profile:' ? 'churnflow:at-risk' : `${this.#prefix.replace(/:$/, '')}:at-risk`)
+    // Never under the prefix, where it could be a customer's hash.
+    this.#rankKey = options.rankKey ?? (this.#prefix === 'churnflow:profile:' ? 'churnflow:at-risk' : `churnflow:at-risk:${this.#prefix}`)
     this.#timeoutMs = options.timeoutMs ?? 2000
     this.#client = createClient({
       socket: {
