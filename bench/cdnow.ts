@@ -7,13 +7,17 @@
 //     purchases, its probability of no purchase as the probability;
 //   - logistic regression on the same features, 5-fold;
 //   - recency alone (days since the last purchase), calibrated isotonically in the same folds;
+//   - the purchase-history model as the product trains it (trainPurchaseModel): BG/NBD and trees on
+//     the purchase features, trained on the calibration period alone (weekly snapshots, each
+//     labelled by a purchase within the shipped horizon, all before the cutoff), no holdout label;
 //   - the shipped model (models/churn-model.json), as it ships.
 // The data is read from ../shared/data/cdnow (or CHURNFLOW_CDNOW_DIR) and converted in memory.
 //
-//   npm run bench:cdnow [-- --file CDNOW_sample.txt] [--folds 5] [--trees 400] [--snapshots N] [--bgnbd-features]
+//   npm run bench:cdnow [-- --file CDNOW_sample.txt] [--folds 5] [--trees 400] [--snapshots N] [--bgnbd-features] [--purchase-features]
 import { parseArgs } from 'node:util'
 import {
-  CDNOW, cdnowDir, ChurnScorer, churnGbtDefaults, noPurchaseLabels, profilesAsOf, purchaseSummariesOf, purchaseSummaryOf, readCdnow, shippedChurnModelPath
+  CDNOW, cdnowDir, ChurnScorer, churnGbtDefaults, loadChurnArtifact, noPurchaseLabels, PURCHASE_FEATURES, purchaseFeatures, profilesAsOf, purchaseSummariesOf,
+  purchaseSummaryOf, purchaseViewOf, readCdnow, shippedChurnModelPath, trainPurchaseModel
 } from '../src/churn/index.ts'
 import {
   brierScore, expectedPurchases, fitBgNbd, IsotonicCalibrator, probabilityAlive, largestCalibrationGap, prAuc, probabilityNoPurchase, reliabilityDeciles,
@@ -27,7 +31,8 @@ const { values } = parseArgs({
     folds: { type: 'string', default: '5' },
     trees: { type: 'string', default: '400' },
     snapshots: { type: 'string', default: '0' },
-    'bgnbd-features': { type: 'boolean', default: false }
+    'bgnbd-features': { type: 'boolean', default: false },
+    'purchase-features': { type: 'boolean', default: false }
   }
 })
 const folds = Number(values.folds)
@@ -42,9 +47,12 @@ const bg = fitBgNbd(summary)
 const weeks = (CDNOW.holdoutEnd - at) / (7 * 86_400_000)
 /** With --bgnbd-features the trees also read BG/NBD's expected purchases, P(alive) and P(no purchase) (fitted without labels). */
 const stacked = values['bgnbd-features']
-const FEATURES = CHURN_FEATURES + (stacked ? 3 : 0)
+/** With --purchase-features the trees also read the purchase-history model's features (BG/NBD's quantities among them). */
+const purchaseColumns = values['purchase-features']
+const FEATURES = CHURN_FEATURES + (stacked ? 3 : 0) + (purchaseColumns ? PURCHASE_FEATURES : 0)
 function featuresOf (p: CustomerProfile, when: number, out: Float64Array, offset: number): void {
   churnFeatures(p, when, out, offset)
+  if (purchaseColumns) purchaseFeatures(purchaseViewOf(p, when), bg.params, weeks, out, offset + FEATURES - PURCHASE_FEATURES)
   if (!stacked) return
   const s = purchaseSummaryOf(p, when)
   out[offset + CHURN_FEATURES] = expectedPurchases(bg.params, s.x, s.tx, s.T, weeks)
@@ -175,7 +183,14 @@ const gbt = crossValidated((train, valid) => {
 const gbtSeconds = (performance.now() - gbtStarted) / 1000
 lines.push({ name: 'gradient-boosted trees', rank: gbt, probability: gbt })
 
+// The purchase-history model as the product trains it: the calibration period alone, no holdout label.
 const shipped = ChurnScorer.fromFile(shippedChurnModelPath)
+const purchaseStarted = performance.now()
+const purchaseModel = trainPurchaseModel(history, { at, horizonDays: shipped.artifact.horizon_days })
+const purchaseSeconds = (performance.now() - purchaseStarted) / 1000
+const purchaseScorer = new ChurnScorer({ ...loadChurnArtifact(shippedChurnModelPath), purchase_model: purchaseModel })
+lines.push({ name: `purchase-history model (${purchaseModel.horizon_days}d)`, rank: profiles.map(p => purchaseScorer.scoreOnly(p, at)) })
+
 lines.push({ name: `shipped model (${shipped.artifact.horizon_days}d)`, rank: profiles.map(p => shipped.scoreOnly(p, at)) })
 
 const f = (v: number | undefined): string => (v === undefined ? '-'.padStart(8) : v.toFixed(4).padStart(8))
@@ -189,4 +204,9 @@ for (const line of lines) {
 process.stdout.write(`\nBG/NBD fitted: r ${bg.params.r.toFixed(3)}, alpha ${bg.params.alpha.toFixed(3)}, a ${bg.params.a.toFixed(3)}, b ${bg.params.b.toFixed(3)}, log-likelihood ${bg.logLikelihood.toFixed(1)}\n`)
 process.stdout.write(`Gradient-boosted trees: ${folds} folds in ${gbtSeconds.toFixed(1)} s. Reliability by deciles (out of fold):\n`)
 for (const b of deciles.get('gradient-boosted trees') ?? []) process.stdout.write(`  rows ${String(b.count).padStart(6)}  predicted ${b.meanPredicted.toFixed(3)}  observed ${b.observedRate.toFixed(3)}\n`)
+// The purchase-history model predicts no purchase within its own horizon: its calibration is checked against that.
+const ownHorizon = noPurchaseLabels(history, at, at + purchaseModel.horizon_days * 86_400_000)
+const ownDeciles = reliabilityDeciles(profiles.map(p => purchaseScorer.scoreOnly(p, at)), ownHorizon)
+process.stdout.write(`Purchase-history model: ${String(purchaseModel.metrics?.trees)} trees on ${String(purchaseModel.metrics?.train_rows)} snapshot rows before the cutoff in ${purchaseSeconds.toFixed(1)} s; against no purchase within its ${purchaseModel.horizon_days} days after the cutoff, largest decile gap ${largestCalibrationGap(ownDeciles).toFixed(3)}:\n`)
+for (const b of ownDeciles) process.stdout.write(`  rows ${String(b.count).padStart(6)}  predicted ${b.meanPredicted.toFixed(3)}  observed ${b.observedRate.toFixed(3)}\n`)
 process.stdout.write(`\n(${((performance.now() - started) / 1000).toFixed(1)} s in all, node ${process.version})\n`)

@@ -1,32 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
-import {
-  GbtModel, IsotonicCalibrator, LogisticModel, probabilityNoPurchase, sigmoid, type BgNbdParams, type CalibrationBin, type GbtModelJson, type IsotonicJson
-} from '../model/index.ts'
+import { GbtModel, IsotonicCalibrator, LogisticModel, sigmoid, type CalibrationBin, type GbtModelJson, type IsotonicJson } from '../model/index.ts'
 import { CHURN_FEATURES, churnFeatureNames, churnFeatures, type CustomerProfile } from '../profile/index.ts'
-import { isPurchaseHistory, purchaseSummaryOf } from './purchases.ts'
+import { isPurchaseHistory, PurchaseScorer, purchaseViewOf, type PurchaseModel } from './purchases.ts'
+
+export type { PurchaseModel }
 
 /** Risk bands: a score at or above `from` is in the band (the last matching one wins). */
 export interface RiskBand { readonly name: string, readonly from: number }
 export const defaultBands: readonly RiskBand[] = [
   { name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }, { name: 'critical', from: 0.8 }
 ]
-
-/**
- * The model for purchase histories: BG/NBD (parameters per week), whose probability of no purchase
- * within `horizon_days` scores customers whose profile holds purchases alone. The trees learn from
- * behaviour (sessions, carts, logins, emails) and rank such customers badly; BG/NBD is the standard
- * model of exactly that data.
- */
-export interface PurchaseModel {
-  kind: 'bgnbd'
-  params: BgNbdParams
-  horizon_days: number
-  /** Where the parameters were fitted, and what it measured (for people). */
-  fitted_on: string
-  metrics?: Record<string, number>
-}
 
 export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, brier?: number, calibration?: CalibrationBin[], deciles?: CalibrationBin[] }
 
@@ -119,6 +104,7 @@ export class ChurnScorer {
   readonly artifact: ChurnArtifact
   readonly #model: GbtModel
   readonly #calibration: IsotonicCalibrator | undefined
+  readonly #purchases: PurchaseScorer | undefined
   readonly #features = new Float64Array(CHURN_FEATURES)
   readonly #contributions = new Float64Array(CHURN_FEATURES)
 
@@ -134,9 +120,10 @@ export class ChurnScorer {
     } catch (error) {
       throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the calibration in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
     }
-    const purchases = artifact.purchase_model
-    if (purchases !== undefined && !(purchases.kind === 'bgnbd' && [purchases.params?.r, purchases.params?.alpha, purchases.params?.a, purchases.params?.b, purchases.horizon_days].every(v => typeof v === 'number' && v > 0))) {
-      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the purchase-history model in artifact ${artifact.model_version} is malformed`)
+    try {
+      this.#purchases = artifact.purchase_model === undefined ? undefined : new PurchaseScorer(artifact.purchase_model)
+    } catch (error) {
+      throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the purchase-history model in artifact ${artifact.model_version} is malformed: ${(error as Error).message}`, { cause: error })
     }
     if (this.#model.features !== CHURN_FEATURES) throw new ChurnflowError(ErrorCodes.MODEL_INVALID, `the model expects ${this.#model.features} features, churnflow computes ${CHURN_FEATURES}`)
     LogisticModel.fromJSON(artifact.baseline)
@@ -158,10 +145,8 @@ export class ChurnScorer {
 
   /** The purchase-history model's probability of no purchase within its horizon, for a purchase-only profile. */
   #purchaseScore (profile: CustomerProfile, at: number): number | undefined {
-    const m = this.artifact.purchase_model
-    if (m === undefined || !isPurchaseHistory(profile)) return undefined
-    const s = purchaseSummaryOf(profile, at)
-    return probabilityNoPurchase(m.params, s.x, s.tx, s.T, m.horizon_days / 7)
+    if (this.#purchases === undefined || !isPurchaseHistory(profile)) return undefined
+    return this.#purchases.score(purchaseViewOf(profile, at))
   }
 
   /** The score alone, for hot loops (no reasons). */
@@ -189,15 +174,14 @@ export class ChurnScorer {
   }
 
   #purchaseResult (profile: CustomerProfile, at: number, score: number): ChurnScore {
-    const model = this.artifact.purchase_model as PurchaseModel
-    return { churn_score: round(score), risk_band: this.band(score), model_version: this.version, reasons: purchaseReasons(model, profile, at, score) }
+    return { churn_score: round(score), risk_band: this.band(score), model_version: this.version, reasons: purchaseReasons(this.#purchases as PurchaseScorer, profile, at, score) }
   }
 }
 
 /** The reason a purchase-history score gives: how much the silence since the last purchase adds. */
-function purchaseReasons (model: PurchaseModel, profile: CustomerProfile, at: number, score: number): Reason[] {
-  const s = purchaseSummaryOf(profile, at)
-  const justBought = probabilityNoPurchase(model.params, s.x, s.T, s.T, model.horizon_days / 7)
+function purchaseReasons (scorer: PurchaseScorer, profile: CustomerProfile, at: number, score: number): Reason[] {
+  const v = purchaseViewOf(profile, at)
+  const justBought = scorer.score({ ...v, tx: v.T })
   const silentDays = (at - (profile.lastPurchase === 0 ? profile.firstSeen : profile.lastPurchase)) / 86_400_000
   return score - justBought > 0 ? [{ feature: 'days_since_last_purchase', value: round(silentDays), impact: round(score - justBought) }] : []
 }

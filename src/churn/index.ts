@@ -3,7 +3,11 @@ export {
   type ChurnArtifact, type ChurnScore, type ModelMetrics, type PurchaseModel, type Reason, type RiskBand
 } from './artifact.ts'
 export { profilesAsOf, riskAsOf, type RiskAsOf } from './as-of.ts'
-export { isPurchaseHistory, purchaseSummariesOf, purchaseSummaryOf } from './purchases.ts'
+export {
+  isPurchaseHistory, PURCHASE_FEATURES, purchaseFeatureNames, purchaseFeatures, PurchaseScorer, purchaseSummariesOf, purchaseSummaryOf, purchaseViewOf,
+  type PurchaseView
+} from './purchases.ts'
+export { trainPurchaseModel, type PurchaseModelOptions } from './purchase-model.ts'
 export { CDNOW, cdnowDir, noPurchaseLabels, readCdnow } from './cdnow.ts'
 export { eventTypeCodes, History, readHistoryFile, readHistoryTopics } from './history.ts'
 export {

@@ -7,7 +7,7 @@ import { applyEvent, CHURN_FEATURES, churnFeatureNames, churnFeatures, emptyProf
 import { trueChurnProbability, type CustomerTruth } from '../simulator/index.ts'
 import { Rng } from '../util/rng.ts'
 import { defaultBands, type ChurnArtifact, type ModelMetrics } from './artifact.ts'
-import { isPurchaseHistory, purchaseSummaryOf } from './purchases.ts'
+import { isPurchaseHistory, PurchaseScorer, purchaseSummaryOf } from './purchases.ts'
 import { eventTypeCodes, type History } from './history.ts'
 
 const DAY = 86_400_000
@@ -80,7 +80,8 @@ export interface Windows {
   readonly split: 'time' | 'customers'
 }
 
-function hashShare (id: string): number {
+/** A stable share in [0, 1) of a customer id, to hold customers out. */
+export function hashShare (id: string): number {
   return createHash('md5').update(id).digest().readUInt32BE(0) / 2 ** 32
 }
 
@@ -115,8 +116,8 @@ export function windowsOf (first: number, last: number, options: TrainOptions): 
   return { first, last, warmupEnd, trainEnd: testEnd, cutoff: warmupEnd, testEnd, split: 'customers' }
 }
 
-/** Each customer's qualifying times, in order, to label any moment with a binary search. */
-function labeller (history: History, order: Uint32Array, qualifyingTypes: readonly string[], horizon: number): (c: number, t: number) => boolean {
+/** Each customer's qualifying times, in order, to label any moment with a binary search: true when none follows `t` within the horizon. */
+export function labeller (history: History, order: Uint32Array, qualifyingTypes: readonly string[], horizon: number): (c: number, t: number) => boolean {
   const qualifying = new Set(qualifyingTypes.map(t => eventTypeCodes.indexOf(t as typeof eventTypeCodes[number])))
   if (qualifying.has(-1)) throw new Error(`unknown qualifying event type in ${qualifyingTypes.join(',')}`)
   const customers = history.customers.length
@@ -485,14 +486,20 @@ export function trainChurnModel (history: History, options: TrainOptions): Churn
   }
 }
 
+const AVG_ORDER_VALUE = churnFeatureNames.indexOf('avg_order_value')
+const PURCHASES_7D = churnFeatureNames.indexOf('purchases_7d')
+const PURCHASES_30D = churnFeatureNames.indexOf('purchases_30d')
+
 /** Scores rows as the artifact's scorer does: its purchase-history model where a row's profile holds purchases alone, else `trees`. */
 function asServed (artifact: ChurnArtifact, rows: Rows, trees: (row: { x: Float64Array, o: number }) => number): Float64Array {
-  const purchases = artifact.purchase_model
+  const purchases = artifact.purchase_model === undefined ? undefined : new PurchaseScorer(artifact.purchase_model)
   const out = new Float64Array(rows.data.rows)
+  const x = rows.data.x
   for (let r = 0; r < out.length; r++) {
+    const o = r * CHURN_FEATURES
     out[r] = purchases !== undefined && rows.purchasesOnly[r] === 1
-      ? probabilityNoPurchase(purchases.params, rows.x[r] as number, rows.tx[r] as number, rows.T[r] as number, purchases.horizon_days / 7)
-      : trees({ x: rows.data.x, o: r * CHURN_FEATURES })
+      ? purchases.score({ x: rows.x[r] as number, tx: rows.tx[r] as number, T: rows.T[r] as number, meanValue: x[o + AVG_ORDER_VALUE] as number, recent7: x[o + PURCHASES_7D] as number, recent30: x[o + PURCHASES_30D] as number })
+      : trees({ x, o })
   }
   return out
 }

@@ -88,6 +88,8 @@ function calibrationLines (bins: readonly CalibrationBin[]): string[] {
 
 /** Where `train` writes a churn model unless --out says: the working directory, never the shipped model. */
 export const defaultChurnModelOut = 'churn-model.json'
+/** Where `train --kind fraud` writes unless --out says: the working directory, never the shipped fraud model. */
+export const defaultFraudModelOut = 'fraud-model.json'
 
 async function truthOf (values: CommandContext['values']): Promise<Awaited<ReturnType<typeof readTruthFile>> | undefined> {
   return typeof values.truth === 'string' ? await readTruthFile(values.truth) : undefined
@@ -116,7 +118,8 @@ export const trainCommand: Command = {
     `  --trees N         most trees (default ${String(churnGbtDefaults.trees)}; early stopping may pick fewer)   --seed N`,
     `  --out FILE        where to write the artifact (default ./${defaultChurnModelOut}; the shipped model changes only when named)`,
     '  --kind fraud      train the fraud model instead, on transactions (JSON lines) and the simulator\'s truth',
-    '                    (--truth, from churnflow produce --stream transactions --truth FILE); writes models/fraud-model.json'
+    `                    (--truth, from churnflow produce --stream transactions --truth FILE); writes ./${defaultFraudModelOut}`,
+    '                    unless --out names another file (the shipped fraud model changes only when named)'
   ].join('\n'),
   options: {
     kind: { type: 'string', default: 'churn' },
@@ -228,7 +231,7 @@ async function trainFraud (values: CommandContext['values'], log: Logger, out: (
   } catch (error) {
     throw new ChurnflowError(ErrorCodes.TRAINING_FAILED, (error as Error).message, { cause: error })
   }
-  const outPath = typeof values.out === 'string' ? values.out : shippedFraudModelPath
+  const outPath = typeof values.out === 'string' ? values.out : defaultFraudModelOut
   await mkdir(dirname(outPath), { recursive: true })
   await saveArtifact(outPath, artifact)
   const m = artifact.metrics.test
@@ -236,6 +239,6 @@ async function trainFraud (values: CommandContext['values'], log: Logger, out: (
   for (const line of metricsTable([['gradient-boosted trees', m.model], ['logistic regression', m.baseline]])) out(line)
   out(`At threshold ${artifact.threshold.toFixed(3)}: precision ${m.precision_at_threshold.toFixed(3)}, recall ${m.recall_at_threshold.toFixed(3)}`)
   out(`Features that matter most: ${artifact.metrics.importance.slice(0, 6).map(i => `${i.feature} ${i.importance.toFixed(3)}`).join(', ')}`)
-  out(`Wrote ${outPath}`)
+  out(`Wrote ${outPath}${typeof values.out === 'string' ? '' : ` (the shipped fraud model is unchanged: to ship this one, train with --out ${shippedFraudModelPath})`}`)
   return 0
 }

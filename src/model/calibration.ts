@@ -31,14 +31,25 @@ export class IsotonicCalibrator {
     const n = scores.length
     if (n === 0 || labels.length !== n) throw new Error('isotonic calibration: needs scores and as many labels')
     const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number))
-    // Blocks of pooled rows: sum of scores, sum of labels, rows.
+    // Blocks of pooled rows: sum of scores, sum of labels, rows. Rows with the same score are one
+    // block from the start: a map gives a score one probability, and blocks of equal scores kept
+    // apart could get mean scores that round out of order.
     const sx: number[] = []
     const sy: number[] = []
     const w: number[] = []
+    let previous = Number.NaN
     for (const i of order) {
-      sx.push(scores[i] as number)
-      sy.push(labels[i] as number)
-      w.push(1)
+      const score = scores[i] as number
+      if (score === previous) {
+        sx[sx.length - 1] = (sx[sx.length - 1] as number) + score
+        sy[sy.length - 1] = (sy[sy.length - 1] as number) + (labels[i] as number)
+        w[w.length - 1] = (w[w.length - 1] as number) + 1
+      } else {
+        sx.push(score)
+        sy.push(labels[i] as number)
+        w.push(1)
+      }
+      previous = score
       while (w.length > 1 && (sy[sy.length - 2] as number) / (w[w.length - 2] as number) >= (sy[sy.length - 1] as number) / (w[w.length - 1] as number)) {
         const lx = sx.pop() as number
         const ly = sy.pop() as number
@@ -49,6 +60,8 @@ export class IsotonicCalibrator {
       }
     }
     const x = sx.map((s, k) => s / (w[k] as number))
+    // A block's mean score is rounded: never let it fall below the block before.
+    for (let k = 1; k < x.length; k++) if ((x[k] as number) < (x[k - 1] as number)) x[k] = x[k - 1] as number
     const y = sy.map((s, k) => Math.min(1 - FLOOR, Math.max(FLOOR, s / (w[k] as number))))
     return new IsotonicCalibrator(x, y)
   }

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { promisify } from 'node:util'
 import {
-  applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, fraudFeatureNames, fraudFeatures, FraudScorer, trainFraudModel, type TrainingTransaction
+  applyTransaction, emptyAccount, factsOf, FRAUD_FEATURES, fraudFeatureNames, fraudFeatures, FraudScorer, shippedFraudModelPath, trainFraudModel,
+  type TrainingTransaction
 } from '../../src/fraud/index.ts'
 import { TransactionStream, type SimulatedTransaction } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
+import { binPath } from '../helpers/services.ts'
 
 test('fraud features see the account as it was before the transaction', () => {
   const a = emptyAccount()
@@ -40,4 +48,20 @@ test('the fraud model finds the injected fraud (PR-AUC against the truth), its s
   const scorer = new FraudScorer(JSON.parse(JSON.stringify(artifact)))
   const score = scorer.score(emptyAccount(), { time: start, amount: 25, country: 'DE', category: 'grocery', channel: 'pos' })
   assert.equal(score.prediction, score.fraud_score >= artifact.threshold ? 'fraud' : 'legit')
+})
+
+test('churnflow train --kind fraud without --out writes to the working directory and leaves the shipped fraud model alone', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'churnflow-fraud-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const run = async (args: string[]): Promise<string> => (await promisify(execFile)(process.execPath, [binPath, ...args], { cwd: dir, timeout: 300_000 })).stdout
+  await run(['produce', '--stream', 'transactions', '--accounts', '400', '--days', '20', '--fraud-rate', '0.02', '--seed', '3', '--output', 'tx.jsonl', '--truth', 'tx-truth.jsonl'])
+  const before = await readFile(shippedFraudModelPath, 'utf8')
+  const trained = await run(['train', '--kind', 'fraud', '--events', 'tx.jsonl', '--truth', 'tx-truth.jsonl', '--trees', '20'])
+  assert.match(trained, /Wrote fraud-model\.json \(the shipped fraud model is unchanged/)
+  assert.ok(existsSync(join(dir, 'fraud-model.json')))
+  assert.equal(await readFile(shippedFraudModelPath, 'utf8'), before)
+  // Named, the output goes where it says.
+  await run(['train', '--kind', 'fraud', '--events', 'tx.jsonl', '--truth', 'tx-truth.jsonl', '--trees', '20', '--out', 'models/other.json'])
+  assert.ok(existsSync(join(dir, 'models', 'other.json')))
+  assert.equal(await readFile(shippedFraudModelPath, 'utf8'), before)
 })

@@ -71,3 +71,10 @@ test('isotonic calibration is monotone and maps a biased score onto the observed
   }
   assert.deepEqual(IsotonicCalibrator.fromJSON(JSON.parse(JSON.stringify(calibrator.toJSON()))).apply(0.3), calibrator.apply(0.3))
 })
+
+test('isotonic calibration pools rows with equal scores (whose rounded means once came out of order and threw)', () => {
+  // 0.1 + 0.1 + 0.1 is 0.30000000000000004: three tied rows apart from the fourth averaged above it.
+  const calibrator = IsotonicCalibrator.fit([0.1, 0.1, 0.1, 0.1, 0.3], [0, 0, 0, 1, 1])
+  assert.equal(calibrator.apply(0.1), 0.25)
+  assert.equal(calibrator.apply(0.3), 1 - 1e-4)
+})
