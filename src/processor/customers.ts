@@ -1,5 +1,6 @@
 import { isoUtc } from '../events/index.ts'
 import type { CurrentRisk, ProfileRecord, ProfileStore } from '../profile/index.ts'
+import { KeyedMinHeap } from '../util/heap.ts'
 
 const DAY = 86_400_000
 
@@ -155,55 +156,21 @@ export class CustomerReader {
 /** The `k` highest scores offered, in a min-heap of size k: one pass over a million customers, no sort of them all. */
 class TopK {
   readonly #k: number
-  readonly #scores: number[] = []
-  readonly #ids: string[] = []
+  readonly #heap = new KeyedMinHeap<string>()
 
   constructor (k: number) {
     this.#k = k
   }
 
   offer (id: string, score: number): void {
-    const scores = this.#scores
-    if (scores.length === this.#k) {
-      if (score <= (scores[0] as number)) return
-      this.#replaceRoot(id, score)
-      return
-    }
-    let i = scores.length
-    scores.push(score)
-    this.#ids.push(id)
-    while (i > 0) {
-      const parent = (i - 1) >>> 1
-      if ((scores[parent] as number) <= score) break
-      scores[i] = scores[parent] as number
-      this.#ids[i] = this.#ids[parent] as string
-      i = parent
-    }
-    scores[i] = score
-    this.#ids[i] = id
-  }
-
-  #replaceRoot (id: string, score: number): void {
-    const scores = this.#scores
-    const ids = this.#ids
-    const n = scores.length
-    let i = 0
-    for (;;) {
-      let child = 2 * i + 1
-      if (child >= n) break
-      if (child + 1 < n && (scores[child + 1] as number) < (scores[child] as number)) child++
-      if ((scores[child] as number) >= score) break
-      scores[i] = scores[child] as number
-      ids[i] = ids[child] as string
-      i = child
-    }
-    scores[i] = score
-    ids[i] = id
+    const heap = this.#heap
+    if (heap.size < this.#k) heap.push(score, id)
+    else if (score > heap.peekKey()) heap.replaceTop(score, id)
   }
 
   /** Highest first; ties by id, so the order is stable. */
   sorted (): { id: string, score: number }[] {
-    return this.#ids.map((id, i) => ({ id, score: this.#scores[i] as number }))
+    return this.#heap.entries().map(e => ({ id: e.item, score: e.key }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 }

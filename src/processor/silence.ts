@@ -6,6 +6,8 @@
  * live and idle) has passed.
  */
 
+import { KeyedMinHeap } from '../util/heap.ts'
+
 const DAY = 86_400_000
 
 export interface SilencePolicy {
@@ -38,8 +40,7 @@ export function silenceDays (policy: SilencePolicy, step: number): number {
  * never scans the customers, it takes only what is due.
  */
 export class DueIndex {
-  #dues: number[] = []
-  #ids: string[] = []
+  #heap = new KeyedMinHeap<string>()
   readonly #dueOf = new Map<string, number>()
   /** The latest event time applied from each source topic of the partition. */
   readonly #topicTimes = new Map<string, number>()
@@ -100,15 +101,15 @@ export class DueIndex {
 
   /** Heap entries, stale ones included (for the benchmark). */
   get entries (): number {
-    return this.#dues.length
+    return this.#heap.size
   }
 
   /** The earliest due time, or Infinity when nothing is due ever. */
   peek (): number {
-    while (this.#dues.length > 0) {
-      const id = this.#ids[0] as string
-      if (this.#dueOf.get(id) === this.#dues[0]) return this.#dues[0] as number
-      this.#pop()
+    const heap = this.#heap
+    while (heap.size > 0) {
+      if (this.#dueOf.get(heap.peek() as string) === heap.peekKey()) return heap.peekKey()
+      heap.pop()
     }
     return Number.POSITIVE_INFINITY
   }
@@ -122,64 +123,25 @@ export class DueIndex {
       return
     }
     this.#dueOf.set(id, due)
-    this.#push(due, id)
-    if (this.#dues.length > 1024 && this.#dues.length > 2 * this.#dueOf.size) this.#compact()
+    this.#heap.push(due, id)
+    if (this.#heap.size > 1024 && this.#heap.size > 2 * this.#dueOf.size) this.#compact()
   }
 
   /** The customers due at or before `upTo`, earliest first, taken out of the index (their next step is `set` again by the caller). */
   takeDue (upTo: number): string[] {
     const out: string[] = []
     while (this.peek() <= upTo) {
-      const id = this.#ids[0] as string
-      this.#pop()
+      const id = this.#heap.peek() as string
+      this.#heap.pop()
       this.#dueOf.delete(id)
       out.push(id)
     }
     return out
   }
 
-  #push (due: number, id: string): void {
-    const dues = this.#dues
-    const ids = this.#ids
-    let i = dues.length
-    dues.push(due)
-    ids.push(id)
-    while (i > 0) {
-      const parent = (i - 1) >>> 1
-      if ((dues[parent] as number) <= due) break
-      dues[i] = dues[parent] as number
-      ids[i] = ids[parent] as string
-      i = parent
-    }
-    dues[i] = due
-    ids[i] = id
-  }
-
-  #pop (): void {
-    const dues = this.#dues
-    const ids = this.#ids
-    const lastDue = dues.pop() as number
-    const lastId = ids.pop() as string
-    const n = dues.length
-    if (n === 0) return
-    let i = 0
-    for (;;) {
-      let child = 2 * i + 1
-      if (child >= n) break
-      if (child + 1 < n && (dues[child + 1] as number) < (dues[child] as number)) child++
-      if ((dues[child] as number) >= lastDue) break
-      dues[i] = dues[child] as number
-      ids[i] = ids[child] as string
-      i = child
-    }
-    dues[i] = lastDue
-    ids[i] = lastId
-  }
-
   /** Rebuilds the heap from the live entries only. */
   #compact (): void {
     const entries = [...this.#dueOf].sort((a, b) => a[1] - b[1])
-    this.#dues = entries.map(e => e[1])
-    this.#ids = entries.map(e => e[0])
+    this.#heap = KeyedMinHeap.fromSorted(entries.map(e => e[1]), entries.map(e => e[0]))
   }
 }

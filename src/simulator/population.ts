@@ -1,7 +1,7 @@
 import { isoUtc, Streams, type CustomerEvent, type CustomerEventType, type UserEvent, type UserEventType } from '../events/index.ts'
 import { customerId, devices, paymentMethods, plans, platforms } from './catalog.ts'
 import { customerEventData, type CustomerContext } from './customer-data.ts'
-import { MinHeap } from './heap.ts'
+import { MinHeap } from '../util/heap.ts'
 import { HiddenStates, type ChurnRates, type CustomerTruth, type HiddenState } from './oracle.ts'
 import { round, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'

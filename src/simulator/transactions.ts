@@ -1,6 +1,6 @@
 import { isoUtc, Streams, type Transaction } from '../events/index.ts'
 import { pad } from './catalog.ts'
-import { MinHeap } from './heap.ts'
+import { MinHeap } from '../util/heap.ts'
 import { round, WeightedChoice, type Rng } from '../util/rng.ts'
 import type { SimRecord } from './types.ts'
 
