@@ -97,10 +97,18 @@ export function createPgPool (options: PostgresConnectionOptions): Pool {
   return pool
 }
 
-/** Runs `work` in one transaction on one pooled client; a client whose ROLLBACK failed is discarded, not reused. */
+/**
+ * Runs `work` in one transaction on one pooled client; a client whose connection failed, or whose
+ * ROLLBACK failed, is discarded, not reused.
+ */
 export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   let broken: Error | undefined
+  // A checked-out client is no longer watched by the pool: a connection lost while it is out (the
+  // server gone, a proxy dropping it) is emitted as 'error' on it, which with no listener ends the
+  // process. Its query fails with the same error, so here it only marks the client broken.
+  const lost = (error: Error): void => { broken = error }
+  client.on('error', lost)
   try {
     await client.query('BEGIN')
     const result = await work(client)
@@ -112,6 +120,7 @@ export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) =
     })
     throw error
   } finally {
+    client.off('error', lost)
     // Passing an error makes the pool discard the client instead of reusing it.
     client.release(broken)
   }
