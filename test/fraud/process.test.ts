@@ -5,7 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { buildApi } from '../../src/api/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import type { Config } from '../../src/config/index.ts'
+import { FraudScorer, shippedFraudModelPath } from '../../src/fraud/index.ts'
+import { createLogger } from '../../src/logging/index.ts'
 import { produceRaw } from '../helpers/events.ts'
 import { cli, consumeFromStart, deleteTopics, kafkaConfig, recordsIn, startCli, TcpProxy, uniqueName, type RunResult } from '../helpers/services.ts'
 import { freshDatabase, type FreshDatabase } from '../helpers/sql.ts'
@@ -170,4 +174,45 @@ test('PostgreSQL away mid-stream (its connections dropped, new ones refused): th
   assert.deepEqual(new Set((await m.db.query('SELECT transaction_id FROM transactions')).map(r => String(r.transaction_id))), ids)
   assert.deepEqual(new Set((await scores(m.db)).keys()), ids)
   assert.equal(await recordsIn(s.config, `${s.topic}-failed`), 0)
+})
+
+test('scoring API away mid-stream (ML_API_URL through a proxy that drops and refuses connections): the breaker opens (/health, /metrics, the log), the pipeline resumes; every transaction once, scored as in process, nothing dead-lettered', async t => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const remote = await member(t, s)
+  const local = await member(t, s)
+  if (remote === undefined || local === undefined) return
+  const silent = createLogger({ level: 'silent', format: 'json' })
+  const api = buildApi({ models: new ModelHolder(shippedChurnModelPath, silent), fraud: { current: FraudScorer.fromFile(shippedFraudModelPath) }, log: silent, ownsResources: true })
+  t.after(() => api.close())
+  const proxy = new TcpProxy('127.0.0.1', Number(new URL(await api.listen({ host: '127.0.0.1', port: 0 })).port))
+  const proxyPort = await proxy.start()
+  t.after(() => proxy.stop())
+  await produce(s, 3000, 31)
+  const env = { ...remote.env, ML_API_URL: `http://127.0.0.1:${proxyPort}`, API_TIMEOUT: '2', FRAUD_BATCH_SIZE: '200' }
+  const run = background(t, ['process', '--streams', 'transactions', '--exit-when-idle', '15'], env)
+  await waitFor('the first rows', async () => (await count(remote.db, 'predictions')) > 0, 240_000)
+  await proxy.stop()
+  await produce(s, 3000, 32)
+  await waitForLine(run, /scoring API .* is down .*partitions paused until it is back/, 'the scoring API\'s breaker to open')
+  const ops = /Ops endpoints on (http:\/\/[^\s"]+)/.exec(run.output())?.[1]
+  assert.ok(ops !== undefined, 'no ops endpoints line')
+  const health = await fetch(new URL('/health', ops))
+  assert.equal(health.status, 503)
+  assert.equal((await health.json() as { dependencies: Record<string, { state: string }> }).dependencies.scoring_api?.state, 'down')
+  const metrics = await (await fetch(new URL('/metrics', ops))).text()
+  assert.match(metrics, /churnflow_processor_dependency_up\{pipeline="fraud",dependency="scoring_api"\} 0/)
+  assert.match(metrics, /churnflow_processor_failures_total\{pipeline="fraud",reason="scoring_unavailable"\} [1-9]/)
+  await proxy.start(proxyPort)
+  const result = await run.done
+  ok(result)
+  assert.match(result.stdout + result.stderr, /scoring API .* is back; resuming/)
+  const ids = await sentIds(s, 6000)
+  assert.equal(await count(remote.db, 'transactions'), 6000)
+  const got = await scores(remote.db)
+  assert.deepEqual(new Set(got.keys()), ids)
+  assert.equal(await recordsIn(s.config, `${s.topic}-failed`), 0)
+  // The same transactions scored in process by another group: the same score for each.
+  ok(await cli(['process', '--streams', 'transactions', '--exit-when-idle', '3'], local.env, 240_000))
+  assert.deepEqual(got, await scores(local.db))
 })
