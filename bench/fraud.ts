@@ -293,7 +293,7 @@ async function steady (rate: number, seconds: number): Promise<void> {
   latencies.sort((a, b) => a - b)
   writes.sort((a, b) => a - b)
   const achieved = Math.round(latencies.length / ((lastMeasured - (measureFrom ?? NaN)) / 1000))
-  say(`  3. steady ${rate} transactions/s for ${seconds} s (${latencies.length} transactions after a ${warmUpMs / 1000} s warm-up, ${achieved}/s; ${stored.transactions} rows in all), transaction timestamp -> committed row:`)
+  say(`  3. steady ${rate} transactions/s for ${seconds} s (${latencies.length} transactions after a ${warmUpMs / 1000} s warm-up, ${achieved}/s; ${stored.transactions} in all, each stored once), transaction timestamp -> committed row:`)
   say(`     p50 ${quantile(latencies, 0.5)} ms, p95 ${quantile(latencies, 0.95)} ms, p99 ${quantile(latencies, 0.99)} ms, max ${quantile(latencies, 1)} ms (target p99 < 100 ms)`)
   say('     measured as the fraud store\'s write of the row resolved (PostgreSQL acknowledged its COMMIT) minus the transaction\'s timestamp, one clock;')
   say(`     of which the store's write (BEGIN to COMMIT acknowledged; ${writes.length} batches, mean ${Math.round(latencies.length / writes.length)} rows): p50 ${quantile(writes, 0.5)} ms, p99 ${quantile(writes, 0.99)} ms;`)
