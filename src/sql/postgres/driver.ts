@@ -94,21 +94,18 @@ export function createPgPool (options: PostgresConnectionOptions): Pool {
   pool.on('error', error => {
     options.log?.warn({ store: name, err: error }, 'an idle PostgreSQL connection failed; it is replaced on next use')
   })
+  // A checked-out client is no longer watched by the pool: a connection lost while it is out (in
+  // a write's transaction, in kysely's migrations) is emitted as 'error' on the client, which with
+  // no listener ends the process. Its query fails with the same error, and the pool discards a
+  // client that can no longer query when it is released, so the listener has nothing more to do.
+  pool.on('connect', client => { client.on('error', () => undefined) })
   return pool
 }
 
-/**
- * Runs `work` in one transaction on one pooled client; a client whose connection failed, or whose
- * ROLLBACK failed, is discarded, not reused.
- */
+/** Runs `work` in one transaction on one pooled client; a client whose ROLLBACK failed is discarded, not reused. */
 export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   let broken: Error | undefined
-  // A checked-out client is no longer watched by the pool: a connection lost while it is out (the
-  // server gone, a proxy dropping it) is emitted as 'error' on it, which with no listener ends the
-  // process. Its query fails with the same error, so here it only marks the client broken.
-  const lost = (error: Error): void => { broken = error }
-  client.on('error', lost)
   try {
     await client.query('BEGIN')
     const result = await work(client)
@@ -120,7 +117,6 @@ export async function pgTransaction<T> (pool: Pool, work: (client: PoolClient) =
     })
     throw error
   } finally {
-    client.off('error', lost)
     // Passing an error makes the pool discard the client instead of reusing it.
     client.release(broken)
   }
