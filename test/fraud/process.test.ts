@@ -5,9 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { buildApi } from '../../src/api/index.ts'
+import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import type { Config } from '../../src/config/index.ts'
+import { FraudScorer, shippedFraudModelPath } from '../../src/fraud/index.ts'
+import { createLogger } from '../../src/logging/index.ts'
 import { produceRaw } from '../helpers/events.ts'
-import { cli, consumeFromStart, deleteTopics, kafkaConfig, startCli, uniqueName, type RunResult } from '../helpers/services.ts'
+import { cli, consumeFromStart, deleteTopics, kafkaConfig, recordsIn, startCli, TcpProxy, uniqueName, type RunResult } from '../helpers/services.ts'
 import { freshDatabase, type FreshDatabase } from '../helpers/sql.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { transactionPoisonCorpus } from './corpus.ts'
@@ -110,4 +114,105 @@ test('fraud pipeline killed -9 mid-stream, then restarted on a new state directo
   const got = await scores(killed.db)
   assert.equal(got.size, total)
   for (const [id, score] of want) assert.equal(got.get(id), score, `the score of ${id}`)
+})
+
+/** A processor started in the background, killed when the test ends however it ends. */
+function background (t: TestContext, args: string[], env: Record<string, string>): ReturnType<typeof startCli> {
+  const started = startCli(args, env)
+  t.after(async () => {
+    if (started.child.exitCode === null) started.child.kill('SIGKILL')
+    await started.done
+  })
+  return started
+}
+
+/** Waits for a line of the background pipeline's output; fails with its output if it ends first. */
+async function waitForLine (run: ReturnType<typeof startCli>, pattern: RegExp, what: string): Promise<void> {
+  await waitFor(what, async () => {
+    if (run.child.exitCode !== null || run.child.signalCode !== null) assert.fail(`the pipeline ended (${run.child.exitCode ?? run.child.signalCode}) before ${what}:\n${run.output().slice(-4000)}`)
+    return pattern.test(run.output())
+  })
+}
+
+const produce = async (s: Setup, count: number, seed: number): Promise<void> => {
+  ok(await cli(['produce', '--stream', 'transactions', '--rate', 'max', '--count', String(count), '--seed', String(seed), '--accounts', '300'], s.env, 120_000))
+}
+
+/** The transaction ids in the source topic, each checked to be there once. */
+async function sentIds (s: Setup, count: number): Promise<Set<string>> {
+  const sent = await consumeFromStart(s.config, s.topic, count, 60_000)
+  const ids = new Set(sent.map(r => String((JSON.parse(r.value) as { transaction_id: unknown }).transaction_id)))
+  assert.equal(ids.size, count, 'the producer sent a transaction id twice')
+  return ids
+}
+
+test('PostgreSQL away mid-stream (its connections dropped, new ones refused): the fraud pipeline pauses behind its breaker, then catches up; one row per transaction in both tables, nothing dead-lettered', async t => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const m = await member(t, s)
+  if (m === undefined) return
+  const direct = new URL(m.db.url)
+  const proxy = new TcpProxy(direct.hostname, Number(direct.port === '' ? 5432 : direct.port))
+  const proxyPort = await proxy.start()
+  t.after(() => proxy.stop())
+  const viaProxy = new URL(m.db.url)
+  viaProxy.port = String(proxyPort)
+  await produce(s, 3000, 21)
+  // Idle for 15 s before exiting: the second half must land before an idle exit, however slow the machine.
+  const run = background(t, ['process', '--streams', 'transactions', '--exit-when-idle', '15'], { ...m.env, DATABASE_URL: viaProxy.toString(), FRAUD_BATCH_SIZE: '200' })
+  await waitFor('the first rows', async () => (await count(m.db, 'predictions')) > 0, 240_000)
+  await proxy.stop()
+  await produce(s, 3000, 22)
+  await waitForLine(run, /postgres .* is down .*partitions paused until it is back/, 'the database\'s breaker to open')
+  assert.ok((await count(m.db, 'predictions')) < 6000, 'every transaction was stored while PostgreSQL was away')
+  await proxy.start(proxyPort)
+  const result = await run.done
+  ok(result)
+  assert.match(result.stdout + result.stderr, /is back; resuming/)
+  const ids = await sentIds(s, 6000)
+  assert.equal(await count(m.db, 'transactions'), 6000)
+  assert.deepEqual(new Set((await m.db.query('SELECT transaction_id FROM transactions')).map(r => String(r.transaction_id))), ids)
+  assert.deepEqual(new Set((await scores(m.db)).keys()), ids)
+  assert.equal(await recordsIn(s.config, `${s.topic}-failed`), 0)
+})
+
+test('scoring API away mid-stream (ML_API_URL through a proxy that drops and refuses connections): the breaker opens (/health, /metrics, the log), the pipeline resumes; every transaction once, scored as in process, nothing dead-lettered', async t => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const remote = await member(t, s)
+  const local = await member(t, s)
+  if (remote === undefined || local === undefined) return
+  const silent = createLogger({ level: 'silent', format: 'json' })
+  const api = buildApi({ models: new ModelHolder(shippedChurnModelPath, silent), fraud: { current: FraudScorer.fromFile(shippedFraudModelPath) }, log: silent, ownsResources: true })
+  t.after(() => api.close())
+  const proxy = new TcpProxy('127.0.0.1', Number(new URL(await api.listen({ host: '127.0.0.1', port: 0 })).port))
+  const proxyPort = await proxy.start()
+  t.after(() => proxy.stop())
+  await produce(s, 3000, 31)
+  const env = { ...remote.env, ML_API_URL: `http://127.0.0.1:${proxyPort}`, API_TIMEOUT: '2', FRAUD_BATCH_SIZE: '200' }
+  const run = background(t, ['process', '--streams', 'transactions', '--exit-when-idle', '15'], env)
+  await waitFor('the first rows', async () => (await count(remote.db, 'predictions')) > 0, 240_000)
+  await proxy.stop()
+  await produce(s, 3000, 32)
+  await waitForLine(run, /scoring API .* is down .*partitions paused until it is back/, 'the scoring API\'s breaker to open')
+  const ops = /Ops endpoints on (http:\/\/[^\s"]+)/.exec(run.output())?.[1]
+  assert.ok(ops !== undefined, 'no ops endpoints line')
+  const health = await fetch(new URL('/health', ops))
+  assert.equal(health.status, 503)
+  assert.equal((await health.json() as { dependencies: Record<string, { state: string }> }).dependencies.scoring_api?.state, 'down')
+  const metrics = await (await fetch(new URL('/metrics', ops))).text()
+  assert.match(metrics, /churnflow_processor_dependency_up\{pipeline="fraud",dependency="scoring_api"\} 0/)
+  assert.match(metrics, /churnflow_processor_failures_total\{pipeline="fraud",reason="scoring_unavailable"\} [1-9]/)
+  await proxy.start(proxyPort)
+  const result = await run.done
+  ok(result)
+  assert.match(result.stdout + result.stderr, /scoring API .* is back; resuming/)
+  const ids = await sentIds(s, 6000)
+  assert.equal(await count(remote.db, 'transactions'), 6000)
+  const got = await scores(remote.db)
+  assert.deepEqual(new Set(got.keys()), ids)
+  assert.equal(await recordsIn(s.config, `${s.topic}-failed`), 0)
+  // The same transactions scored in process by another group: the same score for each.
+  ok(await cli(['process', '--streams', 'transactions', '--exit-when-idle', '3'], local.env, 240_000))
+  assert.deepEqual(got, await scores(local.db))
 })

@@ -134,6 +134,19 @@ export async function createTopic (config: Config, topic: string, partitions: nu
   }
 }
 
+/** Records in a topic (its partitions' end offsets summed); 0 when it does not exist. Dead-letter topics must stay empty through outages. */
+export async function recordsIn (config: Config, topic: string): Promise<number> {
+  const consumer = createConsumer(config, uniqueName('count'))
+  try {
+    const offsets = await consumer.listOffsets({ topics: [topic] })
+    return (offsets.get(topic) ?? []).reduce((a, b) => a + Number(b), 0)
+  } catch {
+    return 0
+  } finally {
+    await consumer.close(true)
+  }
+}
+
 export async function deleteTopics (config: Config, topics: string[]): Promise<void> {
   const admin = createAdmin(config)
   try {
@@ -163,8 +176,12 @@ export async function redisStore (t: TestContext, prefix = `${uniqueName('test')
   return store
 }
 
-/** A TCP proxy that can be stopped (dropping every connection) and started again on the same port. */
-export class RedisProxy {
+/**
+ * A TCP proxy in front of a server (Redis, PostgreSQL, the scoring API) that can be stopped,
+ * dropping every connection and refusing new ones, and started again on the same port: the
+ * server going away and coming back, with the server itself left running.
+ */
+export class TcpProxy {
   readonly #host: string
   readonly #port: number
   readonly #sockets = new Set<Socket>()

@@ -5,14 +5,13 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from '../../src/config/index.ts'
-import { createConsumer } from '../../src/kafka/client/index.ts'
 import { profileFields, type CustomerProfile, type RedisProfileStore } from '../../src/profile/index.ts'
 import { INACTIVITY_CHECK } from '../../src/processor/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { startPrivateMariadb } from '../helpers/mariadb.ts'
 import { freePort } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, RedisProxy, redisStore, startCli, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
+import { cli, createTopic, deleteTopics, kafkaConfig, recordsIn, redisStore, startCli, TcpProxy, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
 import { changelogStore } from '../helpers/state.ts'
 
@@ -66,19 +65,6 @@ async function assertExactProfiles (store: { getMany (ids: readonly string[]): P
     const got = stored.get(id)?.profile
     assert.ok(got !== undefined, `no profile for ${id}`)
     for (const f of profileFields) assert.equal(got[f], want[f], `${id}.${f}`)
-  }
-}
-
-/** Records in a topic (end offsets summed): the dead-letter topics must stay empty through outages. */
-async function recordsIn (config: Config, topic: string): Promise<number> {
-  const consumer = createConsumer(config, uniqueName('count'))
-  try {
-    const offsets = await consumer.listOffsets({ topics: [topic] })
-    return (offsets.get(topic) ?? []).reduce((a, b) => a + Number(b), 0)
-  } catch {
-    return 0
-  } finally {
-    await consumer.close(true)
   }
 }
 
@@ -158,7 +144,7 @@ test('Redis away for 10 seconds (its connections dropped, new ones refused): the
   const prefix = `${uniqueName('cf-away')}:`
   const redis = await redisStore(t, prefix)
   if (redis === undefined) return
-  const proxy = new RedisProxy('127.0.0.1', Number((process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')[1] ?? 6379))
+  const proxy = new TcpProxy('127.0.0.1', Number((process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')[1] ?? 6379))
   const proxyPort = await proxy.start()
   t.after(() => proxy.stop())
   const s = await setup(t, { extra: { DATABASE_URL: url, BATCH_SIZE: '200', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(proxyPort), REDIS_KEY_PREFIX: prefix } })

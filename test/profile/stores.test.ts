@@ -10,7 +10,7 @@ import {
   applyEvent, emptyProfile, MemoryProfileStore, openProfileStore, profileEventOf, profileFields, RedisProfileStore, RiskTriggers,
   type CustomerProfile, type ProfileRecord, type ProfileStore
 } from '../../src/profile/index.ts'
-import { RedisProxy, redisStore, uniqueName } from '../helpers/services.ts'
+import { redisStore, TcpProxy, uniqueName } from '../helpers/services.ts'
 
 async function tempDir (t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'churnflow-stores-'))
@@ -394,7 +394,7 @@ test('redis: the same store object works again once Redis is back', async t => {
   if (probe === undefined) return
   const [host, port] = (process.env.CHURNFLOW_TEST_REDIS ?? '127.0.0.1:6379').split(':')
   // A proxy in front of the test Redis stands for Redis going away and coming back.
-  const proxy = new RedisProxy(host ?? '127.0.0.1', Number(port ?? 6379))
+  const proxy = new TcpProxy(host ?? '127.0.0.1', Number(port ?? 6379))
   const proxyPort = await proxy.start()
   const prefix = `${uniqueName('test-reconnect')}:`
   const store = new RedisProfileStore({ host: '127.0.0.1', port: proxyPort, prefix, timeoutMs: 300 })

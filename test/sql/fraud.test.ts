@@ -10,8 +10,9 @@ import {
   fraudMigrations, fraudPredictionsTable, migrate, migrateAtStart, migrationStatus, openFraudStore, transactionsTable,
   type SqlConnection
 } from '../../src/sql/index.ts'
+import { createPgPool } from '../../src/sql/postgres/driver.ts'
 import { freePort } from '../helpers/ports.ts'
-import { cli } from '../helpers/services.ts'
+import { cli, TcpProxy } from '../helpers/services.ts'
 import { freshDatabase, type FreshDatabase } from '../helpers/sql.ts'
 
 // Anything that used the machine's local time instead of UTC would now be five hours off.
@@ -211,6 +212,28 @@ test('postgres: the fraud streaming consumer\'s README queries run unchanged aga
   assert.ok(perMinute.length >= 1 && perMinute.length <= 2, 'one batch lands in one minute, or two at a minute\'s turn')
   assert.equal(perMinute.reduce((sum, r) => sum + Number(r.transactions), 0), 50)
   assert.ok(perMinute.every(r => r.minute instanceof Date))
+})
+
+test('postgres: a connection lost while its client is checked out (a write\'s transaction, a migration) fails its query, not the process; the pool then connects afresh', async t => {
+  const db = await freshDatabase(t, 'postgres')
+  if (db === undefined) return
+  const direct = new URL(db.url)
+  const proxy = new TcpProxy(direct.hostname, Number(direct.port === '' ? 5432 : direct.port))
+  const port = await proxy.start()
+  t.after(() => proxy.stop())
+  const viaProxy = new URL(db.url)
+  viaProxy.port = String(port)
+  const pool = createPgPool({ url: viaProxy.toString() })
+  t.after(() => pool.end())
+  const client = await pool.connect()
+  await client.query('BEGIN')
+  // The server goes away while the client is out of the pool: pg emits 'error' on the client,
+  // which with nothing listening would end this process here.
+  await proxy.stop()
+  await assert.rejects(client.query('SELECT 1'))
+  client.release()
+  await proxy.start(port)
+  assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1)
 })
 
 test('postgres: an unreachable database fails the write retriable, as the prediction store does', async () => {

@@ -94,6 +94,11 @@ export function createPgPool (options: PostgresConnectionOptions): Pool {
   pool.on('error', error => {
     options.log?.warn({ store: name, err: error }, 'an idle PostgreSQL connection failed; it is replaced on next use')
   })
+  // A checked-out client is no longer watched by the pool: a connection lost while it is out (in
+  // a write's transaction, in kysely's migrations) is emitted as 'error' on the client, which with
+  // no listener ends the process. Its query fails with the same error, and the pool discards a
+  // client that can no longer query when it is released, so the listener has nothing more to do.
+  pool.on('connect', client => { client.on('error', () => undefined) })
   return pool
 }
 
