@@ -157,6 +157,14 @@ function customerKey (e: DecodedEvent): Buffer {
  * without these turns they waited until the whole batch was prepared, and the database sat idle.
  */
 const RECORDS_PER_TURN = 1000
+
+/**
+ * Most customers one batch re-scores for their silence. A watermark that jumps (a processor back
+ * after days away, a history with a gap) can make most customers due at once: they are taken a
+ * batch at a time, earliest first, so a batch's memory stays bounded; an idle processor sweeps
+ * again at once while any are left.
+ */
+export const SWEEP_LIMIT = 5000
 const turn = (): Promise<void> => new Promise(resolve => { setImmediate(resolve) })
 
 function source (r: SourceRecord): { topic: string, partition: number, offset: number } {
@@ -459,7 +467,7 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
     const due: [string, DueIndex][] = []
     for (const p of touched) {
       const index = silence.index(p) as DueIndex
-      for (const id of index.takeDue(index.watermark - 1)) due.push([id, index])
+      for (const id of index.takeDue(index.watermark - 1, SWEEP_LIMIT - due.length)) due.push([id, index])
     }
     const unread = due.map(d => d[0]).filter(id => !customers.has(id) && !overlay.has(id))
     const read = unread.length === 0 ? new Map<string, ProfileRecord>() : await ctx.dependencies.profiles.run(() => ctx.profiles.getMany(unread), ctx.signal)

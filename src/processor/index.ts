@@ -1,6 +1,6 @@
 export { alertPolicy, AlertKinds, criticalEventTypes, decideAlert, type AlertDecision, type AlertKind, type AlertPolicy } from './alerts.ts'
 export {
-  checkMessage, checkRow, INACTIVITY_CHECK, predictionMessage, prepareBatch, processBatch, type BatchContext, type BatchResult, type CheckOutcome, type EventOutcome, type ProfileOverlay
+  checkMessage, checkRow, INACTIVITY_CHECK, predictionMessage, prepareBatch, SWEEP_LIMIT, processBatch, type BatchContext, type BatchResult, type CheckOutcome, type EventOutcome, type ProfileOverlay
 } from './batch.ts'
 export { decodeRecord, parseJsonObject, PoisonCodes, type Decoded, type DecodedEvent, type Poison, type PoisonCode, type SourceRecord } from './decode.ts'
 export { buildOps, type OpsOptions, type OpsTarget } from './ops.ts'

@@ -127,10 +127,13 @@ export class DueIndex {
     if (this.#heap.size > 1024 && this.#heap.size > 2 * this.#dueOf.size) this.#compact()
   }
 
-  /** The customers due at or before `upTo`, earliest first, taken out of the index (their next step is `set` again by the caller). */
-  takeDue (upTo: number): string[] {
+  /**
+   * The customers due at or before `upTo`, earliest first, at most `limit` of them, taken out of
+   * the index (their next step is `set` again by the caller); the rest wait for the next take.
+   */
+  takeDue (upTo: number, limit = Number.POSITIVE_INFINITY): string[] {
     const out: string[] = []
-    while (this.peek() <= upTo) {
+    while (out.length < limit && this.peek() <= upTo) {
       const id = this.#heap.peek() as string
       this.#heap.pop()
       this.#dueOf.delete(id)

@@ -291,6 +291,8 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     this.#idleAt = Date.now()
     const prepared = await this.pipeline.idle(io)
     if (prepared === undefined) return
+    // More may be due: the next idle turn does not wait its second.
+    this.#idleAt = 0
     const result = await prepared.write()
     this.pipeline.written([], result, { stats: this.stats, metrics: this.metrics, chatty: true })
     while (this.#background !== undefined) await this.#background

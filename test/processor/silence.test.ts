@@ -4,7 +4,7 @@ import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { MemoryProfileStore } from '../../src/profile/index.ts'
 import {
-  alertPolicy, CustomerReader, DueIndex, INACTIVITY_CHECK, nextDue, prepareBatch, processBatch, silencePolicy, type BatchContext, type BatchResult, type SourceRecord
+  alertPolicy, CustomerReader, DueIndex, INACTIVITY_CHECK, nextDue, prepareBatch, processBatch, silencePolicy, SWEEP_LIMIT, type BatchContext, type BatchResult, type SourceRecord
 } from '../../src/processor/index.ts'
 import { openPredictionStore, type PredictionRow } from '../../src/sql/index.ts'
 import { defaultRetryPolicy, Dependency, type OutMessage } from '../../src/stream/index.ts'
@@ -194,4 +194,26 @@ test('an idle live partition moves on by the wall clock; an old history does not
   await processBatch(events(START), old.ctx)
   await (await prepareBatch([], old.ctx, new Map(), { idleAt: now })).write()
   assert.deepEqual(old.rows.filter(r => r.eventType === INACTIVITY_CHECK).map(r => r.userId), ['u1'], 'a history years old is not live: no wall-clock sweep')
+})
+
+test('a watermark that jumps makes many customers due at once: they are swept SWEEP_LIMIT customers a batch, all of them in the end', async () => {
+  const h = await harness(2)
+  const customers = SWEEP_LIMIT + 1200
+  const records: SourceRecord[] = []
+  for (let i = 0; i < customers; i++) {
+    const time = START + i * 1000
+    records.push({ topic: 'user-events', partition: 0, offset: BigInt(i), key: Buffer.from(`c${i}`), headers: undefined, timestamp: time, value: Buffer.from(JSON.stringify({ user_id: `c${i}`, event_type: 'product_view', timestamp: new Date(time).toISOString() })) })
+  }
+  await processBatch(records, h.ctx)
+  assert.equal(h.rows.filter(r => r.eventType === INACTIVITY_CHECK).length, 0)
+  // Two days and a bit later: each customer owes its 1-day and 2-day steps.
+  h.index.watermark += 2 * DAY + HOUR
+  const first = await (await prepareBatch([], h.ctx, new Map(), { idleAt: 0 })).write()
+  assert.equal(new Set(first.checks.map(c => c.customerId)).size, SWEEP_LIMIT)
+  assert.equal(first.checks.length, 2 * SWEEP_LIMIT)
+  const second = await (await prepareBatch([], h.ctx, new Map(), { idleAt: 0 })).write()
+  assert.equal(new Set(second.checks.map(c => c.customerId)).size, 1200)
+  const third = await (await prepareBatch([], h.ctx, new Map(), { idleAt: 0 })).write()
+  assert.equal(third.checks.length, 0)
+  assert.equal(h.rows.filter(r => r.eventType === INACTIVITY_CHECK).length, 2 * customers)
 })
