@@ -28,11 +28,11 @@ import pg from 'pg'
 import { buildApi } from '../src/api/index.ts'
 import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { loadConfig } from '../src/config/index.ts'
-import { FraudConsole, FraudPipeline, FraudScorer, fraudScoring, fraudSettings, shippedFraudModelPath, type TransactionRow } from '../src/fraud/index.ts'
+import { FraudScorer, openFraudPipeline, shippedFraudModelPath, type TransactionRow } from '../src/fraud/index.ts'
 import { createAdmin } from '../src/kafka/client/index.ts'
 import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
-import { migrateAtStart, openFraudStore, type FraudStore } from '../src/sql/index.ts'
+import { type FraudStore } from '../src/sql/index.ts'
 import { StreamRuntime, type TakenRecord } from '../src/stream/index.ts'
 import { postgresAlone } from './fraud-sql.ts'
 
@@ -158,16 +158,7 @@ function fraudRuntime (o: PipelineRun): { runtime: StreamRuntime, close: () => P
     },
     envFile: false
   })
-  const settings = fraudSettings(config)
-  const store = observed(openFraudStore(config, { log }), o.onCommitted)
-  const pipeline = new FraudPipeline({
-    settings,
-    store,
-    scoring: fraudScoring(settings, FraudScorer.fromFile(shippedFraudModelPath), { log }),
-    migrate: () => migrateAtStart(config, log),
-    console: new FraudConsole(log, { server: broker, group, topic: o.topic }),
-    log
-  })
+  const { pipeline, store, settings } = openFraudPipeline(config, log, { migrate: true, wrapStore: s => observed(s, o.onCommitted) })
   const runtime = new StreamRuntime({
     pipeline, config, log, batchSize: settings.batchSize, retry: settings.retry,
     ...(o.exitWhenIdleMs === undefined ? {} : { exitWhenIdleMs: o.exitWhenIdleMs }),

@@ -1,11 +1,10 @@
 import type { Config } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { Streams, type EventStream } from '../events/index.ts'
-import { FraudConsole, FraudPipeline, FraudScorer, fraudScoring, fraudSettings, shippedFraudModelPath } from '../fraud/index.ts'
+import { openFraudPipeline, type FraudPipeline } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { customerPredictionReader } from '../dashboard/index.ts'
 import { bandsOf, buildOps, openPipeline, Processor } from '../processor/index.ts'
-import { migrateAtStart, openFraudStore } from '../sql/index.ts'
 import { StreamRuntime } from '../stream/index.ts'
 import type { Command, CommandContext } from './command.ts'
 import { usage, wholeNumberFlag } from './flags.ts'
@@ -103,20 +102,13 @@ export const processCommand: Command = {
  */
 async function runFraud (config: Config, log: Logger, idle: number | undefined): Promise<number> {
   const flog = log.child({ component: 'fraud' })
-  const settings = fraudSettings(config)
   const opened = new AsyncDisposableStack()
   let pipeline: FraudPipeline | undefined
   try {
-    const store = opened.use(openFraudStore(config, { log: flog }))
-    const model = FraudScorer.fromFile(shippedFraudModelPath)
-    pipeline = new FraudPipeline({
-      settings,
-      store,
-      scoring: fraudScoring(settings, model, { log: flog, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) }),
-      migrate: () => migrateAtStart(config, flog),
-      console: new FraudConsole(flog, { server: config.kafkaBrokers.join(','), group: settings.group, topic: settings.sourceTopic }),
-      log: flog
-    })
+    const fraud = openFraudPipeline(config, flog, { migrate: true })
+    opened.use(fraud.store)
+    pipeline = fraud.pipeline
+    const settings = fraud.settings
     const runtime = new StreamRuntime({ pipeline, config, log: flog, batchSize: settings.batchSize, retry: settings.retry, ...(idle === undefined ? {} : { exitWhenIdleMs: idle * 1000 }) })
     const ops = opened.use(buildOps({ processor: runtime, log }))
     opened.use(stopSignals(flog, 'uncommitted transactions will be processed again on restart', signal => {

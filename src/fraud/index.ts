@@ -9,7 +9,7 @@ export {
 export { FraudLabels, type FraudLabel, type FraudPredictionRow, type TransactionRow } from './rows.ts'
 export {
   accountIds, ACCOUNTS_STORE, decodeAccount, decodeTransaction, decodeTransactions, emptyAccountRecord, encodeAccount, FRAUD_BATCH_ROUTE, fraudBatch,
-  FraudConsole, FraudHttpScorer, FraudPipeline, fraudScoring, fraudSettings, FraudStats, type FraudOutcome, type FraudPipelineOptions,
+  FraudConsole, FraudHttpScorer, FraudPipeline, fraudScoring, fraudSettings, FraudStats, openFraudPipeline, type FraudOutcome, type FraudPipelineOptions, type OpenedFraudPipeline,
   type AccountRecord, type DecodedBatch, type DecodedTransaction, type FraudBatchContext, type FraudBatchResult, type FraudRequest,
   type FraudResult, type FraudScoring, type FraudSettings
 } from './pipeline/index.ts'

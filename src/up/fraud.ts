@@ -1,10 +1,9 @@
 import type { Config } from '../config/index.ts'
 import { Streams } from '../events/index.ts'
-import { FraudConsole, FraudPipeline, FraudScorer, fraudScoring, fraudSettings, shippedFraudModelPath, type FraudStats } from '../fraud/index.ts'
+import { openFraudPipeline, type FraudStats } from '../fraud/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { simulatorSource, type ProducerStats } from '../producer/index.ts'
 import { transactionDefaults, TransactionStream } from '../simulator/index.ts'
-import { openFraudStore } from '../sql/index.ts'
 import { StreamRuntime, type StreamMetrics } from '../stream/index.ts'
 import { Rng } from '../util/rng.ts'
 import { startPacedProducer } from './producing.ts'
@@ -47,20 +46,8 @@ export interface FraudPart {
  */
 export function startFraud (o: FraudPartOptions): FraudPart {
   const { config } = o
-  const settings = fraudSettings(config)
-  const store = openFraudStore(config, { log: o.log })
+  const { pipeline, store, settings, scoring, console: fraudConsole } = openFraudPipeline(config, o.log, { migrate: false })
   o.defer('the fraud tables\' database', () => store.close())
-  const fraudConsole = new FraudConsole(o.log, { server: config.kafkaBrokers.join(','), group: settings.group, topic: settings.sourceTopic })
-  const model = FraudScorer.fromFile(shippedFraudModelPath)
-  const scoring = fraudScoring(settings, model, { log: o.log, ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }) })
-  const pipeline = new FraudPipeline({
-    settings,
-    store,
-    scoring,
-    migrate: async () => undefined,
-    console: fraudConsole,
-    log: o.log
-  })
   const runtime = new StreamRuntime({ pipeline, config, log: o.log, batchSize: settings.batchSize, retry: settings.retry, metrics: o.metrics })
   const processing = runtime.run()
   processing.catch(() => undefined)

@@ -13,4 +13,5 @@ export {
   ACCOUNT_FORMAT_VERSION, admitTransaction, ApplyOutcomes, copyAccount, decodeAccount, emptyAccountRecord, encodeAccount, RECENT_TRANSACTION_IDS,
   type AccountRecord, type ApplyOutcome, type WorkingAccount
 } from './state.ts'
+export { openFraudPipeline, type OpenedFraudPipeline, type OpenFraudPipelineOptions } from './open.ts'
 export { ACCOUNTS_STORE, FraudPipeline, type FraudOutcome, type FraudPipelineOptions } from './pipeline.ts'
