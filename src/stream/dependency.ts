@@ -27,11 +27,18 @@ export function refusedForGood (error: unknown, depth = 0): boolean {
   return refusedForGood(e.cause, depth + 1)
 }
 
-/** Whether an error is a dependency being down (retry) rather than a bug or bad input (do not). */
+/**
+ * Whether an error is a dependency being down (retry) rather than a bug or bad input (do not). A
+ * Kafka client's aggregate of errors (PLT_KFK_MULTIPLE) with a refusal inside is not: a broker
+ * that refused a record for good (too large, a timestamp out of range) refuses it again, and
+ * retrying would pause the partitions for ever instead of saying so.
+ */
 export function isRetriable (error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   const e = error as { retriable?: unknown, canRetry?: unknown, code?: unknown }
-  if (e.retriable === true || e.canRetry === true) return true
+  if (e.retriable === true) return true
+  if (refusedForGood(error)) return false
+  if (e.canRetry === true) return true
   return typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|PLT_KFK_NETWORK|PLT_KFK_TIMEOUT|PLT_KFK_MULTIPLE)/.test(e.code)
 }
 
