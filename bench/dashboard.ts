@@ -102,7 +102,7 @@ async function measure (db: SqlReader): Promise<[string, { median: number, max: 
     ['churn: score distribution and segments', () => scoreDistribution(db, table, clock)],
     ['churn: at-risk list (50)', () => atRisk(db, table, bands, clock, { limit: 50 })],
     ['churn: at-risk, band medium', () => atRisk(db, table, bands, clock, { limit: 50, band: 'medium' })],
-    ['churn: at-risk, segment', () => atRisk(db, table, bands, clock, { limit: 50, segment: 'customer-events' })],
+    ['churn: at-risk, segment (tenure 1-6 months)', () => atRisk(db, table, bands, clock, { limit: 50, segment: '1-6-months' })],
     ['customer page', () => customerPredictions(db, table, bands, 'cust-4242', 500)],
     ['live feed (after newest-200)', () => predictionsAfter(db, table, bands, clock.maxId - 200, 200)]
   ]
