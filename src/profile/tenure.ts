@@ -8,7 +8,7 @@ export interface TenureSegment { readonly name: string, readonly label: string, 
  * `segment=` filter, on the processor's routes and the dashboard alike.
  */
 export const TENURE_SEGMENTS: readonly TenureSegment[] = [
-  { name: 'new', label: 'New (under 30 days)', fromDays: 0 },
+  { name: 'new', label: 'Under 30 days', fromDays: 0 },
   { name: '1-6-months', label: '1–6 months', fromDays: 30 },
   { name: '6-12-months', label: '6–12 months', fromDays: 183 },
   { name: 'over-12-months', label: 'Over 12 months', fromDays: 365 }
