@@ -149,33 +149,52 @@ export interface AtRiskQuery {
   readonly segment?: string
 }
 
+/** The most of the highest-scored predictions the SQL at-risk list looks through for a segment's customers (or 12 per customer asked for). */
+export const SEGMENT_WINDOW = 6000
+
 /**
  * Customers ranked by current risk: each customer's latest prediction, highest score first.
  * Reads a window of the highest-scored rows down the churn_score index, keeps those that are
- * their customer's latest (one seek each in (user_id, id)) and in the segment, and widens the
- * window only when too few were: the cost follows the list's length, not the table's.
+ * their customer's latest (one seek each in (user_id, id)), and widens the window only when too
+ * few were: the cost follows the list's length, not the table's. For a tenure segment the window
+ * widens up to SEGMENT_WINDOW rows: a rare segment's list may be shorter than asked.
  */
 export async function atRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, query: AtRiskQuery): Promise<AtRiskCustomer[]> {
   // Only the band narrows the walk (a range of churn_score, which keeps it on the index); the
   // tenure segment is checked on the window's latest rows, by the time of each one's first row
-  // (one seek in (user_id, id)), so no planner is tempted to read a whole segment and sort it.
+  // (its id a seek in (user_id, id), its time a primary key read), so no planner is tempted to
+  // read a whole segment and sort it.
   const range = query.band === undefined ? undefined : bandRange(bands, query.band)
   const inner = range === undefined ? '' : 'WHERE p.churn_score >= ? AND p.churn_score < ?'
   const segment = query.segment
+  // A segment's window widens no further than SEGMENT_WINDOW: a segment few high scores fall in
+  // would otherwise widen it to the whole table.
+  const widest = segment === undefined ? clock.maxId : Math.max(SEGMENT_WINDOW, query.limit * 12)
   let window = Math.max(1500, query.limit * 30)
   for (;;) {
-    const rows = await db.all(`SELECT w.*,
-        (SELECT f.event_timestamp FROM ${table} f WHERE f.user_id = w.user_id ORDER BY f.id LIMIT 1) AS first_seen
+    const rows = await db.all(`SELECT w.*, (SELECT MIN(f.id) FROM ${table} f WHERE f.user_id = w.user_id) AS first_id
       FROM (
         SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp,
           (SELECT MAX(q.id) FROM ${table} q WHERE q.user_id = p.user_id) AS latest_id
         FROM ${table} p ${inner} ORDER BY p.churn_score DESC LIMIT ?
       ) w WHERE w.id = w.latest_id ORDER BY w.churn_score DESC, w.id DESC ${segment === undefined ? 'LIMIT ?' : ''}`,
     [...(range ?? []), window, ...(segment === undefined ? [query.limit] : [])])
-    const kept = segment === undefined ? rows : rows.filter(r => tenureSegment(sqlTime(r.first_seen), clock.eventTime) === segment).slice(0, query.limit)
-    if (kept.length >= query.limit || window >= clock.maxId) return describeAtRisk(db, table, bands, clock, kept)
-    window *= 2
+    const firstSeen = await timesOf(db, table, rows.map(r => num(r.first_id)))
+    const kept = segment === undefined ? rows : rows.filter(r => tenureSegment(firstSeen.get(num(r.first_id)) ?? NaN, clock.eventTime) === segment).slice(0, query.limit)
+    if (kept.length >= query.limit || window >= widest) return describeAtRisk(db, table, bands, clock, kept, firstSeen)
+    window = Math.min(window * 2, widest)
   }
+}
+
+/** The event time of each of these rows, by id (primary key reads, a thousand at a time). */
+async function timesOf (db: SqlReader, table: string, ids: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>()
+  for (let i = 0; i < ids.length; i += 1000) {
+    const part = ids.slice(i, i + 1000)
+    const rows = await db.all(`SELECT id, event_timestamp FROM ${table} WHERE id IN (${part.map(() => '?').join(', ')})`, part)
+    for (const r of rows) out.set(num(r.id), sqlTime(r.event_timestamp))
+  }
+  return out
 }
 
 /** The latest stored score of each of these customers a week of event time before the newest event. */
@@ -200,7 +219,7 @@ async function scoresWeekAgo (db: SqlReader, table: string, clock: Clock, ids: r
  * and the last real event (not a silence re-score). Two reads through (user_id, id), whatever
  * the list's length.
  */
-async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[]): Promise<AtRiskCustomer[]> {
+async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[], firstSeenById: ReadonlyMap<number, number>): Promise<AtRiskCustomer[]> {
   if (rows.length === 0) return []
   const ids = rows.map(r => str(r.user_id))
   const [weekAgo, seen] = await Promise.all([
@@ -213,7 +232,7 @@ async function describeAtRisk (db: SqlReader, table: string, bands: readonly Ban
     const score = num(r.churn_score)
     const last = lastSeen.get(id) ?? sqlTime(r.event_timestamp)
     const then = weekAgo.get(id)
-    const firstSeen = sqlTime(r.first_seen)
+    const firstSeen = firstSeenById.get(num(r.first_id)) ?? NaN
     return {
       customerId: id,
       score,
