@@ -108,7 +108,7 @@ async function measure (db: SqlReader): Promise<[string, { median: number, max: 
     ['clock (newest id and times)', () => readClock(db, table)],
     ['overview: predictions per minute', () => predictionsPerMinute(db, table, clock)],
     ['overview: high-risk customers per hour', () => highRiskOverTime(db, table, clock, 0.6)],
-    ['churn: score distribution and segments', () => scoreDistribution(db, table, clock)],
+    ['churn: score distribution and streams', () => scoreDistribution(db, table, clock)],
     ['churn: at-risk list (50)', () => atRisk(db, table, bands, clock, { limit: 50 })],
     ['churn: at-risk, band medium', () => atRisk(db, table, bands, clock, { limit: 50, band: 'medium' })],
     ['churn: at-risk, segment new', () => atRisk(db, table, bands, clock, { limit: 50, segment: 'new' })],

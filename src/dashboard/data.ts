@@ -192,7 +192,7 @@ export class DashboardData {
     const [predictions, clock, current] = await Promise.all([
       customerPredictions(this.db, this.#o.tables.predictions, this.bands, customerId, 500),
       this.clock(),
-      this.#o.atRisk === undefined ? processorCustomer(this.#o.opsUrls, customerId) : undefined
+      processorCustomer(this.#o.opsUrls, customerId)
     ])
     const types: Record<string, number> = {}
     for (const p of predictions) types[p.eventType] = (types[p.eventType] ?? 0) + 1
