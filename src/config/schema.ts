@@ -164,7 +164,7 @@ export const configSchema = {
   dashboardPort: setting({ env: ['DASHBOARD_PORT'], flag: 'dashboard-port', kind: integer(0, 65535), default: '8080', group: 'Dashboard', doc: 'Port of the dashboard; 0 picks a free one.' }),
   dashboardKey: optional({ env: ['DASHBOARD_KEY'], kind: text(), group: 'Dashboard', doc: 'Key every dashboard request must carry: as the basic-auth password (user DASHBOARD_USER), `Authorization: Bearer KEY` or `x-api-key`. Required off loopback.', unsetDoc: 'no key (loopback only)', sensitive: Sensitivity.SECRET }),
   dashboardUser: setting({ env: ['DASHBOARD_USER'], kind: text(), default: 'churnflow', group: 'Dashboard', doc: 'The basic-auth user name the dashboard asks for, with DASHBOARD_KEY as the password.' }),
-  opsUrls: setting({ env: ['OPS_URLS'], flag: 'ops-url', kind: urlList(['http:', 'https:']), default: 'http://127.0.0.1:3000', group: 'Dashboard', doc: 'The processors\' ops endpoints the dashboard reads (/metrics, /stats, /health), comma-separated.' }),
+  opsUrls: setting({ env: ['OPS_URLS'], flag: 'ops-url', kind: urlList(['http:', 'https:']), default: 'http://127.0.0.1:3000', group: 'Dashboard', doc: 'The processors\' ops endpoints the dashboard reads (/metrics, /stats, /health, and /customers for the current risk), comma-separated.' }),
 
   // Local runtime
   stateDir: setting({

@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest } from '
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { validTable } from '../sql/index.ts'
 import { DashboardData } from './data.ts'
+import { TENURE_SEGMENTS } from '../profile/index.ts'
 import { LiveHub } from './live.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
@@ -105,10 +106,13 @@ function routes (app: DashboardApp, data: DashboardData, hub: LiveHub): void {
   }
   for (const path of files.keys()) app.get(path, serve(path))
   app.get('/api/overview', () => data.overview())
-  app.get('/api/churn', async request => {
+  app.get('/api/churn', async (request, reply) => {
     const q = request.query as Record<string, unknown>
     const band = text(q.band)
     const segment = text(q.segment)
+    if (segment !== undefined && !TENURE_SEGMENTS.some(s => s.name === segment)) {
+      return reply.code(400).send({ error: `unknown segment; the segments are ${TENURE_SEGMENTS.map(s => s.name).join(', ')}` })
+    }
     const limit = Math.min(500, Math.max(1, Number(q.limit ?? 50) || 50))
     return data.churn({ limit, ...(band === undefined ? {} : { band }), ...(segment === undefined ? {} : { segment }) })
   })

@@ -5,15 +5,20 @@ import { StreamRates, TopicTail, type TailRecord } from './kafka.ts'
 import type { DashboardOptions } from './options.ts'
 import { readProcessor } from './ops.ts'
 import {
-  atRisk, customerPredictions, fraudView, highRiskOverTime, latestPredictions, predictionsAfter, predictionsPerMinute, readClock, scoreDistribution,
-  type AtRiskQuery, type Band, type Clock, type PredictionView
+  atRisk, customerPredictions, describeProcessorAtRisk, fraudView, highRiskOverTime, latestPredictions, predictionsAfter, predictionsPerMinute, readClock, scoreDistribution,
+  type AtRiskCustomer, type AtRiskQuery, type Band, type Clock
 } from './queries.ts'
+import { processorCustomer, processorsAtRisk } from './processors.ts'
+import { TENURE_SEGMENTS } from '../profile/index.ts'
 import { openSqlReader, type SqlReader } from './sql.ts'
 import type { LiveEvent } from './live.ts'
 import { DeadLetterHeaders, NO_ERROR_CODE } from '../stream/index.ts'
 
 /** What the latest churn-predictions record said about a customer. */
 export interface LatestScore { readonly score: number, readonly band: string, readonly reasons: unknown, readonly modelVersion: string, readonly at: number }
+
+/** Where the at-risk list came from: the processors' current risk, SQL, or the `atRisk` option. */
+export type AtRiskSourceInfo = { readonly kind: 'processors', readonly answered: number, readonly asked: number } | { readonly kind: 'sql', readonly asked: number } | { readonly kind: 'custom' }
 
 /** Customers whose latest scored record is remembered (for reasons), oldest forgotten first. */
 const REMEMBERED_CUSTOMERS = 50_000
@@ -144,17 +149,34 @@ export class DashboardData {
     return { following: this.deadLetters.following, byCode: [...counts].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count), latest }
   }
 
+  /**
+   * The at-risk list: the processors' current risk when their `/customers/at-risk` routes answer
+   * (merged by score), otherwise each customer's latest prediction in SQL; or the `atRisk` option.
+   */
+  async atRiskList (query: AtRiskQuery, clock: Clock): Promise<{ customers: AtRiskCustomer[], source: AtRiskSourceInfo }> {
+    const t = this.#o.tables.predictions
+    if (this.#o.atRisk !== undefined) return { customers: await this.#o.atRisk(query), source: { kind: 'custom' } }
+    const processors = await processorsAtRisk(this.#o.opsUrls, query)
+    if (processors.answered > 0) {
+      return {
+        customers: await describeProcessorAtRisk(this.db, t, clock, processors.customers),
+        source: { kind: 'processors', answered: processors.answered, asked: processors.asked }
+      }
+    }
+    return { customers: await atRisk(this.db, t, this.bands, clock, query), source: { kind: 'sql', asked: processors.asked } }
+  }
+
   async churn (query: AtRiskQuery): Promise<unknown> {
     const t = this.#o.tables.predictions
     const clock = await this.clock()
-    const source = this.#o.atRisk ?? ((q: AtRiskQuery) => atRisk(this.db, t, this.bands, clock, q))
-    const [distribution, list] = await Promise.all([scoreDistribution(this.db, t, clock), source(query)])
+    const [distribution, list] = await Promise.all([scoreDistribution(this.db, t, clock), this.atRiskList(query, clock)])
     return {
       clock,
       bands: this.bands,
       distribution,
-      segments: distribution.segments,
-      atRisk: list.map(c => ({ ...c, reasons: this.#latest.get(c.customerId)?.reasons ?? this.#alertReasons(c.customerId) ?? null }))
+      segments: TENURE_SEGMENTS,
+      source: list.source,
+      atRisk: list.customers.map(c => ({ ...c, reasons: c.reasons ?? this.#latest.get(c.customerId)?.reasons ?? this.#alertReasons(c.customerId) ?? null }))
     }
   }
 
@@ -167,15 +189,19 @@ export class DashboardData {
   }
 
   async customer (customerId: string): Promise<unknown> {
-    const predictions: PredictionView[] = await customerPredictions(this.db, this.#o.tables.predictions, this.bands, customerId, 500)
-    const clock = await this.clock()
+    const [predictions, clock, current] = await Promise.all([
+      customerPredictions(this.db, this.#o.tables.predictions, this.bands, customerId, 500),
+      this.clock(),
+      processorCustomer(this.#o.opsUrls, customerId)
+    ])
     const types: Record<string, number> = {}
     for (const p of predictions) types[p.eventType] = (types[p.eventType] ?? 0) + 1
     const latest = predictions[0]
     return {
       customerId,
-      found: predictions.length > 0,
+      found: predictions.length > 0 || current !== undefined,
       clock,
+      current: current ?? null,
       summary: latest === undefined
         ? null
         : { score: latest.score, band: latest.band, lastEvent: latest.eventTime, firstInWindow: predictions.at(-1)?.eventTime, predictions: predictions.length, eventTypes: types, stream: latest.stream },

@@ -7,7 +7,10 @@ import { defaultDashboardTables, type DashboardTables } from './indexes.ts'
 import type { AtRiskCustomer, AtRiskQuery } from './queries.ts'
 import { deadLetterTopic } from '../stream/index.ts'
 
-/** Where the at-risk list comes from: SQL today; the processor's `/customers/at-risk` route when it has one. */
+/**
+ * An at-risk list of one's own, in place of the default: the processors' `/customers/at-risk`
+ * routes (their current-risk state) when any answers, else each customer's latest prediction in SQL.
+ */
 export type AtRiskSource = (query: AtRiskQuery) => Promise<AtRiskCustomer[]>
 
 export interface DashboardTopics {

@@ -1,5 +1,6 @@
 import { isoUtc } from '../events/index.ts'
-import type { CustomerPrediction } from '../processor/customers.ts'
+import type { AtRiskCustomer as ProcessorAtRisk, CustomerPrediction } from '../processor/customers.ts'
+import { tenureDays, tenureSegment } from '../profile/index.ts'
 import { sqlTimestamp, SqlDialects, type SqlConnection, type SqlDialect } from '../sql/index.ts'
 import type { DashboardTables } from './indexes.ts'
 import { openSqlReader, sqlTime, type SqlReader, type SqlRow } from './sql.ts'
@@ -11,6 +12,18 @@ const DAY = 86_400_000
 import { INACTIVITY_CHECK } from '../processor/batch.ts'
 
 export { INACTIVITY_CHECK }
+
+/** The source stream of a stored prediction: its kafka_topic up to a `/` (inactivity checks are `<topic>/silence-<step>`). */
+export function streamOf (kafkaTopic: string): string {
+  const slash = kafkaTopic.indexOf('/')
+  return slash < 0 ? kafkaTopic : kafkaTopic.slice(0, slash)
+}
+
+/** The silence step of an inactivity check (`7d` of `user-events/silence-7d`); null for any other row. */
+export function silenceStepOf (kafkaTopic: string): string | null {
+  const at = kafkaTopic.indexOf('/silence-')
+  return at < 0 ? null : kafkaTopic.slice(at + '/silence-'.length)
+}
 
 /** A risk band: a score at or above `from` (and below the next band's `from`) is in it. */
 export interface Band { readonly name: string, readonly from: number }
@@ -92,20 +105,20 @@ export const DISTRIBUTION_WINDOW = 20_000
 
 /**
  * The score distribution of the latest predictions in ten bins of 0.1, and the source streams
- * among them (the segments), in one read of a primary key range: grouping on the score's bin
+ * among them, in one read of a primary key range: grouping on the score's bin
  * first keeps planners off the unique key's kafka_topic column, which would read every row.
  */
-export async function scoreDistribution (db: SqlReader, table: string, clock: Clock): Promise<{ bins: number[], window: number, segments: string[] }> {
+export async function scoreDistribution (db: SqlReader, table: string, clock: Clock): Promise<{ bins: number[], window: number, streams: string[] }> {
   const rows = await db.all(`SELECT FLOOR(churn_score * 10) AS b, kafka_topic AS s, COUNT(*) AS n FROM ${table} WHERE id > ? GROUP BY FLOOR(churn_score * 10), kafka_topic`,
     [clock.maxId - DISTRIBUTION_WINDOW])
   const bins = Array.from({ length: 10 }, () => 0)
-  const segments = new Set<string>()
+  const streams = new Set<string>()
   for (const r of rows) {
     const i = Math.min(9, Math.max(0, num(r.b)))
     bins[i] = (bins[i] ?? 0) + num(r.n)
-    if (str(r.s) !== '') segments.add(str(r.s))
+    if (str(r.s) !== '') streams.add(streamOf(str(r.s)))
   }
-  return { bins, window: DISTRIBUTION_WINDOW, segments: [...segments].sort() }
+  return { bins, window: DISTRIBUTION_WINDOW, streams: [...streams].sort() }
 }
 
 /** One customer of the at-risk list. */
@@ -113,44 +126,92 @@ export interface AtRiskCustomer {
   readonly customerId: string
   readonly score: number
   readonly band: string
-  /** The score now minus the latest score a week of event time before now; null when there was none. */
+  /** The score now minus the latest stored score a week of event time before the newest event; null when there was none. */
   readonly changeSinceLastWeek: number | null
+  /** The last activity (epoch ms; NaN when unknown). */
   readonly lastSeen: number
-  readonly daysSilent: number
-  readonly lastEventType: string
-  readonly segment: string
+  readonly daysSilent: number | null
+  /** What the current score followed: `event`, or `inactivity` (a silence re-score). */
+  readonly trigger: string
+  /** The first activity (epoch ms; NaN when unknown). */
+  readonly firstSeen: number
+  readonly tenureDays: number | null
+  /** The tenure segment (`TENURE_SEGMENTS`); null when the first activity is unknown. */
+  readonly segment: string | null
+  /** The reasons of the current score when the source knows them; null otherwise. */
+  readonly reasons: unknown
 }
 
 export interface AtRiskQuery {
   readonly limit: number
   readonly band?: string
-  /** A source stream (kafka_topic). */
+  /** A tenure segment (`TENURE_SEGMENTS`). */
   readonly segment?: string
 }
+
+/** The most of the highest-scored predictions the SQL at-risk list looks through for a segment's customers (or 12 per customer asked for). */
+export const SEGMENT_WINDOW = 6000
 
 /**
  * Customers ranked by current risk: each customer's latest prediction, highest score first.
  * Reads a window of the highest-scored rows down the churn_score index, keeps those that are
- * their customer's latest (one seek each in (user_id, id)) and in the segment, and widens the
- * window only when too few were: the cost follows the list's length, not the table's.
+ * their customer's latest (one seek each in (user_id, id)), and widens the window only when too
+ * few were: the cost follows the list's length, not the table's. For a tenure segment the window
+ * widens up to SEGMENT_WINDOW rows: a rare segment's list may be shorter than asked.
  */
 export async function atRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, query: AtRiskQuery): Promise<AtRiskCustomer[]> {
   // Only the band narrows the walk (a range of churn_score, which keeps it on the index); the
-  // segment is checked on the window, so no planner is tempted to read a whole segment and sort it.
+  // tenure segment is checked on the window's latest rows, by the time of each one's first row
+  // (its id a seek in (user_id, id), its time a primary key read), so no planner is tempted to
+  // read a whole segment and sort it.
   const range = query.band === undefined ? undefined : bandRange(bands, query.band)
   const inner = range === undefined ? '' : 'WHERE p.churn_score >= ? AND p.churn_score < ?'
-  const outer = query.segment === undefined ? '' : 'AND w.kafka_topic = ?'
+  const segment = query.segment
+  // A segment's window widens no further than SEGMENT_WINDOW: a segment few high scores fall in
+  // would otherwise widen it to the whole table.
+  const widest = segment === undefined ? clock.maxId : Math.max(SEGMENT_WINDOW, query.limit * 12)
   let window = Math.max(1500, query.limit * 30)
   for (;;) {
-    const rows = await db.all(`SELECT w.* FROM (
-        SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp, p.kafka_topic,
+    const rows = await db.all(`SELECT w.*, (SELECT MIN(f.id) FROM ${table} f WHERE f.user_id = w.user_id) AS first_id
+      FROM (
+        SELECT p.id, p.user_id, p.churn_score, p.event_type, p.event_timestamp,
           (SELECT MAX(q.id) FROM ${table} q WHERE q.user_id = p.user_id) AS latest_id
         FROM ${table} p ${inner} ORDER BY p.churn_score DESC LIMIT ?
-      ) w WHERE w.id = w.latest_id ${outer} ORDER BY w.churn_score DESC, w.id DESC LIMIT ?`,
-    [...(range ?? []), window, ...(query.segment === undefined ? [] : [query.segment]), query.limit])
-    if (rows.length >= query.limit || window >= clock.maxId) return describeAtRisk(db, table, bands, clock, rows)
-    window *= 2
+      ) w WHERE w.id = w.latest_id ORDER BY w.churn_score DESC, w.id DESC ${segment === undefined ? 'LIMIT ?' : ''}`,
+    [...(range ?? []), window, ...(segment === undefined ? [query.limit] : [])])
+    const firstSeen = await timesOf(db, table, rows.map(r => num(r.first_id)))
+    const kept = segment === undefined ? rows : rows.filter(r => tenureSegment(firstSeen.get(num(r.first_id)) ?? NaN, clock.eventTime) === segment).slice(0, query.limit)
+    if (kept.length >= query.limit || window >= widest) return describeAtRisk(db, table, bands, clock, kept, firstSeen)
+    window = Math.min(window * 2, widest)
   }
+}
+
+/** The event time of each of these rows, by id (primary key reads, a thousand at a time). */
+async function timesOf (db: SqlReader, table: string, ids: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>()
+  for (let i = 0; i < ids.length; i += 1000) {
+    const part = ids.slice(i, i + 1000)
+    const rows = await db.all(`SELECT id, event_timestamp FROM ${table} WHERE id IN (${part.map(() => '?').join(', ')})`, part)
+    for (const r of rows) out.set(num(r.id), sqlTime(r.event_timestamp))
+  }
+  return out
+}
+
+/** The latest stored score of each of these customers a week of event time before the newest event. */
+async function scoresWeekAgo (db: SqlReader, table: string, clock: Clock, ids: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  if (ids.length === 0 || !Number.isFinite(clock.eventTime)) return out
+  const rows = await db.all(`SELECT user_id, id, churn_score FROM ${table} WHERE user_id IN (${ids.map(() => '?').join(', ')}) AND event_timestamp <= ?`,
+    [...ids, sqlTimestamp(clock.eventTime - 7 * DAY)])
+  const newest = new Map<string, number>()
+  for (const r of rows) {
+    const key = str(r.user_id)
+    if ((newest.get(key) ?? -1) < num(r.id)) {
+      newest.set(key, num(r.id))
+      out.set(key, num(r.churn_score))
+    }
+  }
+  return out
 }
 
 /**
@@ -158,34 +219,57 @@ export async function atRisk (db: SqlReader, table: string, bands: readonly Band
  * and the last real event (not a silence re-score). Two reads through (user_id, id), whatever
  * the list's length.
  */
-async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[]): Promise<AtRiskCustomer[]> {
+async function describeAtRisk (db: SqlReader, table: string, bands: readonly Band[], clock: Clock, rows: readonly SqlRow[], firstSeenById: ReadonlyMap<number, number>): Promise<AtRiskCustomer[]> {
   if (rows.length === 0) return []
-  const ids = rows.map(r => r.user_id)
-  const marks = ids.map(() => '?').join(', ')
-  const [before, seen] = await Promise.all([
-    db.all(`SELECT user_id, id, churn_score FROM ${table} WHERE user_id IN (${marks}) AND event_timestamp <= ?`, [...ids, sqlTimestamp(clock.eventTime - 7 * DAY)]),
-    db.all(`SELECT user_id, MAX(event_timestamp) AS t FROM ${table} WHERE user_id IN (${marks}) AND event_type <> ? GROUP BY user_id`, [...ids, INACTIVITY_CHECK])
+  const ids = rows.map(r => str(r.user_id))
+  const [weekAgo, seen] = await Promise.all([
+    scoresWeekAgo(db, table, clock, ids),
+    db.all(`SELECT user_id, MAX(event_timestamp) AS t FROM ${table} WHERE user_id IN (${ids.map(() => '?').join(', ')}) AND event_type <> ? GROUP BY user_id`, [...ids, INACTIVITY_CHECK])
   ])
-  const weekAgo = new Map<string, { id: number, score: number }>()
-  for (const r of before) {
-    const key = str(r.user_id)
-    if ((weekAgo.get(key)?.id ?? -1) < num(r.id)) weekAgo.set(key, { id: num(r.id), score: num(r.churn_score) })
-  }
   const lastSeen = new Map(seen.map(r => [str(r.user_id), sqlTime(r.t)]))
   return rows.map(r => {
     const id = str(r.user_id)
     const score = num(r.churn_score)
     const last = lastSeen.get(id) ?? sqlTime(r.event_timestamp)
     const then = weekAgo.get(id)
+    const firstSeen = firstSeenById.get(num(r.first_id)) ?? NaN
     return {
       customerId: id,
       score,
       band: bandOf(bands, score),
-      changeSinceLastWeek: then === undefined ? null : score - then.score,
+      changeSinceLastWeek: then === undefined ? null : score - then,
       lastSeen: last,
-      daysSilent: Number.isFinite(clock.eventTime) ? Math.max(0, Math.floor((clock.eventTime - last) / DAY)) : 0,
-      lastEventType: str(r.event_type),
-      segment: str(r.kafka_topic)
+      daysSilent: Number.isFinite(clock.eventTime) ? Math.max(0, Math.floor((clock.eventTime - last) / DAY)) : null,
+      trigger: str(r.event_type) === INACTIVITY_CHECK ? 'inactivity' : 'event',
+      firstSeen,
+      tenureDays: tenureDays(firstSeen, clock.eventTime),
+      segment: tenureSegment(firstSeen, clock.eventTime),
+      reasons: null
+    }
+  })
+}
+
+/**
+ * The processors' current-risk list in the dashboard's shape, with the change since last week
+ * from SQL (one read for all its customers).
+ */
+export async function describeProcessorAtRisk (db: SqlReader, table: string, clock: Clock, customers: readonly ProcessorAtRisk[]): Promise<AtRiskCustomer[]> {
+  const weekAgo = await scoresWeekAgo(db, table, clock, customers.map(c => c.customer_id))
+  const time = (iso: string | null): number => iso === null ? NaN : Date.parse(iso)
+  return customers.map(c => {
+    const then = weekAgo.get(c.customer_id)
+    return {
+      customerId: c.customer_id,
+      score: c.churn_score,
+      band: c.risk_band,
+      changeSinceLastWeek: then === undefined ? null : c.churn_score - then,
+      lastSeen: time(c.last_seen),
+      daysSilent: c.days_silent,
+      trigger: c.trigger,
+      firstSeen: time(c.first_seen),
+      tenureDays: c.tenure_days,
+      segment: c.segment,
+      reasons: c.reasons
     }
   })
 }
@@ -199,7 +283,10 @@ export interface PredictionView {
   readonly band: string
   readonly eventTime: number
   readonly predictionTime: number
+  /** The source stream (kafka_topic up to a `/`). */
   readonly stream: string
+  /** An inactivity check's silence step (`7d`); null for an event's prediction. */
+  readonly silenceStep: string | null
   /** The event's metadata as stored (JSON text), or null. */
   readonly metadata: string | null
 }
@@ -215,7 +302,8 @@ function predictionView (bands: readonly Band[], r: SqlRow): PredictionView {
     band: bandOf(bands, score),
     eventTime: sqlTime(r.event_timestamp),
     predictionTime: sqlTime(r.prediction_timestamp),
-    stream: str(r.kafka_topic),
+    stream: streamOf(str(r.kafka_topic)),
+    silenceStep: silenceStepOf(str(r.kafka_topic)),
     metadata
   }
 }

@@ -1,5 +1,5 @@
 import { isoUtc } from '../events/index.ts'
-import type { CurrentRisk, ProfileRecord, ProfileStore } from '../profile/index.ts'
+import { TENURE_SEGMENTS, tenureDays, tenureSegment, type CurrentRisk, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
 import { KeyedMinHeap } from '../util/heap.ts'
 
 const DAY = 86_400_000
@@ -21,8 +21,13 @@ export interface AtRiskCustomer {
   readonly last_seen: string | null
   /** Days since the last activity, as of `as_of`. */
   readonly days_silent: number | null
-  /** The event time the silence is counted to: the watermark of the customer's partition, or now. */
+  /** The event time the silence and the tenure are counted to: the watermark of the customer's partition, or now. */
   readonly as_of: string
+  readonly first_seen: string | null
+  /** Whole days from first seen to `as_of`. */
+  readonly tenure_days: number | null
+  /** The tenure segment (`TENURE_SEGMENTS`): `new`, `1-6-months`, `6-12-months`, `over-12-months`. */
+  readonly segment: string | null
 }
 
 /** A stored prediction of a customer, newest first. */
@@ -54,8 +59,10 @@ export interface CustomerReaderOptions {
   readonly profiles: ProfileStore
   /** The model's bands, lowest first: `band=` filters by them. */
   readonly bands: () => readonly RiskBand[]
-  /** The event-time watermark of the partition holding a customer's state, when known. */
-  readonly watermarkOf?: (id: string) => number | undefined
+  /** The input partition holding a customer's state, when the store keeps it per partition. */
+  readonly partitionOf?: (id: string) => number | undefined
+  /** The event-time watermark of a partition, when known. */
+  readonly watermarkOf?: (partition: number | undefined) => number | undefined
   /** A customer's latest stored predictions (from SQL), newest first. */
   readonly predictions?: (id: string, limit: number) => Promise<readonly CustomerPrediction[]>
   readonly now?: () => number
@@ -84,27 +91,55 @@ export class CustomerReader {
     return { from: (bands[i] as RiskBand).from, to: bands[i + 1]?.from ?? Number.POSITIVE_INFINITY }
   }
 
-  /** Customers ranked by current risk, highest first; `band` keeps those whose stored band is that one. Rejects an unknown band. */
-  async atRisk (query: { limit: number, band?: string | undefined }): Promise<AtRiskCustomer[]> {
+  /**
+   * Customers ranked by current risk, highest first; `band` keeps those whose stored band is that
+   * one, `segment` those of that tenure segment. Rejects an unknown band or segment.
+   */
+  async atRisk (query: { limit: number, band?: string | undefined, segment?: string | undefined }): Promise<AtRiskCustomer[]> {
     const profiles = this.#o.profiles
     const limit = Math.max(1, Math.min(AT_RISK_LIMIT, Math.floor(query.limit)))
     const range = query.band === undefined ? undefined : this.#range(query.band)
     if (query.band !== undefined && range === undefined) throw new RangeError(`unknown band "${query.band}"; the model's bands are ${this.#o.bands().map(b => b.name).join(', ')}`)
-    let ranked: { id: string, score: number }[]
+    const segment = query.segment
+    if (segment !== undefined && !TENURE_SEGMENTS.some(s => s.name === segment)) {
+      throw new RangeError(`unknown segment "${segment}"; the segments are ${TENURE_SEGMENTS.map(s => s.name).join(', ')}`)
+    }
     if (profiles.forEachRisk !== undefined) {
       const top = new TopK(limit)
-      profiles.forEachRisk((id, score, band) => {
-        if (query.band === undefined || band === query.band) top.offer(id, score)
+      const asOf = this.#asOfPartition()
+      profiles.forEachRisk((id, score, band, at, firstSeen, partition) => {
+        if (query.band !== undefined && band !== query.band) return
+        if (segment !== undefined && tenureSegment(firstSeen, Math.max(asOf(partition), at)) !== segment) return
+        top.offer(id, score)
       })
-      ranked = top.sorted()
-    } else if (profiles.topRisk !== undefined) {
-      ranked = await profiles.topRisk(limit, range)
-    } else {
-      ranked = []
+      return this.#entries(top.sorted().map(r => r.id))
     }
-    const records = await profiles.getMany(ranked.map(r => r.id))
+    if (profiles.topRisk === undefined) return []
+    if (segment === undefined) return this.#entries((await profiles.topRisk(limit, range)).map(r => r.id))
+    // A sorted set has no tenure: read down the ranking in widening windows, keeping the segment's.
+    for (let window = limit * 4; ; window *= 4) {
+      const ranked = await profiles.topRisk(window, range)
+      const kept = (await this.#entries(ranked.map(r => r.id))).filter(e => e.segment === segment)
+      if (kept.length >= limit || ranked.length < window) return kept.slice(0, limit)
+    }
+  }
+
+  /** The as-of time of each partition's customers (its watermark, or now), looked up once per partition. */
+  #asOfPartition (): (partition: number | undefined) => number {
+    const now = (this.#o.now ?? Date.now)()
+    const known = new Map<number | undefined, number>()
+    return partition => {
+      let t = known.get(partition)
+      if (t === undefined) known.set(partition, t = this.#o.watermarkOf?.(partition) ?? now)
+      return t
+    }
+  }
+
+  /** The at-risk entries of these customers, in this order; customers no longer scored are left out. */
+  async #entries (ids: readonly string[]): Promise<AtRiskCustomer[]> {
+    const records = await this.#o.profiles.getMany(ids)
     const out: AtRiskCustomer[] = []
-    for (const { id } of ranked) {
+    for (const id of ids) {
       const record = records.get(id)
       if (record?.risk !== undefined) out.push(this.#entry(id, record, record.risk))
     }
@@ -112,8 +147,8 @@ export class CustomerReader {
   }
 
   #entry (id: string, record: ProfileRecord, risk: CurrentRisk): AtRiskCustomer {
-    const lastSeen = record.profile.lastSeen
-    const asOf = Math.max(this.#o.watermarkOf?.(id) ?? (this.#o.now ?? Date.now)(), risk.at)
+    const { lastSeen, firstSeen } = record.profile
+    const asOf = Math.max(this.#o.watermarkOf?.(this.#o.partitionOf?.(id)) ?? (this.#o.now ?? Date.now)(), risk.at)
     return {
       customer_id: id,
       churn_score: risk.score,
@@ -124,7 +159,10 @@ export class CustomerReader {
       model_version: risk.modelVersion,
       last_seen: lastSeen > 0 ? isoUtc(lastSeen) : null,
       days_silent: lastSeen > 0 ? Math.round(((asOf - lastSeen) / DAY) * 10) / 10 : null,
-      as_of: isoUtc(asOf)
+      as_of: isoUtc(asOf),
+      first_seen: firstSeen > 0 ? isoUtc(firstSeen) : null,
+      tenure_days: tenureDays(firstSeen, asOf),
+      segment: tenureSegment(firstSeen, asOf)
     }
   }
 

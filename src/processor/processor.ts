@@ -276,7 +276,8 @@ export class Processor {
     return new CustomerReader({
       profiles,
       bands: options.bands,
-      watermarkOf: id => pipeline.watermarkOf(profiles.partitioned?.partitionOf(id)),
+      partitionOf: id => profiles.partitioned?.partitionOf(id),
+      watermarkOf: partition => pipeline.watermarkOf(partition),
       ...(options.predictions === undefined ? {} : { predictions: options.predictions })
     })
   }

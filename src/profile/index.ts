@@ -7,4 +7,5 @@ export { ChangelogProfileStore, legacySnapshotPath, PROFILES_STORE } from './sto
 export { decodeProfileRecord, encodeProfileRecord, supersedes } from './stores/codec.ts'
 export { openProfileStore, type OpenProfileStoreOptions } from './stores/open.ts'
 export { RedisProfileStore, type RedisProfileStoreOptions } from './stores/redis.ts'
-export { RISK_REASONS, RiskTriggers, type AlertState, type CurrentRisk, type ProfileRecord, type ProfileStore, type RiskReason, type RiskTrigger, type SilenceState } from './stores/types.ts'
+export { RISK_REASONS, RiskTriggers, type AlertState, type CurrentRisk, type ProfileRecord, type ProfileStore, type RiskReason, type RiskTrigger, type RiskVisitor, type SilenceState } from './stores/types.ts'
+export { TENURE_SEGMENTS, tenureDays, tenureSegment, type TenureSegment } from './tenure.ts'

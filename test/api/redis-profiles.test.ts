@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { buildApi } from '../../src/api/index.ts'
-import { ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
+import { defaultBands, ModelHolder, shippedChurnModelPath } from '../../src/churn/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
-import { applyEvent, emptyProfile, profileEventOf, RedisProfileStore, RiskTriggers, type CurrentRisk, type ProfileRecord } from '../../src/profile/index.ts'
 import { CustomerReader } from '../../src/processor/index.ts'
+import { applyEvent, emptyProfile, profileEventOf, RedisProfileStore, RiskTriggers, type CurrentRisk, type ProfileRecord } from '../../src/profile/index.ts'
 import { redisStore } from '../helpers/services.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })
@@ -79,4 +79,26 @@ test('the API\'s /customers routes read the processors\' current risk from Redis
   assert.equal(one.profile.orders, 1)
   assert.equal(one.risk.churn_score, high / 2)
   assert.equal((await api.inject({ method: 'GET', url: '/customers/CUST-NOBODY' })).statusCode, 404)
+})
+
+test('the at-risk ranking from Redis filters by tenure segment, reading further down the sorted set when the top holds too few', async t => {
+  const store = await redisStore(t)
+  if (store === undefined) return
+  const now = Date.UTC(2026, 0, 1)
+  const day = 86_400_000
+  const records = new Map<string, ProfileRecord>()
+  for (let i = 0; i < 30; i++) {
+    const profile = emptyProfile()
+    // Three customers of long standing, at the bottom of the ranking's top.
+    profile.firstSeen = now - (i % 10 === 0 ? 400 : 5) * day
+    profile.lastSeen = now - day
+    records.set(`R-${i}`, { profile, offsets: {}, alert: { high: false, lastAt: 0 }, risk: { score: i / 100, band: 'low', modelVersion: 'm', at: now - day, trigger: RiskTriggers.EVENT, reasons: [] }, version: 0 })
+  }
+  assert.deepEqual(await store.putMany(records), [])
+  const reader = new CustomerReader({ profiles: store, bands: () => defaultBands, now: () => now })
+  const old = await reader.atRisk({ limit: 2, segment: 'over-12-months' })
+  assert.deepEqual(old.map(c => [c.customer_id, c.segment, c.tenure_days]), [['R-20', 'over-12-months', 400], ['R-10', 'over-12-months', 400]])
+  assert.equal((await reader.atRisk({ limit: 100, segment: 'over-12-months' })).length, 3)
+  assert.deepEqual((await reader.atRisk({ limit: 3, segment: 'new' })).map(c => c.customer_id), ['R-29', 'R-28', 'R-27'])
+  await assert.rejects(reader.atRisk({ limit: 3, segment: 'veterans' }), RangeError)
 })

@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { tmpdir } from 'node:os'
 import { DatabaseSync } from 'node:sqlite'
@@ -8,6 +8,11 @@ import { ErrorCodes, isChurnflowError } from '../../src/errors.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { openPredictionStore, type PredictionRow, type SqlConnection } from '../../src/sql/index.ts'
 import { streamMetrics } from '../../src/stream/index.ts'
+import Fastify from 'fastify'
+import { customerRoutes } from '../../src/api/customer-routes.ts'
+import { defaultBands } from '../../src/churn/index.ts'
+import { CustomerReader } from '../../src/processor/index.ts'
+import { emptyProfile, MemoryProfileStore, RiskTriggers, type ProfileRecord } from '../../src/profile/index.ts'
 import { syntheticPredictions } from '../helpers/dashboard.ts'
 import { cli } from '../helpers/services.ts'
 import { sqlBackends, tableName } from '../helpers/sql.ts'
@@ -29,7 +34,12 @@ async function seed (databaseUrl: string, table: string): Promise<PredictionRow[
   const end = Date.parse('2026-11-30T12:00:00Z')
   const rows = syntheticPredictions({ count: 3000, customers: 120, days: 30, end, seed: 7 })
   rows.push({ userId: XSS, eventType: 'add_to_cart', churnScore: 0.95, eventTime: end - 3 * 86_400_000, predictionTime: end, metadata: '{"note":"\\"; DROP TABLE x"}', topic: 'user-events', partition: 0, offset: 1_000_000n })
-  rows.push({ userId: XSS, eventType: 'inactivity_check', churnScore: 0.9999, eventTime: end, predictionTime: end, metadata: null, topic: 'user-events', partition: 0, offset: 1_000_001n })
+  rows.push({ userId: XSS, eventType: 'inactivity_check', churnScore: 0.9999, eventTime: end, predictionTime: end, metadata: null, topic: 'user-events/silence-3d', partition: 0, offset: 1_000_000n })
+  // Tenure: first seen 400 and 90 days before the newest event, scored again lately.
+  for (const [id, days, score] of [['veteran', 400, 0.97], ['regular', 90, 0.93]] as const) {
+    rows.push({ userId: id, eventType: 'checkout', churnScore: 0.2, eventTime: end - days * 86_400_000, predictionTime: end, metadata: null, topic: 'user-events', partition: 1, offset: BigInt(2_000_000 + days) })
+    rows.push({ userId: id, eventType: 'bounce', churnScore: score, eventTime: end - 86_400_000, predictionTime: end, metadata: null, topic: 'user-events', partition: 1, offset: BigInt(2_001_000 + days) })
+  }
   try {
     await store.ensureTable()
     await store.insert(rows)
@@ -46,7 +56,8 @@ function latestByCustomer (rows: readonly PredictionRow[]): Map<string, Predicti
   return latest
 }
 
-interface AtRiskJson { customerId: string, score: number, band: string, daysSilent: number, changeSinceLastWeek: number | null, segment: string }
+interface AtRiskJson { customerId: string, score: number, band: string, daysSilent: number, changeSinceLastWeek: number | null, segment: string, tenureDays: number | null, trigger: string, reasons: unknown }
+interface ChurnJson { atRisk: AtRiskJson[], source: { kind: string, answered?: number, asked?: number }, segments: { name: string }[], distribution: { bins: number[], streams: string[] } }
 
 for (const backend of sqlBackends) {
   test(`dashboard on ${backend.name}: every view's data, ranked and filtered from SQL, read-only`, async t => {
@@ -61,27 +72,39 @@ for (const backend of sqlBackends) {
 
     const churn = await app.inject({ url: '/api/churn?limit=20' })
     assert.equal(churn.statusCode, 200)
-    const body = churn.json<{ atRisk: AtRiskJson[], distribution: { bins: number[], segments: string[] } }>()
+    const body = churn.json<ChurnJson>()
+    assert.equal(body.source.kind, 'sql', 'no processor answers: the list is read from SQL')
     const latest = latestByCustomer(rows)
     const expected = [...latest.values()].map(r => r.churnScore).sort((a, b) => b - a).slice(0, 20)
     assert.deepEqual(body.atRisk.map(c => Math.round(c.score * 1000)), expected.map(s => Math.round(s * 1000)), 'ranked by each customer\'s latest score')
     for (const c of body.atRisk) assert.ok(Math.abs(c.score - (latest.get(c.customerId)?.churnScore ?? NaN)) < 1e-4, `${c.customerId} shows its latest score`)
     assert.equal(body.atRisk[0]?.customerId, XSS)
     assert.equal(body.atRisk[0]?.daysSilent, 3, 'silence counts from the last real event, not the inactivity check')
-    assert.deepEqual(body.distribution.segments, ['customer-events', 'user-events'])
+    assert.equal(body.atRisk[0]?.trigger, 'inactivity')
+    assert.deepEqual(body.distribution.streams, ['customer-events', 'user-events'], 'an inactivity check counts for its stream (kafka_topic up to the /)')
     assert.equal(body.distribution.bins.reduce((a, b) => a + b, 0), rows.length)
+    assert.deepEqual(body.segments.map(s => s.name), ['new', '1-6-months', '6-12-months', 'over-12-months'])
 
-    const medium = (await app.inject({ url: '/api/churn?band=medium&segment=customer-events' })).json<{ atRisk: AtRiskJson[] }>()
-    assert.ok(medium.atRisk.length > 0)
-    for (const c of medium.atRisk) {
+    // Segments are tenure, from each customer's first stored row, as of the newest event.
+    const segment = async (query: string): Promise<AtRiskJson[]> => (await app.inject({ url: `/api/churn?${query}` })).json<ChurnJson>().atRisk
+    assert.deepEqual((await segment('segment=over-12-months')).map(c => [c.customerId, c.tenureDays]), [['veteran', 400]])
+    const months = await segment('segment=1-6-months')
+    assert.ok(months.some(c => c.customerId === 'regular' && c.tenureDays === 90))
+    assert.ok(months.every(c => c.segment === '1-6-months' && (c.tenureDays ?? 0) >= 30 && (c.tenureDays ?? 0) < 183))
+    const medium = await segment('band=medium&segment=new&limit=30')
+    assert.ok(medium.length > 0)
+    for (const c of medium) {
       assert.equal(c.band, 'medium')
-      assert.equal(c.segment, 'customer-events')
+      assert.equal(c.segment, 'new')
     }
+    assert.deepEqual(medium.map(c => c.score), medium.map(c => c.score).sort((a, b) => b - a))
+    assert.equal((await app.inject({ url: '/api/churn?segment=customer-events' })).statusCode, 400, 'a segment is a tenure, not a stream')
 
     const customer = await app.inject({ url: `/api/customers/${encodeURIComponent(XSS)}` })
-    const cj = customer.json<{ found: boolean, predictions: { eventType: string, score: number }[] }>()
+    const cj = customer.json<{ found: boolean, current: unknown, predictions: { eventType: string, score: number, stream: string, silenceStep: string | null }[] }>()
     assert.equal(cj.found, true)
-    assert.deepEqual(cj.predictions.map(p => p.eventType), ['inactivity_check', 'add_to_cart'], 'newest first, inactivity checks included')
+    assert.equal(cj.current, null, 'no processor answers')
+    assert.deepEqual(cj.predictions.map(p => [p.eventType, p.stream, p.silenceStep]), [['inactivity_check', 'user-events', '3d'], ['add_to_cart', 'user-events', null]], 'newest first, inactivity checks included with their step')
 
     const overview = (await app.inject({ url: '/api/overview' })).json<{ highRiskOverTime: unknown[], processors: { reachable: boolean }[] }>()
     assert.ok(overview.highRiskOverTime.length > 0)
@@ -100,6 +123,85 @@ for (const backend of sqlBackends) {
     assert.equal(await backend.count(url, table), rows.length)
   })
 }
+
+const DAY = 86_400_000
+
+/** A customer as a processor holds it: first and last activity, and the current risk. */
+function held (o: { firstSeen: number, lastSeen: number, score: number, at: number, trigger?: 'event' | 'inactivity' }): ProfileRecord {
+  const profile = emptyProfile()
+  profile.firstSeen = o.firstSeen
+  profile.lastSeen = o.lastSeen
+  profile.events = 3
+  const band = [...defaultBands].reverse().find(b => o.score >= b.from)?.name ?? 'low'
+  const risk = { score: o.score, band, modelVersion: 'churn-test', at: o.at, trigger: o.trigger ?? RiskTriggers.EVENT, reasons: [{ feature: 'days_since_last', value: 9, impact: 0.4 }] }
+  return { profile, offsets: { 'user-events:0': 1 }, alert: { high: false, lastAt: 0 }, risk, version: 1 }
+}
+
+/** A processor's /customers routes over these customers, listening on port 0; resolves to its URL. */
+async function processorWith (t: TestContext, customers: ReadonlyMap<string, ProfileRecord>, now: number): Promise<string> {
+  const store = new MemoryProfileStore()
+  for (const [id, record] of customers) store.set(id, record)
+  const app = Fastify()
+  void app.register(customerRoutes, { customers: new CustomerReader({ profiles: store, bands: () => defaultBands, now: () => now }) })
+  t.after(() => app.close())
+  return app.listen({ host: '127.0.0.1', port: 0 })
+}
+
+test('the at-risk list is the processors\' current risk when their routes answer: merged by score, filtered by band and tenure, the change since last week from SQL', async t => {
+  const backend = sqlBackends.find(b => b.name === 'sqlite')
+  const url = await backend?.url(t)
+  if (url === undefined) return
+  const table = tableName('dashproc')
+  const rows = await seed(url, table)
+  const end = Date.parse('2026-11-30T12:00:00Z')
+  // Two processors, each holding half the customers; a third that does not answer.
+  const holders = [new Map<string, ProfileRecord>(), new Map<string, ProfileRecord>()]
+  const latest = latestByCustomer(rows)
+  let i = 0
+  for (const [id, r] of latest) {
+    if (id === 'veteran' || id === 'regular') continue
+    holders[i++ % 2]?.set(id, held({ firstSeen: end - 20 * DAY, lastSeen: r.eventTime, score: Math.min(0.9, r.churnScore), at: r.eventTime }))
+  }
+  holders[0]?.set('QUIET-1', held({ firstSeen: end - 90 * DAY, lastSeen: end - 10 * DAY, score: 0.96, at: end - 3 * DAY, trigger: 'inactivity' }))
+  holders[1]?.set('veteran', held({ firstSeen: end - 400 * DAY, lastSeen: end - DAY, score: 0.95, at: end - DAY }))
+  const urls = [await processorWith(t, holders[0] as Map<string, ProfileRecord>, end), await processorWith(t, holders[1] as Map<string, ProfileRecord>, end), 'http://127.0.0.1:1']
+  const app = buildDashboard(options(url, table, { opsUrls: urls }))
+  t.after(() => app.close())
+  await app.ready()
+
+  const churn = async (query: string): Promise<ChurnJson> => (await app.inject({ url: `/api/churn?${query}` })).json<ChurnJson>()
+  const all = await churn('limit=25')
+  assert.deepEqual(all.source, { kind: 'processors', answered: 2, asked: 3 })
+  const everyone = holders.flatMap(h => [...h].map(([id, r]) => ({ id, score: r.risk?.score ?? 0 })))
+    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+  assert.deepEqual(all.atRisk.map(c => c.customerId), everyone.slice(0, 25).map(c => c.id), 'both processors\' lists, merged by score')
+  const quiet = all.atRisk.find(c => c.customerId === 'QUIET-1')
+  assert.equal(quiet?.trigger, 'inactivity')
+  assert.equal(quiet?.daysSilent, 10)
+  assert.equal(quiet?.segment, '1-6-months')
+  assert.deepEqual(quiet?.reasons, [{ feature: 'days_since_last', value: 9, impact: 0.4 }])
+  // The change since last week: the current score against the latest stored a week before the newest event.
+  const xss = all.atRisk.find(c => c.customerId === XSS)
+  const weekAgo = rows.filter(r => r.userId === XSS && r.eventTime <= end - 7 * DAY).at(-1)
+  assert.equal(xss?.changeSinceLastWeek, weekAgo === undefined ? null : (xss?.score ?? 0) - weekAgo.churnScore)
+  const withHistory = all.atRisk.find(c => c.customerId.startsWith('cust-') && c.changeSinceLastWeek !== null)
+  assert.ok(withHistory !== undefined, 'a customer with a stored score a week ago')
+
+  const high = await churn('band=high&limit=100')
+  assert.ok(high.atRisk.length > 0 && high.atRisk.every(c => c.band === 'high'))
+  assert.equal(high.atRisk.length, everyone.filter(c => c.score >= 0.6 && c.score < 0.8).length)
+  assert.deepEqual((await churn('segment=over-12-months')).atRisk.map(c => [c.customerId, c.tenureDays]), [['veteran', 400]])
+  assert.deepEqual((await churn('segment=1-6-months')).atRisk.map(c => c.customerId), ['QUIET-1'])
+  const young = await churn('segment=new&limit=500')
+  assert.equal(young.atRisk.length, everyone.length - 2)
+
+  // A customer the processor holds, with no stored prediction, still has a page.
+  const page = (await app.inject({ url: '/api/customers/QUIET-1' })).json<{ found: boolean, current: { risk: { trigger: string, segment: string }, profile: { events: number } } | null }>()
+  assert.equal(page.found, true)
+  assert.equal(page.current?.risk.trigger, 'inactivity')
+  assert.equal(page.current?.risk.segment, '1-6-months')
+  assert.equal(page.current?.profile.events, 3)
+})
 
 test('every response carries the Content-Security-Policy; the page, its script and uPlot come from this server', async t => {
   const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false }))

@@ -55,7 +55,12 @@ function start (t: TestContext, args: string[], env: Record<string, string>, rea
   })
 }
 
-interface Setup { config: Config, env: Record<string, string>, url: string, shots: string }
+interface Setup { config: Config, env: Record<string, string>, url: string, opsUrl: string, shots: string }
+
+const DAY = 86_400_000
+/** A customer seen once, 40 days ago (re-scored by its silence), and one first seen 400 days ago and again lately. */
+const QUIET = 'quiet-customer'
+const VETERAN = 'veteran-customer'
 
 async function setUp (t: TestContext): Promise<Setup | undefined> {
   if (!existsSync(CHROMIUM)) {
@@ -92,6 +97,8 @@ async function setUp (t: TestContext): Promise<Setup | undefined> {
   const producer = createProducer(config)
   const event = (type: string): string => JSON.stringify({ user_id: XSS, event_type: type, timestamp: new Date().toISOString(), metadata: { note: '"; DROP TABLE churn_predictions; --' } })
   await producer.send({ messages: ['product_view', 'bounce', 'bounce'].map(type => ({ topic: topics.user, key: Buffer.from(XSS), value: Buffer.from(event(type)) })) })
+  const at = (id: string, type: string, ago: number) => ({ topic: topics.user, key: Buffer.from(id), value: Buffer.from(JSON.stringify({ user_id: id, event_type: type, timestamp: new Date(Date.now() - ago).toISOString(), metadata: { session_length: 3 } })) })
+  await producer.send({ messages: [at(QUIET, 'product_view', 40 * DAY), at(VETERAN, 'checkout', 400 * DAY), at(VETERAN, 'product_view', DAY / 24)] })
   // Poison for the dead-letter view: not JSON, and an event of no known type.
   await producer.send({ messages: ['{"user_id": 1, "event_type": "<b>bold</b>"', '{"user_id": 2, "event_type": "teleport", "timestamp": "2026-01-01T00:00:00Z"}'].map(v => ({ topic: topics.user, value: Buffer.from(v) })) })
   await producer.close()
@@ -107,7 +114,12 @@ async function setUp (t: TestContext): Promise<Setup | undefined> {
   })
   const shots = process.env.CHURNFLOW_SCREENSHOTS ?? join(dir, 'screenshots')
   mkdirSync(shots, { recursive: true })
-  return { config, env, url, shots }
+  // The quiet customer's silence is scored once the partition's watermark passes its steps.
+  await waitFor('the quiet customer re-scored by its silence', async () => {
+    const body = await fetch(`${opsUrl}/customers/${QUIET}`).then(r => r.json() as Promise<{ risk?: { trigger?: string } }>, () => undefined)
+    return body?.risk?.trigger === 'inactivity' ? true : undefined
+  })
+  return { config, env, url, opsUrl, shots }
 }
 
 async function openBrowser (t: TestContext): Promise<{ browser: Browser, page: Page, problems: string[], dialogs: string[] }> {
@@ -156,12 +168,19 @@ test('the dashboard in chromium: every view, the live counter, the at-risk list,
   await page.screenshot({ path: join(s.shots, 'overview-live.png'), fullPage: true })
   live.child.kill('SIGTERM')
 
-  // The at-risk list sorts and filters.
+  // The at-risk list is the processor's current risk: the silent customer is in it, re-scored by
+  // its silence, ranked by score; it sorts, and filters by band and by tenure.
   await page.goto(`${s.url}/#/churn`)
   await page.waitForSelector('table[data-table="at-risk"] tbody tr a')
+  assert.equal(await page.getAttribute('#at-risk-source', 'data-source'), 'processors')
+  await page.selectOption('#limit-filter', '500')
+  const rowOf = (id: string) => page.locator('table[data-table="at-risk"] tbody tr', { has: page.locator(`a[data-customer="${id}"]`) })
+  await waitFor('the silent customer in the list', async () => (await rowOf(QUIET).count()) === 1 ? true : undefined)
+  assert.equal((await rowOf(QUIET).locator('td:nth-child(8)').textContent())?.trim(), 'inactivity')
+  assert.ok(Number(await rowOf(QUIET).locator('td:nth-child(7)').textContent()) >= 39, 'days of silence')
   const scores = async (): Promise<number[]> => (await page.$$eval('table[data-table="at-risk"] tbody tr td:nth-child(2)', tds => tds.map(td => td.textContent ?? ''))).map(Number)
   const ranked = await scores()
-  assert.ok(ranked.length > 1)
+  assert.ok(ranked.length > 50, `${ranked.length} customers listed`)
   assert.deepEqual(ranked, [...ranked].sort((a, b) => b - a), 'ranked by current risk')
   const scoreHeader = page.locator('table[data-table="at-risk"] th[data-key="score"]')
   await scoreHeader.locator('button').focus()
@@ -169,13 +188,45 @@ test('the dashboard in chromium: every view, the live counter, the at-risk list,
   assert.equal(await scoreHeader.getAttribute('aria-sort'), 'ascending')
   const ascending = await scores()
   assert.deepEqual(ascending, [...ranked].sort((a, b) => a - b), 'sorted by the keyboard, lowest first')
+  // Tenure: the quiet customer was first seen 40 days ago, the veteran 400; everyone else lately.
+  const listed = async (): Promise<string[]> => page.$$eval('table[data-table="at-risk"] tbody tr a', as => as.map(a => a.getAttribute('data-customer') ?? ''))
+  const segments = async (): Promise<string[]> => page.$$eval('table[data-table="at-risk"] tbody tr td:nth-child(9) > span', spans => spans.map(x => x.getAttribute('data-segment') ?? ''))
+  await page.focus('#segment-filter')
+  await page.selectOption('#segment-filter', '1-6-months')
+  await waitFor('the tenure filter', async () => {
+    const ids = await listed()
+    return ids.length === 1 && ids[0] === QUIET && (await segments()).every(x => x === '1-6-months') ? true : undefined
+  })
+  await page.selectOption('#segment-filter', 'over-12-months')
+  await waitFor('the tenure filter again', async () => (await listed()).join() === VETERAN ? true : undefined)
+  await page.selectOption('#segment-filter', 'new')
+  await waitFor('the newest customers', async () => {
+    const ids = await listed()
+    return ids.length > 50 && !ids.includes(QUIET) && !ids.includes(VETERAN) && (await segments()).every(x => x === 'new') ? true : undefined
+  })
+  await page.selectOption('#segment-filter', '')
+  await page.selectOption('#limit-filter', '50')
+  await waitFor('all tenures, 50 customers', async () => (await listed()).length === 50 ? true : undefined)
+  await page.screenshot({ path: join(s.shots, 'churn-processor.png') })
   const band = (await page.textContent('table[data-table="at-risk"] tbody tr td:nth-child(3)'))?.trim() ?? ''
   await page.selectOption('#band-filter', band)
   await waitFor('the band filter', async () => {
     const bands = await page.$$eval('table[data-table="at-risk"] tbody tr td:nth-child(3)', tds => tds.map(td => td.textContent?.trim()))
     return bands.length > 0 && bands.every(b => b === band) && (await page.inputValue('#band-filter')) === band ? true : undefined
   })
+  const inBand = await scores()
+  assert.deepEqual(inBand, [...inBand].sort((a, b) => b - a), 'a band is ranked too')
   await page.screenshot({ path: join(s.shots, 'churn-filtered.png') })
+
+  // The silent customer's page: the processor's current risk, and its silence re-scores among its events.
+  await page.goto(`${s.url}/#/customer/${QUIET}`)
+  await waitFor('the quiet customer\'s page', async () => (await page.textContent('#customer-id').catch(() => null)) === QUIET ? true : undefined)
+  await page.waitForSelector('#current-risk[data-trigger="inactivity"]')
+  const silences = await page.$$eval('table[data-table="recent-events"] em.silence', ems => ems.map(e => e.textContent ?? ''))
+  assert.ok(silences.length > 0 && silences.every(x => /^silence \d+d$/.test(x)), silences.join(', '))
+  await page.screenshot({ path: join(s.shots, 'customer-silent.png'), fullPage: true })
+  await page.goto(`${s.url}/#/churn`)
+  await page.waitForSelector('table[data-table="at-risk"] tbody tr a')
 
   // Clicking a customer opens a page with a score chart.
   const link = page.locator('table[data-table="at-risk"] tbody tr a').first()

@@ -189,7 +189,7 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
     return lags.length > 0 && lags.every(lag => lag === '0')
   })
   // Current risk: every scored customer ranked, the quiet one among them, re-scored by its silence.
-  type AtRisk = { count: number, customers: { customer_id: string, churn_score: number, risk_band: string, trigger: string, days_silent: number, reasons: unknown[] }[] }
+  type AtRisk = { count: number, customers: { customer_id: string, churn_score: number, risk_band: string, trigger: string, days_silent: number, reasons: unknown[], segment: string, tenure_days: number, first_seen: string }[] }
   const ranked = await (await fetch(`${base}/customers/at-risk?limit=1000`)).json() as AtRisk
   assert.ok(ranked.count > 100, `${ranked.count} customers ranked`)
   assert.ok(ranked.customers.every((c, i) => i === 0 || c.churn_score <= (ranked.customers[i - 1] as typeof c).churn_score), 'ranked by current risk')
@@ -200,6 +200,13 @@ test('ops endpoints while it runs (/health, /metrics, /stats); SIGTERM finishes 
   const inBand = await (await fetch(`${base}/customers/at-risk?limit=5&band=${band}`)).json() as AtRisk
   assert.ok(inBand.count > 0 && inBand.customers.every(c => c.risk_band === band))
   assert.equal((await fetch(`${base}/customers/at-risk?band=purple`)).status, 400)
+  // Segments are tenure as of the partition's watermark: 33 hours of history, every customer new.
+  assert.ok(ranked.customers.every(c => c.segment === 'new' && c.tenure_days <= 2 && c.first_seen !== null))
+  assert.equal(silentOne?.first_seen, new Date(start).toISOString())
+  const young = await (await fetch(`${base}/customers/at-risk?limit=5&segment=new`)).json() as AtRisk
+  assert.deepEqual(young.customers.map(c => c.customer_id), ranked.customers.slice(0, 5).map(c => c.customer_id))
+  assert.equal((await (await fetch(`${base}/customers/at-risk?segment=over-12-months`)).json() as AtRisk).count, 0)
+  assert.equal((await fetch(`${base}/customers/at-risk?segment=user-events`)).status, 400)
   assert.equal((await fetch(`${base}/customers/at-risk?limit=0`)).status, 400)
   const page = await (await fetch(`${base}/customers/QUIET-1`)).json() as { risk: { trigger: string }, predictions: { event_type: string }[], profile: { events: number } }
   assert.equal(page.profile.events, 1)

@@ -69,11 +69,11 @@ test('a record of format version 1 (before the current risk) still reads, with n
 test('the slab store ranks by current risk from its rows, and keeps the silence state', () => {
   const store = new MemoryProfileStore()
   for (let seed = 0; seed < 50; seed++) store.set(`CUST-${seed}`, busy(seed))
-  const seen = new Map<string, [number, string]>()
-  store.forEachRisk((id, score, band) => { seen.set(id, [score, band]) })
+  const seen = new Map<string, [number, string, number, number]>()
+  store.forEachRisk((id, score, band, at, firstSeen) => { seen.set(id, [score, band, at, firstSeen]) })
   for (let seed = 0; seed < 50; seed++) {
     const record = busy(seed)
-    assert.deepEqual(seen.get(`CUST-${seed}`), record.risk === undefined ? undefined : [record.risk.score, record.risk.band])
+    assert.deepEqual(seen.get(`CUST-${seed}`), record.risk === undefined ? undefined : [record.risk.score, record.risk.band, record.risk.at, record.profile.firstSeen])
   }
   const silences = new Map<string, number>()
   store.eachSilence((id, _lastSeen, steps) => { silences.set(id, steps) })

@@ -239,23 +239,35 @@ async function overview () {
 }
 
 // ---- Churn
-const churnFilter = { band: '', segment: '' }
+const churnFilter = { band: '', segment: '', limit: '50' }
+
+function sourceNote (source) {
+  if (source.kind === 'processors') return `Current risk from the processors' state (${source.answered} of ${source.asked} answering), silent customers included.`
+  if (source.kind === 'sql') return 'Current risk is each customer\'s latest stored prediction: no processor\'s /customers/at-risk answered.'
+  return 'Current risk from the configured source.'
+}
+
+const segmentLabel = (segments, name) => segments.find(s => s.name === name)?.label ?? name ?? '—'
 
 async function churn () {
-  const params = new URLSearchParams({ limit: '50' })
+  const params = new URLSearchParams({ limit: churnFilter.limit })
   if (churnFilter.band) params.set('band', churnFilter.band)
   if (churnFilter.segment) params.set('segment', churnFilter.segment)
   const d = await get(`/api/churn?${params}`)
   clear()
-  main.append(el('h1', { tabIndex: -1 }, 'Churn'), el('p', { class: 'sub' }, `Current risk is each customer's latest prediction. Event time now: ${time(d.clock.eventTime)}.`))
+  main.append(el('h1', { tabIndex: -1 }, 'Churn'), el('p', { class: 'sub', id: 'at-risk-source', 'data-source': d.source.kind }, `${sourceNote(d.source)} Event time now: ${time(d.clock.eventTime)}.`))
   const grid = el('div', { class: 'grid' })
   main.append(grid)
-  const bandSelect = el('select', { id: 'band-filter', on: { change: e => { churnFilter.band = e.target.value; void churn() } } },
-    el('option', { value: '' }, 'All bands'), d.bands.map(b => el('option', { value: b.name, selected: churnFilter.band === b.name }, b.name)))
-  const segmentSelect = el('select', { id: 'segment-filter', on: { change: e => { churnFilter.segment = e.target.value; void churn() } } },
-    el('option', { value: '' }, 'All streams'), d.segments.map(s => el('option', { value: s, selected: churnFilter.segment === s }, s)))
+  const filter = (key, id, first, options) => el('select', { id, on: { change: e => { churnFilter[key] = e.target.value; void churn() } } },
+    first === null ? null : el('option', { value: '' }, first), options.map(([value, label]) => el('option', { value, selected: churnFilter[key] === value }, label)))
+  const bandSelect = filter('band', 'band-filter', 'All bands', d.bands.map(b => [b.name, b.name]))
+  const segmentSelect = filter('segment', 'segment-filter', 'All tenures', d.segments.map(s => [s.name, s.label]))
+  const limitSelect = filter('limit', 'limit-filter', null, ['50', '100', '200', '500'].map(n => [n, n]))
   const list = el('section', { class: 'panel wide', 'aria-label': 'At-risk customers' }, el('h2', {}, 'At-risk customers'),
-    el('div', { class: 'filters' }, el('label', { for: 'band-filter' }, 'Band', bandSelect), el('label', { for: 'segment-filter' }, 'Segment (source stream)', segmentSelect)),
+    el('div', { class: 'filters' },
+      el('label', { for: 'band-filter' }, 'Band', bandSelect),
+      el('label', { for: 'segment-filter' }, 'Segment (tenure since first seen)', segmentSelect),
+      el('label', { for: 'limit-filter' }, 'Customers shown', limitSelect)),
     table(`${d.atRisk.length} customers ranked by current risk; choose a column header to sort`, [
       { key: 'customerId', label: 'Customer', render: r => el('a', { href: customerHref(r.customerId), 'data-customer': r.customerId }, r.customerId) },
       { key: 'score', label: 'Score', num: true, render: r => score(r.score) },
@@ -263,8 +275,9 @@ async function churn () {
       { key: 'changeSinceLastWeek', label: 'Change since last week', num: true, sortValue: r => r.changeSinceLastWeek ?? -9, render: r => r.changeSinceLastWeek === null ? 'new' : el('span', { class: r.changeSinceLastWeek > 0 ? 'up-arrow' : 'down-arrow' }, `${r.changeSinceLastWeek > 0 ? '▲ +' : r.changeSinceLastWeek < 0 ? '▼ ' : ''}${r.changeSinceLastWeek.toFixed(3)}`) },
       { key: 'reasons', label: 'Top reasons', sortable: false, render: r => reasonsList(r.reasons) },
       { key: 'lastSeen', label: 'Last seen', render: r => time(r.lastSeen) },
-      { key: 'daysSilent', label: 'Days of silence', num: true },
-      { key: 'segment', label: 'Stream' }
+      { key: 'daysSilent', label: 'Days of silence', num: true, sortValue: r => r.daysSilent ?? -1, render: r => num(r.daysSilent) },
+      { key: 'trigger', label: 'Scored on', render: r => el('span', { class: `trigger ${r.trigger === 'inactivity' ? 'inactivity' : ''}` }, r.trigger === 'inactivity' ? 'inactivity' : 'event') },
+      { key: 'segment', label: 'Tenure', sortValue: r => r.tenureDays ?? -1, render: r => el('span', { 'data-segment': r.segment ?? '' }, segmentLabel(d.segments, r.segment), r.tenureDays === null ? '' : el('span', { class: 'note' }, ` (${num(r.tenureDays)} d)`)) }
     ], d.atRisk, { sortable: true, sortKey: 'score', id: 'at-risk', empty: 'No customer in this band and segment.' }))
   grid.append(list)
   const dist = el('div', { class: 'chart' })
@@ -276,45 +289,73 @@ async function churn () {
 }
 
 // ---- Customer
+const isoTime = iso => iso === null || iso === undefined ? '—' : time(Date.parse(iso))
+
+function currentCards (d) {
+  const c = d.current
+  const r = c.risk
+  return el('div', { class: 'cards', id: 'current-risk', 'data-trigger': r?.trigger ?? '' },
+    card('Current score', score(r?.churn_score), r === null ? 'not scored yet' : `as of ${isoTime(r.scored_at)}, from the processor's state`),
+    el('div', { class: 'card' }, el('div', { class: 'label' }, 'Band'), el('div', { class: 'value' }, r === null ? '—' : band(r.risk_band))),
+    card('Scored on', r === null ? '—' : r.trigger === 'inactivity' ? 'inactivity' : 'event', r?.trigger === 'inactivity' ? 'a silence re-score: no activity since' : 'the customer\'s latest event'),
+    card('Days of silence', num(r?.days_silent), `last seen ${isoTime(c.profile.last_seen)}`),
+    card('Tenure', num(r?.tenure_days), `days since first seen ${isoTime(c.profile.first_seen)}`),
+    card('Alerts', num(d.alerts.length), c.alert.high_risk ? 'in the high-risk state now' : 'in the dashboard\'s alert window'))
+}
+
+function summaryCards (d) {
+  const s = d.summary
+  return el('div', { class: 'cards' },
+    card('Current score', score(s.score), 'the latest stored prediction'),
+    el('div', { class: 'card' }, el('div', { class: 'label' }, 'Band'), el('div', { class: 'value' }, band(s.band))),
+    card('Last event', el('span', { class: 'small' }, time(s.lastEvent)), `${Math.max(0, Math.floor((d.clock.eventTime - s.lastEvent) / 86400000))} days before the newest event`),
+    card('Predictions', num(s.predictions), `since ${time(s.firstInWindow)}`),
+    card('Alerts', num(d.alerts.length), 'in the dashboard\'s alert window'))
+}
+
+function profileList (d) {
+  const s = d.summary
+  const p = d.current?.profile
+  const rows = []
+  if (s) rows.push(['Source stream', s.stream], ['Events by type (stored)', Object.entries(s.eventTypes).map(([k, v]) => `${k} ${v}`).join(', ')])
+  if (p) {
+    rows.push(['First seen', isoTime(p.first_seen)], ['Last seen', isoTime(p.last_seen)], ['Events', num(p.events)], ['Orders', num(p.orders)],
+      ['Total spent', num(p.total_spent)], ['Page views', num(p.page_views)], ['Support tickets', num(p.support_tickets)], ['Payment failures', num(p.payment_failures)],
+      ['Processor', hostOf(d.current.processor)])
+  }
+  rows.push(['Model', d.current?.risk?.model_version || d.latestScored?.modelVersion || '—'])
+  return el('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))
+}
+
 async function customer (id) {
   const d = await get(`/api/customers/${encodeURIComponent(id)}`)
   clear()
   main.append(el('h1', { tabIndex: -1, id: 'customer-title' }, 'Customer ', el('span', { class: 'mono', id: 'customer-id' }, d.customerId)))
   if (!d.found) {
-    main.append(el('p', { class: 'empty' }, 'No prediction is stored for this customer.'))
+    main.append(el('p', { class: 'empty' }, 'No prediction is stored for this customer, and no processor holds them.'))
     return
   }
-  const s = d.summary
-  const latest = d.latestScored
-  main.append(el('div', { class: 'cards' },
-    card('Current score', score(s.score), null),
-    el('div', { class: 'card' }, el('div', { class: 'label' }, 'Band'), el('div', { class: 'value' }, band(s.band))),
-    card('Last event', el('span', { class: 'small' }, time(s.lastEvent)), `${Math.max(0, Math.floor((d.clock.eventTime - s.lastEvent) / 86400000))} days before the newest event`),
-    card('Predictions', num(s.predictions), `since ${time(s.firstInWindow)}`),
-    card('Alerts', num(d.alerts.length), 'in the dashboard\'s alert window')))
+  main.append(d.current ? currentCards(d) : summaryCards(d))
   const grid = el('div', { class: 'grid' })
   main.append(grid)
   const sc = el('div', { class: 'chart', id: 'score-chart' })
   grid.append(el('section', { class: 'panel wide', 'aria-label': 'Score over time' }, el('h2', {}, 'Score over time'), sc))
-  grid.append(panel('Profile', el('dl', { class: 'kv' },
-    el('dt', {}, 'Source stream'), el('dd', {}, s.stream),
-    el('dt', {}, 'Events by type'), el('dd', {}, Object.entries(s.eventTypes).map(([k, v]) => `${k} ${v}`).join(', ')),
-    el('dt', {}, 'Model'), el('dd', {}, latest?.modelVersion || '—'))))
-  grid.append(panel('Reasons (latest score)', reasonsList(latest?.reasons ?? d.alerts[0]?.alert?.reasons)))
+  grid.append(panel('Profile', profileList(d)))
+  grid.append(panel('Reasons (current score)', reasonsList(d.current?.risk?.reasons ?? d.latestScored?.reasons ?? d.alerts[0]?.alert?.reasons)))
   grid.append(panel('Alerts', table('Alerts for this customer, newest first', [
     { key: 'timestamp', label: 'Time', render: r => time(r.timestamp) },
     { key: 'type', label: 'Why', render: r => r.alert ? `${r.alert.alert_type ?? ''} on ${r.alert.event_type ?? ''}` : el('span', { class: 'mono' }, r.raw) },
     { key: 'score', label: 'Score', num: true, render: r => score(r.alert?.churn_score) }
   ], d.alerts, { empty: 'No alert in the window the dashboard keeps.' })))
-  grid.append(el('section', { class: 'panel wide', 'aria-label': 'Recent events' }, el('h2', {}, 'Recent events and their scores'), table('Newest first; inactivity checks are silence re-scores', [
+  grid.append(el('section', { class: 'panel wide', 'aria-label': 'Recent events' }, el('h2', {}, 'Recent events and their scores'), table('Newest first; "silence 7d" is an inactivity check: a re-score after 7 days with no activity', [
     { key: 'eventTime', label: 'Event time', render: r => time(r.eventTime) },
-    { key: 'eventType', label: 'Event', render: r => r.eventType === 'inactivity_check' ? el('em', {}, 'inactivity check') : r.eventType },
+    { key: 'eventType', label: 'Event', render: r => r.eventType === 'inactivity_check' ? el('em', { class: 'silence', 'data-event': 'inactivity_check' }, `silence ${r.silenceStep ?? ''}`.trim()) : r.eventType },
     { key: 'score', label: 'Score', num: true, render: r => score(r.score) },
     { key: 'band', label: 'Band', render: r => band(r.band) },
     { key: 'metadata', label: 'Metadata', render: r => el('span', { class: 'mono' }, (r.metadata ?? '').slice(0, 160)) }
-  ], d.predictions.slice(0, 100))))
+  ], d.predictions.slice(0, 100), { id: 'recent-events', empty: 'No stored prediction.' })))
   const points = [...d.predictions].reverse()
-  chart(sc, { x: points.map(p => p.eventTime / 1000), ys: [{ label: 'churn score', values: points.map(p => p.score) }] }, { height: 240, yRange: [0, 1], alt: `Churn score over time for this customer, ${points.length} predictions, latest ${score(s.score)}` })
+  chart(sc, { x: points.map(p => p.eventTime / 1000), ys: [{ label: 'churn score', values: points.map(p => p.score) }] }, { height: 240, yRange: [0, 1], alt: `Churn score over time for this customer, ${points.length} predictions, latest ${score(points.at(-1)?.score)}` })
 }
 
 // ---- Alerts

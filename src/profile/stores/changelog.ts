@@ -5,7 +5,7 @@ import type { Logger } from '../../logging/index.ts'
 import { partitionOfOffsets, PartitionedState, type PartitionedStore } from '../../stream/index.ts'
 import { decodeProfileRecord, encodeProfileRecord, supersedes } from './codec.ts'
 import { MemoryProfileStore } from './memory.ts'
-import type { ProfileRecord, ProfileStore } from './types.ts'
+import type { ProfileRecord, ProfileStore, RiskVisitor } from './types.ts'
 
 /** The store's name in its changelog topic: `<group>-profiles-changelog`. */
 export const PROFILES_STORE = 'profiles'
@@ -114,8 +114,8 @@ export class ChangelogProfileStore implements ProfileStore {
     this.#state.table(partition)?.eachSilence(visit)
   }
 
-  forEachRisk (visit: (id: string, score: number, band: string) => void): void {
-    for (const table of this.#state.tables()) table.forEachRisk(visit)
+  forEachRisk (visit: RiskVisitor): void {
+    for (const partition of this.#state.partitions) this.#state.table(partition)?.forEachRisk(visit, partition)
   }
 
   countHighRisk (): number {

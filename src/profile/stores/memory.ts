@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib'
 import { ChurnflowError, ErrorCodes, SnapshotDefect } from '../../errors.ts'
 import { emptyProfile, profileFields, profileFromRow, profileToRow, type CustomerProfile } from '../profile.ts'
 import { encodeProfileRow } from './codec.ts'
-import { RISK_REASONS, RiskTriggers, type CurrentRisk, type ProfileRecord, type ProfileStore, type RiskReason, type SilenceState } from './types.ts'
+import { RISK_REASONS, RiskTriggers, type CurrentRisk, type ProfileRecord, type ProfileStore, type RiskReason, type RiskVisitor, type SilenceState } from './types.ts'
 
 export interface MemoryProfileStoreOptions {
   /** Where `flush()` writes the snapshot and `open()` reads it; none = never persisted (`churnflow demo`). */
@@ -270,16 +270,20 @@ export class MemoryProfileStore implements ProfileStore {
   }
 
   /**
-   * Calls `visit` with every scored customer's id, score and band, straight from the rows (no
-   * record is built): the at-risk ranking reads a million customers in one pass.
+   * Calls `visit` with every scored customer's id, score, band, time scored and first activity,
+   * straight from the rows (no record is built): the at-risk ranking reads a million customers in
+   * one pass. `partition` is passed on to `visit` (the partition this table holds, if any).
    */
-  forEachRisk (visit: (id: string, score: number, band: string) => void): void {
+  forEachRisk (visit: RiskVisitor, partition?: number): void {
     const names = this.#names
+    const firstSeenAt = profileFields.indexOf('firstSeen')
     for (const [id, row] of this.#rows) {
       const slab = this.#slab(row)
       const base = (row & (SLAB_ROWS - 1)) * STRIDE
       const score = slab[base + RISK_AT] as number
-      if (!Number.isNaN(score)) visit(id, score, names[(slab[base + RISK_BAND_AT] as number) - 1] as string)
+      if (!Number.isNaN(score)) {
+        visit(id, score, names[(slab[base + RISK_BAND_AT] as number) - 1] as string, slab[base + RISK_TIME_AT] as number, slab[base + firstSeenAt] as number, partition)
+      }
     }
   }
 

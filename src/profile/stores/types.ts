@@ -28,6 +28,13 @@ export interface CurrentRisk {
   readonly reasons: readonly RiskReason[]
 }
 
+/**
+ * What the at-risk ranking reads of each scored customer, straight from the store's rows: the
+ * current score and band, when it was scored (epoch ms), when the customer was first seen, and the
+ * input partition holding them (undefined for a store not kept per partition).
+ */
+export type RiskVisitor = (id: string, score: number, band: string, at: number, firstSeen: number, partition: number | undefined) => void
+
 /** Most reasons kept per customer. */
 export const RISK_REASONS = 3
 
@@ -94,8 +101,8 @@ export interface ProfileStore extends AsyncDisposable {
    * store keeps its state per partition: the silence sweeps build their due index from it.
    */
   forEachSilence? (partition: number, visit: (id: string, lastSeen: number, steps: number) => void): void
-  /** Every scored customer with their current score and band, when the store holds them in process: the at-risk ranking. */
-  forEachRisk? (visit: (id: string, score: number, band: string) => void): void
+  /** Every scored customer with their current risk and first activity, when the store holds them in process: the at-risk ranking. */
+  forEachRisk? (visit: RiskVisitor): void
   /** The `limit` customers of highest current score (within `range`, from included, to excluded), highest first, when the store keeps a ranking (Redis). */
   topRisk? (limit: number, range?: { from: number, to: number }): Promise<{ id: string, score: number }[]>
   /** Customers now in the high-risk state, when the store can count them cheaply (the in-process store). */
