@@ -264,9 +264,10 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
         if (this.#pending.size > 0) await this.#flushAndCommit(signal)
         await this.#idle(io, signal)
         if (o.exitWhenIdleMs !== undefined && Date.now() - this.#source.lastRecordAt >= o.exitWhenIdleMs && this.#source.buffered === 0) {
-          // Idle is not drained: a partition still behind (a fetch stalled, a member just rejoined) keeps it going.
+          // Idle is not drained: a partition still behind (a fetch stalled, a member just rejoined,
+          // or one held by a member that died and that the group has not yet given to another) keeps it going.
           const behind = await this.lag().then(l => l.filter(p => p.lag > 0), () => [{ lag: 1 }])
-          if (behind.length === 0) {
+          if (behind.length === 0 && !await this.#groupBehind().catch(() => true)) {
             this.#log.info(`nothing new for ${o.exitWhenIdleMs / 1000} s and no partition behind; exiting`)
             break
           }
@@ -463,6 +464,26 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       }
     }
     return out
+  }
+
+  /**
+   * Whether any partition of the source topics, held here or not, is not committed to its end by
+   * the group: `--exit-when-idle` waits for the whole group's work, not only this member's.
+   */
+  async #groupBehind (): Promise<boolean> {
+    const consumer = this.#source.consumer
+    if (consumer === undefined) return false
+    const topics = this.topics
+    const ends = await consumer.listOffsets({ topics })
+    const committed = await consumer.listCommittedOffsets({ topics: topics.map(topic => ({ topic, partitions: (ends.get(topic) ?? []).map((_end, p) => p) })) })
+    for (const topic of topics) {
+      const done = committed.get(topic) ?? []
+      for (const [p, end] of (ends.get(topic) ?? []).entries()) {
+        const at = done[p]
+        if (end > (at === undefined || at < 0n ? 0n : at)) return true
+      }
+    }
+    return false
   }
 
   /** Each dependency's state for /health, with a live check of each. */
