@@ -10,6 +10,7 @@
 //
 // The figure moves with the machine's load; compare two versions in alternating runs.
 import './processor-heap.ts'
+import { countingPredictionStore } from './counting-sink.ts'
 import { parseArgs } from 'node:util'
 import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { createProduceRequestV11 } from '../src/kafka/client/record-batch.ts'
@@ -20,7 +21,6 @@ import { alertPolicy, prepareBatch, type BatchContext, type SourceRecord } from 
 import { defaultRetryPolicy, Dependency, type OutMessage } from '../src/stream/index.ts'
 import { RandomUserEvents, UserEventShapes } from '../src/simulator/index.ts'
 import { Rng } from '../src/util/rng.ts'
-import { SqlDialects, TableStates, type PredictionRow } from '../src/sql/index.ts'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '300000' }, 'batch-size': { type: 'string', default: '5000' }, rounds: { type: 'string', default: '6' } } })
 const events = Number(values.events)
@@ -52,17 +52,7 @@ async function round (): Promise<{ us: number, rows: number, bytes: number }> {
   const dep = (name: string): Dependency => new Dependency(name, defaultRetryPolicy, silent)
   const ctx: BatchContext = {
     profiles: new MemoryProfileStore(),
-    predictions: {
-      dialect: SqlDialects.SQLITE,
-      name: 'counting sink',
-      table: 'churn_predictions',
-      ensureTable: async () => undefined,
-      tableState: async () => TableStates.READY,
-      insert: async (batch: readonly PredictionRow[]) => { rows += batch.length; return batch.length },
-      ping: async () => undefined,
-      close: async () => undefined,
-      [Symbol.asyncDispose]: async () => undefined
-    },
+    predictions: countingPredictionStore(n => { rows += n }),
     output: {
       // The Produce request the producer would send, encoded; its size is counted so none of it is skipped.
       send: async (messages: readonly OutMessage[]) => {

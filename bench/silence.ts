@@ -13,12 +13,12 @@
 //
 //   npm run bench:silence -- [--customers=1000000] [--events=300000] [--rounds=4]
 import './processor-heap.ts'
+import { countingPredictionStore } from './counting-sink.ts'
 import { parseArgs } from 'node:util'
 import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { MemoryProfileStore } from '../src/profile/index.ts'
 import { alertPolicy, DueIndex, nextDue, prepareBatch, silencePolicy, type BatchContext, type ProfileOverlay, type SourceRecord } from '../src/processor/index.ts'
-import { SqlDialects, TableStates, type PredictionRow } from '../src/sql/index.ts'
 import { defaultRetryPolicy, Dependency } from '../src/stream/index.ts'
 
 const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, events: { type: 'string', default: '300000' }, rounds: { type: 'string', default: '4' } } })
@@ -55,17 +55,7 @@ function context (sweeps: boolean): BatchContext {
   const dep = (name: string): Dependency => new Dependency(name, defaultRetryPolicy, silent)
   return {
     profiles: store,
-    predictions: {
-      dialect: SqlDialects.SQLITE,
-      name: 'counting sink',
-      table: 'churn_predictions',
-      ensureTable: async () => undefined,
-      tableState: async () => TableStates.READY,
-      insert: async (batch: readonly PredictionRow[]) => { rows += batch.length; return batch.length },
-      ping: async () => undefined,
-      close: async () => undefined,
-      [Symbol.asyncDispose]: async () => undefined
-    },
+    predictions: countingPredictionStore(n => { rows += n }),
     output: { send: async () => undefined },
     scorer: { kind: 'model', name: 'model', current: models.current },
     alerts: alertPolicy({ enter: 0.7, hysteresis: 0.05, cooldownHours: 24 }),

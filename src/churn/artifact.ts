@@ -13,6 +13,20 @@ export const defaultBands: readonly RiskBand[] = [
   { name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }, { name: 'critical', from: 0.8 }
 ]
 
+/** The band a score falls in: the last whose `from` it reaches; `none` when there are no bands. */
+export function bandOf (bands: readonly RiskBand[], score: number, none = ''): string {
+  let name = bands[0]?.name ?? none
+  for (const b of bands) if (score >= b.from) name = b.name
+  return name
+}
+
+/** A band's scores: from `from` (included) to the next band's start (excluded; Infinity for the last). Undefined for a band not among them. */
+export function bandRange (bands: readonly RiskBand[], name: string): { from: number, to: number } | undefined {
+  const i = bands.findIndex(b => b.name === name)
+  if (i < 0) return undefined
+  return { from: (bands[i] as RiskBand).from, to: bands[i + 1]?.from ?? Number.POSITIVE_INFINITY }
+}
+
 export interface ModelMetrics { roc_auc: number, pr_auc: number, log_loss: number, brier?: number, calibration?: CalibrationBin[], deciles?: CalibrationBin[] }
 
 /** A trained churn model as written to disk: versioned, with its features, training summary and metrics. */
@@ -138,9 +152,7 @@ export class ChurnScorer {
   }
 
   band (score: number): string {
-    let name = this.artifact.bands[0]?.name ?? 'low'
-    for (const b of this.artifact.bands) if (score >= b.from) name = b.name
-    return name
+    return bandOf(this.artifact.bands, score, 'low')
   }
 
   /** The purchase-history model's probability of no purchase within its horizon, for a purchase-only profile. */

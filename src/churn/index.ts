@@ -1,5 +1,5 @@
 export {
-  ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact, topReasons,
+  bandOf, bandRange, ChurnScorer, defaultBands, loadChurnArtifact, readArtifactJson, saveArtifact, topReasons,
   type ChurnArtifact, type ChurnScore, type ModelMetrics, type PurchaseModel, type Reason, type RiskBand
 } from './artifact.ts'
 export { profilesAsOf, riskAsOf, type RiskAsOf } from './as-of.ts'

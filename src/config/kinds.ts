@@ -2,6 +2,8 @@
  * Value kinds for configuration settings. A kind turns the raw text of a flag, an environment
  * variable or a `.env` line into a typed value, or says in a few words what is allowed.
  */
+import { hoursOrDays } from '../util/backoff.ts'
+
 export interface Kind<T> {
   /** What is allowed, as shown in errors and in the configuration reference. */
   readonly allowed: string
@@ -170,7 +172,7 @@ export function durationList (): Kind<number[]> {
       }
       return ok(values)
     },
-    format: value => value.length === 0 ? 'none' : value.map(ms => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`).join(',')
+    format: value => value.length === 0 ? 'none' : value.map(hoursOrDays).join(',')
   }
 }
 

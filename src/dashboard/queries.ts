@@ -1,3 +1,4 @@
+import { bandOf, bandRange, type RiskBand } from '../churn/index.ts'
 import { isoUtc } from '../events/index.ts'
 import type { AtRiskCustomer as ProcessorAtRisk, CustomerPrediction } from '../processor/customers.ts'
 import { tenureDays, tenureSegment } from '../profile/index.ts'
@@ -10,23 +11,13 @@ const HOUR = 3_600_000
 const DAY = 86_400_000
 
 import { INACTIVITY_CHECK } from '../processor/batch.ts'
+import { silenceStepOf, streamOf } from '../processor/silence.ts'
 
 export { INACTIVITY_CHECK }
 
-/** The source stream of a stored prediction: its kafka_topic up to a `/` (inactivity checks are `<topic>/silence-<step>`). */
-export function streamOf (kafkaTopic: string): string {
-  const slash = kafkaTopic.indexOf('/')
-  return slash < 0 ? kafkaTopic : kafkaTopic.slice(0, slash)
-}
-
-/** The silence step of an inactivity check (`7d` of `user-events/silence-7d`); null for any other row. */
-export function silenceStepOf (kafkaTopic: string): string | null {
-  const at = kafkaTopic.indexOf('/silence-')
-  return at < 0 ? null : kafkaTopic.slice(at + '/silence-'.length)
-}
 
 /** A risk band: a score at or above `from` (and below the next band's `from`) is in it. */
-export interface Band { readonly name: string, readonly from: number }
+export type Band = RiskBand
 
 /** Text of a time truncated to the minute or the hour, in the dialect's own function. */
 function bucket (dialect: SqlDialect, column: string, unit: 'minute' | 'hour'): string {
@@ -44,19 +35,6 @@ function bucketTime (text: unknown): number {
 const num = (v: unknown): number => typeof v === 'number' ? v : Number(v)
 const str = (v: unknown): string => v === null || v === undefined ? '' : String(v)
 
-/** The band a score falls in. */
-export function bandOf (bands: readonly Band[], score: number): string {
-  let name = bands[0]?.name ?? ''
-  for (const b of bands) if (score >= b.from) name = b.name
-  return name
-}
-
-/** The score range of a band: [from, to). */
-function bandRange (bands: readonly Band[], name: string): [number, number] | undefined {
-  const i = bands.findIndex(b => b.name === name)
-  if (i < 0) return undefined
-  return [bands[i]?.from ?? 0, bands[i + 1]?.from ?? 2]
-}
 
 /** The newest times in the table: the data's own "now" (event time) and the last write. */
 export interface Clock { readonly maxId: number, readonly eventTime: number, readonly predictionTime: number }
@@ -164,7 +142,9 @@ export async function atRisk (db: SqlReader, table: string, bands: readonly Band
   // tenure segment is checked on the window's latest rows, by the time of each one's first row
   // (its id a seek in (user_id, id), its time a primary key read), so no planner is tempted to
   // read a whole segment and sort it.
-  const range = query.band === undefined ? undefined : bandRange(bands, query.band)
+  const band = query.band === undefined ? undefined : bandRange(bands, query.band)
+  // Scores are at most 1: the last band's open end is 2 in SQL.
+  const range = band === undefined ? undefined : [band.from, Math.min(band.to, 2)]
   const inner = range === undefined ? '' : 'WHERE p.churn_score >= ? AND p.churn_score < ?'
   const segment = query.segment
   // A segment's window widens no further than SEGMENT_WINDOW: a segment few high scores fall in

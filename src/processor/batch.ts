@@ -4,9 +4,9 @@ import { applyEvent, emptyProfile, RISK_REASONS, RiskTriggers, type AlertState, 
 import type { PredictionRow, PredictionStore } from '../sql/index.ts'
 import { decideAlert, type AlertKind, type AlertPolicy } from './alerts.ts'
 import { decodeRecord, PoisonCodes, type DecodedEvent, type Poison, type SourceRecord } from './decode.ts'
-import { deadLetterMessage, partitionKey, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
+import { deadLetterMessage, parsePartitionKey, partitionKey, type Dependency, type OutMessage, type OutputSink } from '../stream/index.ts'
 import type { RemoteRequest, Scorer } from './scoring.ts'
-import { nextDue, silenceDays, type DueIndex, type SilencePolicy } from './silence.ts'
+import { nextDue, silenceDays, silenceTopic, type DueIndex, type SilencePolicy } from './silence.ts'
 
 /** The event_type of a silence step's prediction: a re-score with no event. */
 export const INACTIVITY_CHECK = 'inactivity_check'
@@ -61,8 +61,8 @@ export interface CheckOutcome {
   readonly customerId: string
   readonly due: number
   readonly days: number
-  /** The step's name in the row's key: `7d`, `12h`. */
-  readonly step: string
+  /** The step's length, ms: it names the row's key (`silenceTopic`). */
+  readonly stepMs: number
   readonly lastSeen: number
   /** The source record the silence follows (the customer's last activity). */
   readonly anchor: { readonly topic: string, readonly partition: number, readonly offset: number }
@@ -242,7 +242,7 @@ export function checkRow (c: CheckOutcome, at: number): PredictionRow {
     eventTime: c.due,
     predictionTime: at,
     metadata: JSON.stringify({ trigger: RiskTriggers.INACTIVITY, silence_days: c.days, last_seen: isoUtc(c.lastSeen) }),
-    topic: `${c.anchor.topic}/silence-${c.step}`,
+    topic: silenceTopic(c.anchor.topic, c.stepMs),
     partition: c.anchor.partition,
     offset: BigInt(c.anchor.offset)
   }
@@ -384,15 +384,15 @@ export async function prepareBatch (records: readonly SourceRecord[], ctx: Batch
       const due = nextDue(silence.policy, w.profile.lastSeen, s.steps)
       if (due === undefined || due >= upTo) return
       const anchorOffset = w.offsets[s.anchor]
-      const colon = s.anchor.lastIndexOf(':')
-      if (anchorOffset === undefined || colon < 0) return
+      const anchor = parsePartitionKey(s.anchor)
+      if (anchorOffset === undefined || anchor === undefined) return
       const check: CheckOutcome = {
         customerId: id,
         due,
         days: silenceDays(silence.policy, s.steps),
-        step: stepName(silence.policy.stepsMs[s.steps] as number),
+        stepMs: silence.policy.stepsMs[s.steps] as number,
         lastSeen: w.profile.lastSeen,
-        anchor: { topic: s.anchor.slice(0, colon), partition: Number(s.anchor.slice(colon + 1)), offset: anchorOffset },
+        anchor: { ...anchor, offset: anchorOffset },
         score: scorer.current.score(w.profile, due),
         alert: undefined,
         high: w.alert.high
@@ -601,9 +601,4 @@ async function writeProfiles (records: ReadonlyMap<string, ProfileRecord>, event
     pending = next
   }
   return conflicts
-}
-
-/** A step's length as the rows' key names it: `7d`, or `12h` for one that is not whole days. */
-function stepName (ms: number): string {
-  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`
 }

@@ -1,11 +1,11 @@
+import { bandRange, type RiskBand } from '../churn/index.ts'
 import { isoUtc } from '../events/index.ts'
 import { TENURE_SEGMENTS, tenureDays, tenureSegment, type CurrentRisk, type ProfileRecord, type ProfileStore } from '../profile/index.ts'
 import { KeyedMinHeap } from '../util/heap.ts'
 
 const DAY = 86_400_000
 
-/** A band of the model: scores from `from` up to the next band's start. */
-export interface RiskBand { readonly name: string, readonly from: number }
+export type { RiskBand }
 
 /** One customer of the at-risk list, as the routes answer it. */
 export interface AtRiskCustomer {
@@ -83,14 +83,6 @@ export class CustomerReader {
     this.#o = options
   }
 
-  /** The score range of a band by name; undefined for a band the model does not have. */
-  #range (band: string): { from: number, to: number } | undefined {
-    const bands = this.#o.bands()
-    const i = bands.findIndex(b => b.name === band)
-    if (i < 0) return undefined
-    return { from: (bands[i] as RiskBand).from, to: bands[i + 1]?.from ?? Number.POSITIVE_INFINITY }
-  }
-
   /**
    * Customers ranked by current risk, highest first; `band` keeps those whose stored band is that
    * one, `segment` those of that tenure segment. Rejects an unknown band or segment.
@@ -98,7 +90,7 @@ export class CustomerReader {
   async atRisk (query: { limit: number, band?: string | undefined, segment?: string | undefined }): Promise<AtRiskCustomer[]> {
     const profiles = this.#o.profiles
     const limit = Math.max(1, Math.min(AT_RISK_LIMIT, Math.floor(query.limit)))
-    const range = query.band === undefined ? undefined : this.#range(query.band)
+    const range = query.band === undefined ? undefined : bandRange(this.#o.bands(), query.band)
     if (query.band !== undefined && range === undefined) throw new RangeError(`unknown band "${query.band}"; the model's bands are ${this.#o.bands().map(b => b.name).join(', ')}`)
     const segment = query.segment
     if (segment !== undefined && !TENURE_SEGMENTS.some(s => s.name === segment)) {

@@ -1,4 +1,4 @@
-import { ModelHolder, shippedChurnModelPath } from '../churn/index.ts'
+import { defaultBands, ModelHolder, shippedChurnModelPath, type RiskBand } from '../churn/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { openProfileStore, type ProfileStore } from '../profile/index.ts'
@@ -20,9 +20,9 @@ export interface PipelineParts extends AsyncDisposable {
   close (): Promise<void>
 }
 
-/** The bands the at-risk routes filter by: the in-process model's, or the usual three when a scoring API scores. */
-export function bandsOf (parts: Pick<PipelineParts, 'models'>): readonly { name: string, from: number }[] {
-  return parts.models?.current.artifact.bands ?? [{ name: 'low', from: 0 }, { name: 'medium', from: 0.3 }, { name: 'high', from: 0.6 }]
+/** The bands the at-risk routes filter by: the in-process model's, or the default bands (the shipped model's) when a scoring API scores. */
+export function bandsOf (parts: Pick<PipelineParts, 'models'>): readonly RiskBand[] {
+  return parts.models?.current.artifact.bands ?? defaultBands
 }
 
 /** The model's `high` band start, where alerts begin unless ALERT_THRESHOLD says otherwise. */

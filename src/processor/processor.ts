@@ -8,6 +8,7 @@ import { logEventLines } from './console.ts'
 import { prepareBatch, type BatchContext, type BatchResult, type ProfileOverlay } from './batch.ts'
 import type { Scorer } from './scoring.ts'
 import { DueIndex, nextDue, type SilencePolicy } from './silence.ts'
+import { hoursOrDays } from '../util/backoff.ts'
 import { CustomerReader, type CustomerPrediction, type RiskBand } from './customers.ts'
 
 /**
@@ -154,7 +155,7 @@ export class ChurnPipeline implements Pipeline<BatchResult> {
     const scorer = o.scorer
     if (scorer.kind === 'http') await (d.scoring_api as Dependency).run(() => scorer.ping(), io.signal)
     const off = this.sweepsOff
-    if (off === undefined) o.log.info(`silence sweeps on: a quiet customer is re-scored after ${o.silence?.stepsMs.map(ms => ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`).join(', ')} of silence`)
+    if (off === undefined) o.log.info(`silence sweeps on: a quiet customer is re-scored after ${o.silence?.stepsMs.map(hoursOrDays).join(', ')} of silence`)
     else if (o.silence !== undefined && o.silence.stepsMs.length > 0) o.log.warn(`silence sweeps off: ${off}`)
   }
 

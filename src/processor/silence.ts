@@ -6,6 +6,7 @@
  * live and idle) has passed.
  */
 
+import { hoursOrDays } from '../util/backoff.ts'
 import { KeyedMinHeap } from '../util/heap.ts'
 
 const DAY = 86_400_000
@@ -25,6 +26,27 @@ export function silencePolicy (options: { stepsMs: readonly number[], liveWindow
 export function nextDue (policy: SilencePolicy, lastSeen: number, steps: number): number | undefined {
   const step = policy.stepsMs[steps]
   return step === undefined || lastSeen <= 0 ? undefined : lastSeen + step
+}
+
+/**
+ * The `kafka_topic` of a silence step's row: `<topic>/silence-<step>` (`user-events/silence-7d`),
+ * beside the partition and offset of the record the silence follows. A `/` is never in a topic's
+ * name, so it meets no event's row, and the unique key keeps one row per customer and step.
+ */
+export function silenceTopic (topic: string, stepMs: number): string {
+  return `${topic}/silence-${hoursOrDays(stepMs)}`
+}
+
+/** The source stream of a stored prediction: its kafka_topic up to a `/` (a silence step's is `<topic>/silence-<step>`). */
+export function streamOf (kafkaTopic: string): string {
+  const slash = kafkaTopic.indexOf('/')
+  return slash < 0 ? kafkaTopic : kafkaTopic.slice(0, slash)
+}
+
+/** The silence step of an inactivity check (`7d` of `user-events/silence-7d`); null for any other row. */
+export function silenceStepOf (kafkaTopic: string): string | null {
+  const at = kafkaTopic.indexOf('/silence-')
+  return at < 0 ? null : kafkaTopic.slice(at + '/silence-'.length)
 }
 
 /** A silence step's length in whole days, as rows and records name it (`silence_days`); hours below a day keep their fraction. */

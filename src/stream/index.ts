@@ -5,7 +5,7 @@ export {
   MapTable, PartitionedState, type PartitionedStateOptions, type PartitionedStore, type PartitionTable, type RestoreSummary, type StateCodec, type StateIO
 } from './state/partitioned.ts'
 export { taskAssigner } from './assignor.ts'
-export { FetchModes, KafkaSource, partitionKey, type KafkaSourceOptions, type RecordSource, type SourceRecord, type TakenRecord } from './source.ts'
+export { FetchModes, KafkaSource, parsePartitionKey, partitionKey, type KafkaSourceOptions, type RecordSource, type SourceRecord, type TakenRecord } from './source.ts'
 export { DEAD_LETTER_SUFFIX, deadLetterMessage, DeadLetterHeaders, deadLetterTopic } from './dead-letter/record.ts'
 export {
   errorCodeOf, headerText, NO_ERROR_CODE, NO_TARGET, REPLAYED_FROM_HEADER, replayDeadLetters, replayGroupId, replayMessage, ReplayStops, replayTarget,

@@ -266,8 +266,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
         if (o.exitWhenIdleMs !== undefined && Date.now() - this.#source.lastRecordAt >= o.exitWhenIdleMs && this.#source.buffered === 0) {
           // Idle is not drained: a partition still behind (a fetch stalled, a member just rejoined,
           // or one held by a member that died and that the group has not yet given to another) keeps it going.
-          const behind = await this.lag().then(l => l.filter(p => p.lag > 0), () => [{ lag: 1 }])
-          if (behind.length === 0 && !await this.#groupBehind().catch(() => true)) {
+          if (!await this.#groupBehind().catch(() => true)) {
             this.#log.info(`nothing new for ${o.exitWhenIdleMs / 1000} s and no partition behind; exiting`)
             break
           }

@@ -38,6 +38,13 @@ export function partitionKey (r: { readonly topic: string, readonly partition: n
   return keys[r.partition] ??= `${r.topic}:${r.partition}`
 }
 
+/** The topic and partition a `partitionKey` names; undefined for text that is not one. */
+export function parsePartitionKey (key: string): { topic: string, partition: number } | undefined {
+  const colon = key.lastIndexOf(':')
+  if (colon < 0) return undefined
+  return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)) }
+}
+
 /** A taken record with what committing it needs. */
 export interface TakenRecord extends SourceRecord {
   readonly leaderEpoch: number

@@ -33,6 +33,11 @@ export function attemptsWithin (budgetMs: number, options: BackoffOptions = {}):
   return attempts
 }
 
+/** A length of whole hours as text: `7d` when it is whole days, else `12h`. */
+export function hoursOrDays (ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`
+}
+
 /** Parses `90`, `90s`, `5m`, `2h`, `1d` into milliseconds; undefined when it is none of those. */
 export function parseDuration (text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())

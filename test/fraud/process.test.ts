@@ -11,7 +11,7 @@ import type { Config } from '../../src/config/index.ts'
 import { FraudScorer, shippedFraudModelPath } from '../../src/fraud/index.ts'
 import { createLogger } from '../../src/logging/index.ts'
 import { produceRaw } from '../helpers/events.ts'
-import { cli, consumeFromStart, deleteTopics, kafkaConfig, recordsIn, startCli, TcpProxy, uniqueName, type RunResult } from '../helpers/services.ts'
+import { background, cli, consumeFromStart, deleteTopics, kafkaConfig, recordsIn, startCli, TcpProxy, uniqueName, type RunResult } from '../helpers/services.ts'
 import { freshDatabase, type FreshDatabase } from '../helpers/sql.ts'
 import { waitFor } from '../helpers/wait.ts'
 import { transactionPoisonCorpus } from './corpus.ts'
@@ -115,16 +115,6 @@ test('fraud pipeline killed -9 mid-stream, then restarted on a new state directo
   assert.equal(got.size, total)
   for (const [id, score] of want) assert.equal(got.get(id), score, `the score of ${id}`)
 })
-
-/** A processor started in the background, killed when the test ends however it ends. */
-function background (t: TestContext, args: string[], env: Record<string, string>): ReturnType<typeof startCli> {
-  const started = startCli(args, env)
-  t.after(async () => {
-    if (started.child.exitCode === null) started.child.kill('SIGKILL')
-    await started.done
-  })
-  return started
-}
 
 /** Waits for a line of the background pipeline's output; fails with its output if it ends first. */
 async function waitForLine (run: ReturnType<typeof startCli>, pattern: RegExp, what: string): Promise<void> {

@@ -96,6 +96,16 @@ export function startCli (args: readonly string[], env: Record<string, string | 
   return { child, done, output: () => stdout + stderr }
 }
 
+/** A processor started in the background, killed when the test ends however it ends. */
+export function background (t: TestContext, args: string[], env: Record<string, string>): ReturnType<typeof startCli> {
+  const started = startCli(args, env)
+  t.after(async () => {
+    if (started.child.exitCode === null) started.child.kill('SIGKILL')
+    await started.done
+  })
+  return started
+}
+
 /** The figures of a PRODUCER STATISTICS block. */
 export function producerStats (output: string): { generated: number, sent: number, failed: number } {
   const figure = (name: string): number => Number(new RegExp(`Events ${name}: (\\d+)`).exec(output)?.[1] ?? NaN)

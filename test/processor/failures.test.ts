@@ -11,7 +11,7 @@ import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord 
 import { startPrivateMariadb } from '../helpers/mariadb.ts'
 import { freePort } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/wait.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, recordsIn, redisStore, startCli, TcpProxy, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
+import { background, cli, createTopic, deleteTopics, kafkaConfig, recordsIn, redisStore, TcpProxy, uniqueName, unavailable, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, tableName, type SqlBackend } from '../helpers/sql.ts'
 import { changelogStore } from '../helpers/state.ts'
 
@@ -66,16 +66,6 @@ async function assertExactProfiles (store: { getMany (ids: readonly string[]): P
     assert.ok(got !== undefined, `no profile for ${id}`)
     for (const f of profileFields) assert.equal(got[f], want[f], `${id}.${f}`)
   }
-}
-
-/** A processor started in the background, killed when the test ends however it ends. */
-function background (t: TestContext, args: string[], env: Record<string, string>): ReturnType<typeof startCli> {
-  const started = startCli(args, env)
-  t.after(async () => {
-    if (started.child.exitCode === null) started.child.kill('SIGKILL')
-    await started.done
-  })
-  return started
 }
 
 const ok = (r: RunResult): void => { assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000)) }

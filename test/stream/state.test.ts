@@ -12,7 +12,7 @@ import { legacySnapshotPath, MemoryProfileStore, profileFields } from '../../src
 import { INACTIVITY_CHECK } from '../../src/processor/index.ts'
 import { expectedProfiles, mixedEvents, produceTo, scoredCount, type TestRecord } from '../helpers/events.ts'
 import { freePort } from '../helpers/ports.ts'
-import { cli, createTopic, deleteTopics, kafkaConfig, startCli, uniqueName, type RunResult } from '../helpers/services.ts'
+import { background, cli, createTopic, deleteTopics, kafkaConfig, uniqueName, type RunResult } from '../helpers/services.ts'
 import { sqlBackends, type SqlBackend } from '../helpers/sql.ts'
 import { changelogProfiles } from '../helpers/state.ts'
 
@@ -66,15 +66,6 @@ async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
     await sleep(250)
   }
-}
-
-function background (t: TestContext, args: string[], env: Record<string, string>): ReturnType<typeof startCli> {
-  const started = startCli(args, env)
-  t.after(async () => {
-    if (started.child.exitCode === null) started.child.kill('SIGKILL')
-    await started.done
-  })
-  return started
 }
 
 const ok = (r: RunResult): void => { assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000)) }

@@ -1,3 +1,5 @@
+import { parsePartitionKey } from '../source.ts'
+
 /**
  * State that remembers, per source partition (`<topic>:<partition>`), the last offset it applied:
  * the churn profiles and the fraud accounts both do, so a replayed record is applied once.
@@ -27,7 +29,7 @@ export function partitionOfOffsets (offsets: AppliedOffsets): number | undefined
   for (const key in offsets) {
     let p = parsed.get(key)
     if (p === undefined) {
-      p = Number(key.slice(key.lastIndexOf(':') + 1))
+      p = parsePartitionKey(key)?.partition ?? Number(key)
       if (parsed.size < 100_000) parsed.set(key, p)
     }
     return p
