@@ -9,6 +9,7 @@ export function countingPredictionStore (counted: (rows: number) => void): Predi
     table: 'churn_predictions',
     ensureTable: async () => undefined,
     tableState: async () => TableStates.READY,
+    missingIndexes: async () => [],
     insert: async (batch: readonly PredictionRow[]) => { counted(batch.length); return batch.length },
     ping: async () => undefined,
     close: async () => undefined,

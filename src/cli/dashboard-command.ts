@@ -10,7 +10,8 @@ export const dashboardCommand: Command = {
     'Reads the SQL database (churn_predictions, and the fraud tables when present), Kafka (the alerts topic, the',
     '<topic>-failed dead-letter topics, the predictions topic for reasons) and the processors\' ops endpoints',
     '(OPS_URLS, default http://127.0.0.1:3000). Read-only: it answers GET only and its database sessions are read-only;',
-    'at start it creates the indexes its queries need (docs/dashboard.md lists them).',
+    'at start it warns of any index its queries need that the database lacks (docs/dashboard.md lists them;',
+    '`churnflow db migrate` adds them).',
     'It listens on 127.0.0.1 unless --dashboard-host says otherwise; any other address needs DASHBOARD_KEY, which the',
     'browser asks for as the basic-auth password (user DASHBOARD_USER, default churnflow).'
   ].join('\n'),

@@ -67,7 +67,10 @@ async function checkDatabase (config: Config): Promise<Finding[]> {
   try {
     await store.ping()
     const state = await store.tableState()
-    const table = state === 'ready'
+    const lacking = await store.missingIndexes()
+    const table = state === 'ready' && lacking.length > 0
+      ? { ok: true, warn: true, what: `table ${store.table} lacks ${lacking.length} index(es) the dashboard reads (${lacking.map(i => i.name).join(', ')})`, fix: 'churnflow db migrate adds them (churnflow process also does at start)' }
+      : state === 'ready'
       ? { ok: true, what: `table ${store.table} is ready (unique key on the Kafka coordinates)` }
       : state === 'missing'
         ? { ok: true, warn: true, what: `table ${store.table} does not exist yet`, fix: 'nothing to do: churnflow process creates it (the churn prediction consumer\'s DDL plus a unique key)' }

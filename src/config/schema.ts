@@ -123,7 +123,7 @@ export const configSchema = {
   dbUser: setting({ env: ['DB_USER'], kind: text(), default: 'root', group: 'SQL', doc: 'MySQL/MariaDB user.' }),
   dbPassword: setting({ env: ['DB_PASSWORD'], kind: text({ allowEmpty: true }), default: '', group: 'SQL', doc: 'MySQL/MariaDB password.', sensitive: Sensitivity.SECRET }),
   dbName: setting({ env: ['DB_NAME'], kind: text(), default: 'churn_db', group: 'SQL', doc: 'MySQL/MariaDB database.' }),
-  dbMigrate: setting({ env: ['DB_MIGRATE'], flag: 'db-migrate', kind: boolean(), default: 'true', group: 'SQL', doc: 'Run the SQL migrations (the fraud tables) when a pipeline starts. With false a pipeline whose tables are behind refuses to start, and `churnflow db migrate` brings them up to date.' }),
+  dbMigrate: setting({ env: ['DB_MIGRATE'], flag: 'db-migrate', kind: boolean(), default: 'true', group: 'SQL', doc: 'Run the SQL migrations (the fraud tables) when a pipeline starts. With false a pipeline whose tables are behind refuses to start, and `churnflow db migrate` brings them up to date (and churn_predictions).' }),
 
   // Redis
   redisHost: optional({ env: ['REDIS_HOST'], kind: text(), group: 'Redis', doc: 'Keep customer profiles in Redis at this host.', unsetDoc: 'profiles in process, per partition, backed by a changelog topic' }),

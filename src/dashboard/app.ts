@@ -137,7 +137,7 @@ export type DashboardApp = ReturnType<typeof createApp>
 
 /**
  * The dashboard: a Fastify app serving its pages and their JSON, read-only, with live updates by
- * server-sent events. Built apart from `listen`; it creates its indexes and starts reading Kafka
+ * server-sent events. Built apart from `listen`; it looks for the indexes its queries need and starts reading Kafka
  * when ready, and its readers close with the app.
  */
 export function buildDashboard (options: DashboardOptions): DashboardApp {

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { defaultBands, readArtifactJson, type ChurnArtifact } from '../churn/index.ts'
-import { ensureDashboardIndexes } from './indexes.ts'
+import { missingForDashboard } from './indexes.ts'
 import { StreamRates, TopicTail, type TailRecord } from './kafka.ts'
 import type { DashboardOptions } from './options.ts'
 import { readProcessor } from './ops.ts'
@@ -69,17 +69,15 @@ export class DashboardData {
     this.#rates = new StreamRates(options.kafka, options.topics.streams, log)
   }
 
-  /** Creates the indexes (when asked) and starts following Kafka. */
+  /** Says what the database lacks for the views to be fast (when asked), and starts following Kafka. */
   async start (): Promise<void> {
-    if (this.#o.ensureIndexes) {
-      const writer = openSqlReader(this.#o.sql, { readOnly: false })
+    if (this.#o.checkIndexes) {
       try {
-        const names = await ensureDashboardIndexes(writer, this.#o.tables)
-        this.#o.log.debug({ indexes: names }, 'dashboard indexes in place')
+        for (const line of await missingForDashboard(this.#o.sql, this.#o.tables)) {
+          this.#o.log.warn(`${line}: the dashboard's views may be slow on large tables; churnflow db migrate adds it`)
+        }
       } catch (error) {
-        this.#o.log.warn({ err: error }, 'the dashboard could not create its indexes; its views may be slow on large tables')
-      } finally {
-        await writer.close()
+        this.#o.log.warn({ err: error }, 'the dashboard could not look at the tables\' indexes')
       }
     }
     for (const tail of [this.alerts, this.deadLetters, this.predictions]) tail.start()

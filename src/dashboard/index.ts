@@ -1,6 +1,6 @@
 export { assertSafeBind, buildDashboard, type DashboardApp, contentSecurityPolicy, isLoopback, serveDashboard, startDashboard } from './app.ts'
 export { DashboardData, type AlertView, type AtRiskSourceInfo, type LatestScore } from './data.ts'
-export { dashboardIndexes, defaultDashboardTables, ensureDashboardIndexes, type DashboardTables, type IndexSpec } from './indexes.ts'
+export { defaultDashboardTables, missingForDashboard, type DashboardTables } from './indexes.ts'
 export { StreamRates, TopicTail, type TailRecord, type TopicTailOptions } from './kafka.ts'
 export { LiveHub, type LiveEvent, type LiveHubOptions } from './live.ts'
 export { dashboardOptions, type AtRiskSource, type DashboardOptions, type DashboardTopics } from './options.ts'

@@ -37,8 +37,8 @@ export interface DashboardOptions {
   readonly log: Logger
   /** How often the live feed looks for new predictions, ms (500). */
   readonly liveIntervalMs: number
-  /** Creates the indexes the queries need at start (true). */
-  readonly ensureIndexes: boolean
+  /** Looks at start for indexes the queries need and the database lacks, and warns (true). */
+  readonly checkIndexes: boolean
   readonly atRisk?: AtRiskSource
 }
 
@@ -61,7 +61,7 @@ export function dashboardOptions (config: Config, log: Logger, overrides: Partia
     user: config.dashboardUser,
     log,
     liveIntervalMs: 500,
-    ensureIndexes: true,
+    checkIndexes: true,
     ...overrides
   }
 }

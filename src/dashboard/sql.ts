@@ -23,7 +23,7 @@ export interface SqlReader {
 
 export interface OpenSqlReaderOptions {
   /**
-   * False only for the one connection that creates the dashboard's indexes; every other is
+   * False only for bench:dashboard's own connection (it runs ANALYZE); every other is
    * read-only at the database (SQLite opened read-only, a MySQL session in READ ONLY
    * transactions, PostgreSQL with default_transaction_read_only), so nothing can change data.
    */

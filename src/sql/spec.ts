@@ -95,12 +95,13 @@ export interface TableSpec<Row> {
 }
 
 /** A table as it is written: columns keyed by name (in DDL order), and a row's values by column name, type-checked against them. */
-export interface TableDefinition<Row, C extends Readonly<Record<string, ColumnDef>>> {
+export interface TableDefinition<Row, C extends Readonly<Record<string, ColumnDef>>, I extends string = never> {
   readonly name: string
-  readonly identity?: string
+  readonly identity?: I
   readonly columns: C
   readonly unique: { readonly name: string, readonly columns: readonly (keyof C & string)[] }
-  readonly indexes: readonly { readonly name: string, readonly columns: readonly (keyof C & string)[] }[]
+  /** An index may end with the identity column: `(user_id, id)`, a customer's rows in order. */
+  readonly indexes: readonly { readonly name: string, readonly columns: readonly (keyof C & string | I)[] }[]
   readonly values: (row: Row) => ColumnValues<C>
 }
 
@@ -109,7 +110,7 @@ export interface TableDefinition<Row, C extends Readonly<Record<string, ColumnDe
  * of its type (null only where the column is nullable) and no other, and that keys and indexes
  * name real columns: `defineTable<PredictionRow>()({ ... })`.
  */
-export function defineTable<Row> (): <const C extends Readonly<Record<string, ColumnDef>>>(definition: TableDefinition<Row, C>) => TableSpec<Row> {
+export function defineTable<Row> (): <const C extends Readonly<Record<string, ColumnDef>>, const I extends string = never>(definition: TableDefinition<Row, C, I>) => TableSpec<Row> {
   return definition => {
     const names = Object.keys(definition.columns)
     return {
@@ -131,4 +132,37 @@ export function columnNamed<Row> (spec: TableSpec<Row>, name: string): ColumnSpe
   const column = spec.columns.find(c => c.name === name)
   if (column === undefined) throw new Error(`table spec ${spec.name} has no column ${name}`)
   return column
+}
+
+/**
+ * The spec's indexes the table lacks, given the column lists of the indexes it has (its unique
+ * key included). An index is in place when some index's columns begin with its own, whatever its
+ * name: the original consumer's, a user's, or ours under another name. `implicitKey` is what a
+ * dialect appends to every secondary index (InnoDB's primary key, SQLite's rowid), so there
+ * `(user_id)` already serves `(user_id, id)`. Also used on a new table, with the spec's earlier
+ * indexes as `present`, so it is never given two indexes that serve the same reads.
+ */
+export function indexesMissing (wanted: readonly IndexSpec[], present: readonly (readonly string[])[], implicitKey: readonly string[] = []): IndexSpec[] {
+  const have = present.map(columns => [...columns, ...implicitKey.filter(k => !columns.includes(k))])
+  const missing: IndexSpec[] = []
+  for (const index of wanted) {
+    const served = have.some(columns => index.columns.every((c, i) => columns[i] === c))
+    if (served) continue
+    missing.push(index)
+    have.push([...index.columns, ...implicitKey.filter(k => !index.columns.includes(k))])
+  }
+  return missing
+}
+
+/** The spec's indexes a new table gets: each not already served by the key or an earlier one. */
+export function indexesOfNewTable<Row> (spec: TableSpec<Row>, implicitKey: readonly string[] = []): IndexSpec[] {
+  return indexesMissing(spec.indexes, [spec.unique.columns, ...(spec.identity === undefined ? [] : [[spec.identity]])], implicitKey)
+}
+
+/**
+ * What InnoDB and SQLite append to every secondary index: the primary key (an identity is
+ * SQLite's rowid). Their `implicitKey` for `indexesMissing`; PostgreSQL appends nothing.
+ */
+export function rowKey<Row> (spec: TableSpec<Row>): string[] {
+  return spec.identity === undefined ? [] : [spec.identity]
 }

@@ -1,4 +1,5 @@
 import type { FraudPredictionRow, TransactionRow } from '../fraud/rows.ts'
+import type { IndexSpec } from './spec.ts'
 
 /**
  * One stored churn prediction: a row of the churn prediction consumer's `churn_predictions` table plus the Kafka topic,
@@ -54,6 +55,11 @@ export interface TableStore<Row> extends AsyncDisposable {
   ensureTable (): Promise<void>
   /** Looks at the table without changing anything (for `churnflow doctor`); rejects like `ping()` when the database does not answer. */
   tableState (): Promise<TableState>
+  /**
+   * The spec's indexes an existing table lacks, which `ensureTable()` would add (none for a
+   * missing table, which gets them with it); changes nothing.
+   */
+  missingIndexes (): Promise<IndexSpec[]>
   /**
    * Inserts the rows in one statement or transaction; rows whose Kafka coordinates are already
    * stored are skipped. Resolves to the number of rows actually inserted. A dependency failure

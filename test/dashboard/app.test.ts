@@ -204,7 +204,7 @@ test('the at-risk list is the processors\' current risk when their routes answer
 })
 
 test('every response carries the Content-Security-Policy; the page, its script and uPlot come from this server', async t => {
-  const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false }))
+  const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { checkIndexes: false }))
   t.after(() => app.close())
   for (const path of ['/', '/app.js', '/style.css', '/vendor/uPlot.iife.min.js', '/vendor/uPlot.min.css', '/api/churn', '/nothing']) {
     const response = await app.inject({ url: path })
@@ -224,7 +224,7 @@ test('a table name that is not a plain identifier is refused before any query', 
 })
 
 test('a key is asked for and checked: basic auth, bearer or x-api-key', async t => {
-  const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false, key: 's3cret', user: 'ops' }))
+  const app = buildDashboard(options('sqlite::memory:', 'churn_predictions', { checkIndexes: false, key: 's3cret', user: 'ops' }))
   t.after(() => app.close())
   const none = await app.inject({ url: '/api/model' })
   assert.equal(none.statusCode, 401)
@@ -245,8 +245,8 @@ test('off loopback the dashboard refuses to start without a key', async t => {
     assert.throws(() => { assertSafeBind(host, '') }, host)
     assert.doesNotThrow(() => { assertSafeBind(host, 'k') }, host)
   }
-  await assert.rejects(startDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false }), '0.0.0.0', 0), { code: ErrorCodes.DASHBOARD_AUTH_REQUIRED })
-  const { app, url } = await startDashboard(options('sqlite::memory:', 'churn_predictions', { ensureIndexes: false, key: 'k' }), '0.0.0.0', 0)
+  await assert.rejects(startDashboard(options('sqlite::memory:', 'churn_predictions', { checkIndexes: false }), '0.0.0.0', 0), { code: ErrorCodes.DASHBOARD_AUTH_REQUIRED })
+  const { app, url } = await startDashboard(options('sqlite::memory:', 'churn_predictions', { checkIndexes: false, key: 'k' }), '0.0.0.0', 0)
   t.after(() => app.close())
   assert.equal((await fetch(url.replace('0.0.0.0', '127.0.0.1'))).status, 401)
 

@@ -271,7 +271,7 @@ test('churnflow doctor checks the fraud pipeline: its topics, its tables\' migra
   const before = await cli(['doctor'], env, 60_000)
   assert.equal(before.code, 0, before.stdout + before.stderr)
   assert.match(before.stdout, new RegExp(`⚠️ +fraud pipeline topics missing: ${base}-tx, ${base}-tx-failed, ${base}-fraud-pred, ${base}-fraud-alert\n {3}fix: churnflow topics create`))
-  assert.match(before.stdout, /⚠️ +fraud tables in sqlite \S+churnflow\.db: 2 of 2 migration\(s\) pending \(0001_fraud_tables, 0002_extra_and_kafka_coordinates\)\n {3}fix: churnflow db migrate applies them/)
+  assert.match(before.stdout, /⚠️ +fraud tables in sqlite \S+churnflow\.db: 3 of 3 migration\(s\) pending \(0001_fraud_tables, 0002_extra_and_kafka_coordinates, 0003_flagged_transactions_index\)\n {3}fix: churnflow db migrate applies them/)
   assert.match(before.stdout, /✅ fraud model fraud-\S+ loads from \S+fraud-model\.json \(scoring in process\)/)
 
   assert.equal((await cli(['topics', 'create'], env, 60_000)).code, 0)
@@ -283,7 +283,7 @@ test('churnflow doctor checks the fraud pipeline: its topics, its tables\' migra
   const after = await cli(['doctor'], { ...env, ML_API_URL: `http://127.0.0.1:${port}` }, 60_000)
   assert.equal(after.code, 0, after.stdout + after.stderr)
   assert.match(after.stdout, new RegExp(`✅ fraud pipeline topics present: ${base}-tx, ${base}-tx-failed, ${base}-fraud-pred, ${base}-fraud-alert\n`))
-  assert.match(after.stdout, /✅ fraud tables transactions and predictions in sqlite \S+: 2 migration\(s\) applied, up to date/)
+  assert.match(after.stdout, /✅ fraud tables transactions and predictions in sqlite \S+: 3 migration\(s\) applied, up to date/)
   assert.match(after.stdout, new RegExp(`✅ scoring API http://127\\.0\\.0\\.1:${port}: POST /predict/batch answers \\(fraud scoring\\)`))
   assert.match(after.stdout, /Everything churnflow needs answers\./)
 })

@@ -70,6 +70,16 @@ async function count (db: FreshDatabase, table: string): Promise<number> {
   return Number((await db.query(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n)
 }
 
+/** The table's indexes by name, from the database's catalogue. */
+async function indexesOf (db: FreshDatabase, table: string): Promise<string[]> {
+  const sql = {
+    sqlite: `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '${table}'`,
+    postgres: `SELECT indexname AS name FROM pg_indexes WHERE tablename = '${table}'`,
+    mariadb: `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${table}'`
+  }[db.backend]
+  return (await db.query(sql)).map(r => String(r.name)).sort()
+}
+
 /** Ids stored more than once in the table (none, when writes are idempotent). */
 async function duplicates (db: FreshDatabase, table: string): Promise<number> {
   return (await db.query(`SELECT transaction_id FROM ${table} GROUP BY transaction_id HAVING COUNT(*) > 1`)).length
@@ -89,6 +99,8 @@ for (const backend of backends) {
       // Fails with "no such column" when a spec names a column the migrations did not create.
       await db.query(`SELECT ${spec.columns.map(c => c.name).join(', ')}, created_at FROM ${spec.name} WHERE 1 = 0`)
     }
+    assert.deepEqual((await indexesOf(db, 'predictions')).filter(name => name.endsWith('_idx')), ['predictions_created_at_idx', 'predictions_prediction_created_at_idx'],
+      'the dashboard\'s reads have their indexes (001, 003)')
   })
 
   test(`${backend}: two migrators started at the same moment apply each migration exactly once`, async t => {
@@ -110,15 +122,19 @@ for (const backend of backends) {
     const before = await cli(['db', 'status'], env)
     assert.equal(before.code, 0, before.stderr)
     assert.match(before.stdout, /0001_fraud_tables\s+pending/)
-    assert.match(before.stdout, /2 pending: run churnflow db migrate/)
+    assert.match(before.stdout, /3 pending: run churnflow db migrate/)
+    assert.match(before.stdout, /^churn_predictions: missing/m)
     const applied = await cli(['db', 'migrate'], env)
     assert.equal(applied.code, 0, applied.stderr)
     assert.deepEqual([...applied.stdout.matchAll(/^applied (\S+)$/gm)].map(m => m[1]), latest)
+    assert.match(applied.stdout, /^churn_predictions: created$/m)
     const again = await cli(['db', 'migrate'], env)
     assert.match(again.stdout, /up to date, nothing to apply/)
+    assert.match(again.stdout, /^churn_predictions: up to date$/m)
     const after = await cli(['db', 'status'], env)
     assert.match(after.stdout, /0002_extra_and_kafka_coordinates\s+applied \d{4}-\d\d-\d\dT/)
     assert.match(after.stdout, /^up to date$/m)
+    assert.match(after.stdout, /^churn_predictions: ready$/m)
   })
 
   test(`${backend}: the second migration upgrades a database created by the first, keeping its rows`, async t => {
@@ -186,7 +202,7 @@ for (const backend of backends) {
     const db = await freshDatabase(t, backend)
     if (db === undefined) return
     const config = (dbMigrate: boolean): SqlConnection & Pick<Config, 'dbMigrate'> => ({ ...connection(db.url), dbMigrate })
-    await assert.rejects(migrateAtStart(config(false)), /2 migration\(s\) pending .*DB_MIGRATE is false/)
+    await assert.rejects(migrateAtStart(config(false)), /3 migration\(s\) pending .*DB_MIGRATE is false/)
     await migrateAtStart(config(true))
     await migrateAtStart(config(false))
     assert.ok((await migrationStatus(connection(db.url))).every(m => m.executedAt !== undefined))

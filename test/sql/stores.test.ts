@@ -43,6 +43,15 @@ interface Backend {
   seedDdl (table: string): string
   /** How finely event_timestamp keeps time: the churn prediction consumer's DATETIME keeps whole seconds. */
   readonly precisionMs: number
+  /** How many indexes the table has (primary and unique keys included), by the database's own catalogue. */
+  indexCount (table: string): string
+  /**
+   * The spec's indexes the seed's table lacks once a user has indexed (prediction_timestamp):
+   * what the dialect appends to an index (InnoDB's key, SQLite's rowid) makes idx_user_id serve (user_id, id).
+   */
+  readonly missingOnSeed: readonly string[]
+  /** The indexes a new table gets, keys included. */
+  readonly newTableIndexes: number
 }
 
 const backends: readonly Backend[] = [
@@ -86,7 +95,11 @@ const backends: readonly Backend[] = [
     INDEX idx_churn_score (churn_score),
     INDEX idx_event_timestamp (event_timestamp)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
-    precisionMs: 1000
+    precisionMs: 1000,
+    indexCount: table => `SELECT COUNT(DISTINCT INDEX_NAME) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${table}'`,
+    missingOnSeed: ['idx_event_score_user'],
+    // PRIMARY, the unique key, and six of the spec's seven: idx_user_id serves (user_id, id).
+    newTableIndexes: 8
   },
   {
     name: 'postgres',
@@ -119,7 +132,10 @@ const backends: readonly Backend[] = [
       kafka_partition INT,
       kafka_offset BIGINT
     )`,
-    precisionMs: 1
+    precisionMs: 1,
+    indexCount: table => `SELECT COUNT(*) AS n FROM pg_indexes WHERE tablename = '${table}'`,
+    missingOnSeed: ['idx_user_id', 'idx_event_type', 'idx_churn_score', 'idx_event_timestamp', 'idx_user_id_id', 'idx_event_score_user'],
+    newTableIndexes: 9
   },
   {
     name: 'sqlite',
@@ -158,7 +174,11 @@ const backends: readonly Backend[] = [
       kafka_partition INTEGER,
       kafka_offset INTEGER
     )`,
-    precisionMs: 1
+    precisionMs: 1,
+    indexCount: table => `SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = '${table}'`,
+    missingOnSeed: ['idx_user_id', 'idx_event_type', 'idx_churn_score', 'idx_event_timestamp', 'idx_event_score_user'],
+    // The unique key and six of the spec's seven (no primary-key index: the id is the rowid).
+    newTableIndexes: 7
   }
 ]
 
@@ -315,6 +335,35 @@ for (const backend of backends) {
     assert.equal(await f.count(), 22)
     const stored = await f.read()
     assert.deepEqual(stored.slice(0, 2).map(r => [r.user_id, r.kafka_topic]), [['old_1', null], ['old_2', null]])
+  })
+
+  test(`${backend.name}: an existing table gets the spec's indexes it lacks, once, and an index on the same columns under another name counts`, async t => {
+    const f = await fixture(t, backend)
+    if (f === undefined) return
+    const indexes = async (table: string): Promise<number> => Number((await f.raw.query(backend.indexCount(table)))[0]?.n)
+    await f.raw.query(backend.seedDdl(backend.quote(f.table)))
+    await f.raw.query(`CREATE INDEX ${f.table}_users_own ON ${backend.quote(f.table)} (prediction_timestamp)`)
+    const [a, b] = [f.open(), f.open()]
+    assert.deepEqual((await a.missingIndexes()).map(i => i.name), backend.missingOnSeed)
+    const before = await indexes(f.table)
+    await Promise.all([a.ensureTable(), b.ensureTable()])
+    assert.deepEqual(await a.missingIndexes(), [])
+    // The missing ones and the unique key, each once, though two processes adopted the table.
+    assert.equal(await indexes(f.table), before + backend.missingOnSeed.length + 1)
+    await a.ensureTable()
+    assert.equal(await indexes(f.table), before + backend.missingOnSeed.length + 1, 'a second look adds nothing')
+
+    const fresh = `${f.table}_new`
+    const c = openPredictionStore({ ...noDatabase, databaseUrl: f.raw.url }, { table: fresh })
+    try {
+      assert.deepEqual(await c.missingIndexes(), [], 'a missing table lacks no index: it gets them with it')
+      await c.ensureTable()
+      assert.deepEqual(await c.missingIndexes(), [])
+      assert.equal(await indexes(fresh), backend.newTableIndexes)
+    } finally {
+      await c.close()
+      await f.raw.query(`DROP TABLE IF EXISTS ${backend.quote(fresh)}`)
+    }
   })
 
   test(`${backend.name}: two processes may create the table at the same moment`, async t => {

@@ -89,10 +89,30 @@ function addKafkaCoordinates (dialect: SqlDialect): Migration {
   }
 }
 
+/**
+ * 003: the index the dashboard's fraud view reads the latest flagged transactions by (and its
+ * counts per label over time): predictions (prediction, created_at). Fraud rate over time reads
+ * 001's `predictions_created_at_idx`.
+ */
+function addFlaggedIndex (dialect: SqlDialect): Migration {
+  const name = 'predictions_prediction_created_at_idx'
+  return {
+    async up (db: Kysely<unknown>) {
+      await db.schema.createIndex(name).on('predictions').columns(['prediction', 'created_at']).execute()
+    },
+    async down (db: Kysely<unknown>) {
+      // MySQL's index names are per table, and its DROP INDEX names the table; the others' may not.
+      const drop = db.schema.dropIndex(name)
+      await (dialect === SqlDialects.MYSQL ? drop.on('predictions') : drop).execute()
+    }
+  }
+}
+
 /** The fraud tables' migrations in order; a name, once released, never changes. */
 export function fraudMigrations (dialect: SqlDialect): Record<string, Migration> {
   return {
     '0001_fraud_tables': createTables(dialect),
-    '0002_extra_and_kafka_coordinates': addKafkaCoordinates(dialect)
+    '0002_extra_and_kafka_coordinates': addKafkaCoordinates(dialect),
+    '0003_flagged_transactions_index': addFlaggedIndex(dialect)
   }
 }

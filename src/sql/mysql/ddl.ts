@@ -2,9 +2,9 @@ import mysql from 'mysql2/promise'
 import type { Pool } from 'mysql2/promise'
 import type { Logger } from '../../logging/index.ts'
 import { databaseError } from '../common.ts'
-import { columnNamed, ColumnTypes, type ColumnSpec, type TableSpec } from '../spec.ts'
+import { columnNamed, ColumnTypes, indexesOfNewTable, rowKey, type ColumnSpec, type TableSpec } from '../spec.ts'
 import { connectionOptions, hasErrno, isTransientMysqlError, MysqlErrnos, quoteId, type MysqlConnectionOptions } from './driver.ts'
-import { mysqlHas, mysqlMissingColumns } from './introspection.ts'
+import { mysqlHas, mysqlMissingColumns, mysqlMissingIndexes } from './introspection.ts'
 
 const types = {
   [ColumnTypes.TEXT]: 'VARCHAR',
@@ -25,12 +25,13 @@ export function mysqlColumnSql (column: ColumnSpec): string {
   return `${column.name} ${type}${column.nullable === true ? '' : ' NOT NULL'}${column.defaultNow === true ? ` DEFAULT ${now}` : ''}`
 }
 
+
 /** The spec's CREATE TABLE, indexes and unique key inline, in utf8mb4. */
 export function mysqlCreateTableSql<Row> (spec: TableSpec<Row>, table: string): string {
   const lines = [
     ...(spec.identity === undefined ? [] : [`${spec.identity} INT AUTO_INCREMENT PRIMARY KEY`]),
     ...spec.columns.map(mysqlColumnSql),
-    ...spec.indexes.map(i => `INDEX ${i.name} (${i.columns.join(', ')})`),
+    ...indexesOfNewTable(spec, rowKey(spec)).map(i => `INDEX ${i.name} (${i.columns.join(', ')})`),
     `UNIQUE KEY ${spec.unique.name} (${spec.unique.columns.join(', ')})`
   ]
   return `CREATE TABLE IF NOT EXISTS ${quoteId(table)} (\n    ${lines.join(',\n    ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
@@ -66,7 +67,8 @@ async function tolerating (pool: Pool, errno: number, sql: string, timeoutMs: nu
 
 /**
  * Creates the spec's table when it is missing; an existing one is adopted with the least change:
- * the columns the spec adds on adoption and the unique key, nothing else.
+ * the columns the spec adds on adoption, the unique key and the indexes it lacks, nothing else.
+ * InnoDB adds an index online: writes go on while it builds.
  */
 export async function mysqlEnsureTable<Row> (pool: Pool, spec: TableSpec<Row>, table: string, timeoutMs: number, log?: Logger, name?: string): Promise<void> {
   await pool.query({ sql: mysqlCreateTableSql(spec, table), timeout: timeoutMs })
@@ -77,5 +79,9 @@ export async function mysqlEnsureTable<Row> (pool: Pool, spec: TableSpec<Row>, t
   if (!await mysqlHas(pool, table, 'STATISTICS', 'INDEX_NAME', spec.unique.name, timeoutMs)) {
     log?.info({ store: name, table }, `adding the unique key ${spec.unique.name} to an existing ${spec.name} table`)
     await tolerating(pool, MysqlErrnos.ER_DUP_KEYNAME, `ALTER TABLE ${quoteId(table)} ADD UNIQUE KEY ${spec.unique.name} (${spec.unique.columns.join(', ')})`, timeoutMs)
+  }
+  for (const index of await mysqlMissingIndexes(pool, spec, table, timeoutMs)) {
+    log?.info({ store: name, table }, `adding the index ${index.name} (${index.columns.join(', ')}) to an existing ${spec.name} table`)
+    await tolerating(pool, MysqlErrnos.ER_DUP_KEYNAME, `ALTER TABLE ${quoteId(table)} ADD INDEX ${index.name} (${index.columns.join(', ')})`, timeoutMs)
   }
 }

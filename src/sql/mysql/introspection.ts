@@ -1,6 +1,6 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import { TableStates, type TableState } from '../types.ts'
-import type { TableSpec } from '../spec.ts'
+import { indexesMissing, rowKey, type IndexSpec, type TableSpec } from '../spec.ts'
 
 /** Whether the current database's information_schema lists `name` for the table. */
 export async function mysqlHas (pool: Pool, table: string, view: 'TABLES' | 'COLUMNS' | 'STATISTICS', column: string, name: string, timeoutMs: number): Promise<boolean> {
@@ -19,6 +19,31 @@ export async function mysqlMissingColumns<Row> (pool: Pool, spec: TableSpec<Row>
     if (!await mysqlHas(pool, table, 'COLUMNS', 'COLUMN_NAME', column.name, timeoutMs)) missing.push(column.name)
   }
   return missing
+}
+
+/** The column lists of the table's indexes, each in index order. */
+export async function mysqlIndexColumns (pool: Pool, table: string, timeoutMs: number): Promise<string[][]> {
+  const [rows] = await pool.query<RowDataPacket[]>({
+    sql: 'SELECT INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX',
+    values: [table],
+    timeout: timeoutMs
+  })
+  const indexes = new Map<string, string[]>()
+  for (const row of rows) {
+    const name = String(row.name)
+    const columns = indexes.get(name) ?? []
+    columns.push(String(row.col))
+    indexes.set(name, columns)
+  }
+  return [...indexes.values()]
+}
+
+/**
+ * The spec's indexes the table lacks (see `indexesMissing`). InnoDB appends the primary key to
+ * every secondary index, so the identity counts as the last column of each.
+ */
+export async function mysqlMissingIndexes<Row> (pool: Pool, spec: TableSpec<Row>, table: string, timeoutMs: number): Promise<IndexSpec[]> {
+  return indexesMissing(spec.indexes, await mysqlIndexColumns(pool, table, timeoutMs), rowKey(spec))
 }
 
 /** Missing, present without what idempotency needs, or ready. */

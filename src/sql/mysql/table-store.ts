@@ -1,10 +1,10 @@
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import type { TableSpec } from '../spec.ts'
+import type { IndexSpec, TableSpec } from '../spec.ts'
 import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { hasErrno, isTransientMysqlError, MysqlDatabase, MysqlErrnos, type MysqlConnectionOptions } from './driver.ts'
 import { mysqlCreateDatabase, mysqlEnsureTable } from './ddl.ts'
-import { mysqlTableState } from './introspection.ts'
+import { mysqlHas, mysqlMissingIndexes, mysqlTableState } from './introspection.ts'
 import { MysqlTableWriter } from './writer.ts'
 
 export interface MysqlStoreOptions extends MysqlConnectionOptions {
@@ -62,6 +62,17 @@ export class MysqlTableStore<Row> implements TableStore<Row>, AsyncDisposable {
       return await mysqlTableState(pool, this.#spec, this.table, this.#timeoutMs)
     } catch (error) {
       if (hasErrno(error, MysqlErrnos.ER_BAD_DB_ERROR)) return TableStates.MISSING
+      throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientMysqlError)
+    }
+  }
+
+  async missingIndexes (): Promise<IndexSpec[]> {
+    const pool = this.#db.pool
+    try {
+      if (!await mysqlHas(pool, this.table, 'TABLES', 'TABLE_NAME', this.table, this.#timeoutMs)) return []
+      return await mysqlMissingIndexes(pool, this.#spec, this.table, this.#timeoutMs)
+    } catch (error) {
+      if (hasErrno(error, MysqlErrnos.ER_BAD_DB_ERROR)) return []
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientMysqlError)
     }
   }

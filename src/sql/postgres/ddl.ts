@@ -1,9 +1,9 @@
 import type { Pool, PoolClient } from 'pg'
 import type { Logger } from '../../logging/index.ts'
 import { errorCodes } from '../common.ts'
-import { columnNamed, ColumnTypes, type ColumnSpec, type TableSpec } from '../spec.ts'
+import { columnNamed, ColumnTypes, indexesOfNewTable, type ColumnSpec, type IndexSpec, type TableSpec } from '../spec.ts'
 import { objectName, pgTransaction, quoteId, raceSqlStates } from './driver.ts'
-import { pgHasTable, pgHasUnique, pgMissingColumns } from './introspection.ts'
+import { pgHasTable, pgHasUnique, pgMissingColumns, pgMissingIndexes } from './introspection.ts'
 
 const types = {
   [ColumnTypes.TEXT]: 'VARCHAR',
@@ -33,8 +33,12 @@ export function pgCreateTableSql<Row> (spec: TableSpec<Row>, table: string): str
   ]
   return [
     `CREATE TABLE IF NOT EXISTS ${t} (\n  ${lines.join(',\n  ')}\n)`,
-    ...spec.indexes.map(i => `CREATE INDEX IF NOT EXISTS ${quoteId(objectName(table, i.name))} ON ${t} (${i.columns.join(', ')})`)
+    ...indexesOfNewTable(spec).map(i => pgCreateIndexSql(table, i))
   ]
+}
+
+function pgCreateIndexSql (table: string, index: IndexSpec): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteId(objectName(table, index.name))} ON ${quoteId(table)} (${index.columns.join(', ')})`
 }
 
 async function ensureOnce<Row> (client: PoolClient, spec: TableSpec<Row>, table: string, log?: Logger, name?: string): Promise<void> {
@@ -44,7 +48,8 @@ async function ensureOnce<Row> (client: PoolClient, spec: TableSpec<Row>, table:
     for (const statement of pgCreateTableSql(spec, table)) await client.query(statement)
     return
   }
-  // An existing table is adopted with the least change: the spec's adoption columns and the key, nothing else.
+  // An existing table is adopted with the least change: the spec's adoption columns, the key and
+  // the indexes it lacks, nothing else.
   const t = quoteId(table)
   for (const column of await pgMissingColumns(client, spec, table)) {
     log?.info({ store: name, table }, `adding ${column} to an existing ${spec.name} table`)
@@ -53,6 +58,11 @@ async function ensureOnce<Row> (client: PoolClient, spec: TableSpec<Row>, table:
   if (!await pgHasUnique(client, spec, table)) {
     log?.info({ store: name, table }, `adding the unique key ${spec.unique.name} to an existing ${spec.name} table`)
     await client.query(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteId(objectName(table, spec.unique.name))} UNIQUE (${spec.unique.columns.join(', ')})`)
+  }
+  for (const index of await pgMissingIndexes(client, spec, table)) {
+    // Writes to the table wait while it builds: seconds per million rows (docs/dashboard.md).
+    log?.info({ store: name, table }, `adding the index ${index.name} (${index.columns.join(', ')}) to an existing ${spec.name} table`)
+    await client.query(pgCreateIndexSql(table, index))
   }
 }
 

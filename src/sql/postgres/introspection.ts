@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg'
 import { TableStates, type TableState } from '../types.ts'
-import type { TableSpec } from '../spec.ts'
+import { indexesMissing, type IndexSpec, type TableSpec } from '../spec.ts'
 import { objectName } from './driver.ts'
 
 type Queryable = Pick<Pool | PoolClient, 'query'>
@@ -26,6 +26,24 @@ export async function pgHasUnique<Row> (on: Queryable, spec: TableSpec<Row>, tab
   const constraint = await on.query('SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(quote_ident($1)) AND conname = $2',
     [table, objectName(table, spec.unique.name)])
   return (constraint.rowCount ?? 0) > 0
+}
+
+/** The column lists of the table's indexes, each in index order. */
+export async function pgIndexColumns (on: Queryable, table: string): Promise<string[][]> {
+  const found = await on.query<{ columns: string[] }>(
+    `SELECT array_agg(a.attname::text ORDER BY k.ord) AS columns
+       FROM pg_index x
+       CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+      WHERE x.indrelid = to_regclass(quote_ident($1))
+      GROUP BY x.indexrelid`, [table])
+  // text[]: node-pg parses it; name[] would arrive as one string.
+  return found.rows.map(r => r.columns)
+}
+
+/** The spec's indexes the table lacks (see `indexesMissing`); PostgreSQL appends nothing to an index. */
+export async function pgMissingIndexes<Row> (on: Queryable, spec: TableSpec<Row>, table: string): Promise<IndexSpec[]> {
+  return indexesMissing(spec.indexes, await pgIndexColumns(on, table))
 }
 
 /** Missing, present without what idempotency needs, or ready. */

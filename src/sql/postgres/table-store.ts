@@ -1,11 +1,11 @@
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import type { TableSpec } from '../spec.ts'
+import type { IndexSpec, TableSpec } from '../spec.ts'
 import { SqlDialects, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { pgEnsureTable } from './ddl.ts'
 import { isTransientPgError, PgDatabase, type PostgresConnectionOptions } from './driver.ts'
-import { pgTableState } from './introspection.ts'
+import { pgHasTable, pgMissingIndexes, pgTableState } from './introspection.ts'
 import { PgTableWriter } from './writer.ts'
 
 export interface PostgresStoreOptions extends PostgresConnectionOptions {
@@ -51,6 +51,15 @@ export class PostgresTableStore<Row> implements TableStore<Row>, AsyncDisposable
     const pool = this.#db.pool
     try {
       return await pgTableState(pool, this.#spec, this.table)
+    } catch (error) {
+      throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientPgError)
+    }
+  }
+
+  async missingIndexes (): Promise<IndexSpec[]> {
+    const pool = this.#db.pool
+    try {
+      return await pgHasTable(pool, this.table) ? await pgMissingIndexes(pool, this.#spec, this.table) : []
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientPgError)
     }

@@ -1,8 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { Logger } from '../../logging/index.ts'
-import { columnNamed, ColumnTypes, type ColumnSpec, type TableSpec } from '../spec.ts'
+import { columnNamed, ColumnTypes, indexesOfNewTable, rowKey, type ColumnSpec, type IndexSpec, type TableSpec } from '../spec.ts'
 import { quoteId, sqliteTransaction } from './driver.ts'
-import { sqliteHasTable, sqliteIndexName, sqliteMissingColumns } from './introspection.ts'
+import { sqliteHasTable, sqliteIndexName, sqliteMissingColumns, sqliteMissingIndexes } from './introspection.ts'
 
 const types = {
   [ColumnTypes.TEXT]: 'TEXT',
@@ -36,13 +36,18 @@ export function sqliteCreateTableSql<Row> (spec: TableSpec<Row>, table: string):
   return [
     `CREATE TABLE ${t} (\n  ${lines.join(',\n  ')}\n)`,
     uniqueSql(spec, table),
-    ...spec.indexes.map(i => `CREATE INDEX IF NOT EXISTS ${quoteId(sqliteIndexName(table, i.name))} ON ${t} (${i.columns.join(', ')})`)
+    ...indexesOfNewTable(spec, rowKey(spec)).map(i => createIndexSql(table, i))
   ]
+}
+
+
+function createIndexSql (table: string, index: IndexSpec): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteId(sqliteIndexName(table, index.name))} ON ${quoteId(table)} (${index.columns.join(', ')})`
 }
 
 /**
  * Creates the spec's table when it is missing; an existing one is adopted with the least change:
- * the spec's adoption columns and the unique key, nothing else. One write transaction, so
+ * the spec's adoption columns, the unique key and the indexes it lacks, nothing else. One write transaction, so
  * processes sharing the file take turns.
  */
 export function sqliteEnsureTable<Row> (db: DatabaseSync, spec: TableSpec<Row>, table: string, log?: Logger, name?: string): void {
@@ -56,5 +61,9 @@ export function sqliteEnsureTable<Row> (db: DatabaseSync, spec: TableSpec<Row>, 
       db.exec(`ALTER TABLE ${quoteId(table)} ADD COLUMN ${sqliteColumnSql(columnNamed(spec, column))}`)
     }
     db.exec(uniqueSql(spec, table))
+    for (const index of sqliteMissingIndexes(db, spec, table)) {
+      log?.info({ store: name, table }, `adding the index ${index.name} (${index.columns.join(', ')}) to an existing ${spec.name} table`)
+      db.exec(createIndexSql(table, index))
+    }
   })
 }

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs'
 import type { Logger } from '../../logging/index.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
-import type { TableSpec } from '../spec.ts'
+import type { IndexSpec, TableSpec } from '../spec.ts'
 import { SqlDialects, TableStates, type PredictionRow, type PredictionStore, type TableState, type TableStore } from '../types.ts'
 import { sqliteEnsureTable } from './ddl.ts'
 import { isTransientSqliteError, SqliteFile, type SqliteConnectionOptions } from './driver.ts'
-import { sqliteTableState } from './introspection.ts'
+import { sqliteHasTable, sqliteMissingIndexes, sqliteTableState } from './introspection.ts'
 import { SqliteTableWriter } from './writer.ts'
 
 export interface SqliteStoreOptions extends SqliteConnectionOptions {
@@ -51,6 +51,17 @@ export class SqliteTableStore<Row> implements TableStore<Row>, AsyncDisposable {
       const { path } = this.#file.options
       if (!this.#file.opened && path !== ':memory:' && !existsSync(path)) return TableStates.MISSING
       return sqliteTableState(this.#file.open(), this.#spec, this.table)
+    } catch (error) {
+      throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientSqliteError)
+    }
+  }
+
+  async missingIndexes (): Promise<IndexSpec[]> {
+    try {
+      const { path } = this.#file.options
+      if (!this.#file.opened && path !== ':memory:' && !existsSync(path)) return []
+      const db = this.#file.open()
+      return sqliteHasTable(db, this.table) ? sqliteMissingIndexes(db, this.#spec, this.table) : []
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientSqliteError)
     }

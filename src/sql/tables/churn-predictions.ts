@@ -4,7 +4,7 @@ import { ColumnTypes, defineTable, type TableSpec } from '../spec.ts'
 /**
  * The churn prediction consumer's `churn_predictions` table, column for column, plus kafka_topic
  * and the unique key on the Kafka coordinates that make a replayed batch insert nothing twice.
- * An existing table with the original DDL is adopted by adding just those two.
+ * An existing table with the original DDL is adopted by adding those two and the indexes it lacks.
  */
 export const churnPredictionsTable: TableSpec<PredictionRow> = defineTable<PredictionRow>()({
   name: 'churn_predictions',
@@ -25,7 +25,14 @@ export const churnPredictionsTable: TableSpec<PredictionRow> = defineTable<Predi
     { name: 'idx_user_id', columns: ['user_id'] },
     { name: 'idx_event_type', columns: ['event_type'] },
     { name: 'idx_churn_score', columns: ['churn_score'] },
-    { name: 'idx_event_timestamp', columns: ['event_timestamp'] }
+    { name: 'idx_event_timestamp', columns: ['event_timestamp'] },
+    // What the dashboard reads (docs/dashboard.md): a customer's rows newest first, and whether a
+    // row is its customer's latest (in MySQL and SQLite idx_user_id serves it, the key being implicit);
+    { name: 'idx_user_id_id', columns: ['user_id', 'id'] },
+    // predictions per minute;
+    { name: 'idx_prediction_timestamp', columns: ['prediction_timestamp'] },
+    // high-risk customers over time, from the index alone.
+    { name: 'idx_event_score_user', columns: ['event_timestamp', 'churn_score', 'user_id'] }
   ],
   values: r => ({
     user_id: r.userId,
