@@ -4,6 +4,7 @@ import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import { FraudScorer, shippedFraudModelPath } from '../fraud/index.ts'
 import { RedisProfileStore } from '../profile/index.ts'
 import { CustomerReader } from '../processor/customers.ts'
+import { listeningUrl } from '../util/listen.ts'
 import { stopSignal } from '../util/signals.ts'
 import type { Command } from './command.ts'
 
@@ -47,7 +48,7 @@ export const apiCommand: Command = {
       throw error
     }
     models.watch()
-    apiLog.info(`Scoring API on http://${config.apiHost}:${config.apiPort} (model ${models.current.version}, profiles: ${profiles?.name ?? 'none, each event scored alone'}); Ctrl+C stops it`)
+    apiLog.info(`Scoring API on ${listeningUrl(app.server, config.apiHost, config.apiPort)} (model ${models.current.version}, profiles: ${profiles?.name ?? 'none, each event scored alone'}); Ctrl+C stops it`)
     await stopSignal()
     return 0
   }

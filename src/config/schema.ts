@@ -102,7 +102,7 @@ export const configSchema = {
     unsetDoc: 'score in process'
   }),
   apiHost: setting({ env: ['API_HOST'], flag: 'host', kind: text(), default: '127.0.0.1', group: 'Scoring API', doc: 'Address `churnflow api` listens on.' }),
-  apiPort: setting({ env: ['API_PORT'], flag: 'port', kind: integer(1, 65535), default: '5000', group: 'Scoring API', doc: 'Port `churnflow api` listens on (the seeds\' Flask port).' }),
+  apiPort: setting({ env: ['API_PORT'], flag: 'port', kind: integer(0, 65535), default: '5000', group: 'Scoring API', doc: 'Port `churnflow api` listens on (the seeds\' Flask port); 0 picks a free one.' }),
   apiKey: optional({ env: ['API_KEY'], kind: text(), group: 'Scoring API', doc: 'When set, every route but /health needs this key in the x-api-key header.', unsetDoc: 'no key', sensitive: Sensitivity.SECRET }),
   apiTimeout: setting({ env: ['API_TIMEOUT'], kind: decimal(0, 600), default: '10', group: 'Scoring API', doc: 'Seconds to wait for the scoring API (the churn prediction consumer: 10).' }),
 

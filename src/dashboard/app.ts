@@ -13,6 +13,7 @@ import { LiveHub } from './live.ts'
 import type { Config } from '../config/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { dashboardOptions, type DashboardOptions } from './options.ts'
+import { listeningUrl } from '../util/listen.ts'
 
 /** What the browser may load: this origin's own files, nothing inline, nothing from elsewhere. */
 export const contentSecurityPolicy = [
@@ -169,10 +170,7 @@ export async function startDashboard (options: DashboardOptions, host: string, p
     }
     throw error
   }
-  const address = app.server.address()
-  const actual = typeof address === 'object' && address !== null ? address.port : port
-  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
-  return { app, url: `http://${shown}:${actual}` }
+  return { app, url: listeningUrl(app.server, host, port) }
 }
 
 /**

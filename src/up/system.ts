@@ -20,6 +20,7 @@ import { startPacedProducer } from './producing.ts'
 import { noFraudTotals, readUpState, upStatePath, writeUpState, type UpState } from './state.ts'
 import { startTicker } from '../util/ticker.ts'
 import { churnflowTopics } from '../stream/index.ts'
+import { listeningUrl } from '../util/listen.ts'
 
 const DAY = 86_400_000
 
@@ -265,7 +266,7 @@ async function startApi (ctx: UpContext, stack: AsyncDisposableStack, parts: Pip
   })
   await api.listen({ host: config.apiHost, port: config.apiPort })
   stack.defer(stopStep(ctx.log, 'the scoring API', () => api.close()))
-  return `http://${config.apiHost}:${config.apiPort} (POST /predict-churn, /predict-churn/batch, /predict, /predict/batch; GET /health, /metrics, /model)`
+  return `${listeningUrl(api.server, config.apiHost, config.apiPort)} (POST /predict-churn, /predict-churn/batch, /predict, /predict/batch; GET /health, /metrics, /model)`
 }
 
 function newProcessor (ctx: UpContext, parts: PipelineParts): Processor {

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logging/index.ts'
 import { applyEvent, emptyProfile, profileEventOf } from '../../src/profile/index.ts'
 import { TransactionStream } from '../../src/simulator/index.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { background } from '../helpers/services.ts'
 import { Rng } from '../../src/util/rng.ts'
 
 const silent = createLogger({ level: 'silent', format: 'json' })
@@ -297,4 +298,16 @@ test('a new model file is picked up under load without losing a request', async 
   assert.equal(models.reload('test'), false)
   assert.equal(models.current.version, 'churn-reloaded-test')
   assert.ok((await readFile(join(dir, 'churn-model.json'), 'utf8')).includes('broken'))
+})
+
+test('churnflow api --port 0 listens on a port the OS picks and prints where', async t => {
+  const api = background(t, ['api', '--port', '0'], { CHURNFLOW_STATE_DIR: tmpdir(), LOG_LEVEL: 'info' })
+  let url: string | undefined
+  await waitFor('the scoring API\'s start line', async () => {
+    url = /Scoring API on (http:\/\/127\.0\.0\.1:(\d+))/.exec(api.output())?.[1]
+    return url !== undefined
+  }, 60_000)
+  assert.doesNotMatch(url ?? '', /:0$/, 'the port it listens on, not the one asked for')
+  const health = await fetch(`${url ?? ''}/health`)
+  assert.equal(health.status, 200)
 })
