@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { binPath, cli, run } from '../helpers/services.ts'
 
@@ -53,4 +56,13 @@ test('on a Node.js too old for type stripping the CLI says what it needs', async
   const result = await run(old, [binPath, '--help'])
   assert.equal(result.code, 1)
   assert.match(result.stderr, /churnflow needs Node\.js 24 LTS \(or 22\.22\+\); this is v\d+/)
+})
+
+test('churnflow doctor on a fresh state directory looks at SQLite without leaving a database file behind', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'churnflow-doctor-fresh-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const result = await cli(['doctor'], { CHURNFLOW_STATE_DIR: join(dir, 'state'), KAFKA_BROKER: '127.0.0.1:1' }, 60_000)
+  assert.match(result.stdout, /✅ database sqlite \S+churnflow\.db: login works/)
+  assert.match(result.stdout, /table churn_predictions does not exist yet/)
+  assert.equal(existsSync(join(dir, 'state', 'churnflow.db')), false, result.stdout)
 })

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import { Kysely, Migrator, type Dialect, type NoMigrations, type MigrationInfo, type MigrationResultSet } from 'kysely'
 import type { Config } from '../../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
@@ -8,7 +7,7 @@ import { hasErrno, isTransientMysqlError, mysqlKyselyDialect, MysqlErrnos, mysql
 import { mysqlCreateDatabase } from '../mysql/ddl.ts'
 import { sqlTarget, type SqlConnection, type SqlTarget } from '../open.ts'
 import { isTransientPgError, pgKyselyDialect, postgresName } from '../postgres/driver.ts'
-import { isTransientSqliteError, NodeSqliteDialect } from '../sqlite/driver.ts'
+import { isTransientSqliteError, NodeSqliteDialect, SqliteFile } from '../sqlite/driver.ts'
 import { SqlDialects } from '../types.ts'
 import { fraudMigrations } from './fraud.ts'
 
@@ -103,7 +102,7 @@ export async function migrationStatus (connection: SqlConnection): Promise<Migra
   const target = sqlTarget(connection)
   const pending = (): MigrationState[] => Object.keys(fraudMigrations(target.dialect)).map(name => ({ name, executedAt: undefined }))
   // Looking must not leave an empty database file behind.
-  if (target.dialect === SqlDialects.SQLITE && target.options.path !== ':memory:' && !existsSync(target.options.path)) return pending()
+  if (target.dialect === SqlDialects.SQLITE && new SqliteFile(target.options).absent) return pending()
   try {
     const migrations: readonly MigrationInfo[] = await withMigrator(target, m => m.getMigrations())
     return migrations.map(m => ({ name: m.name, executedAt: m.executedAt }))

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
 import {
@@ -142,6 +142,14 @@ export class SqliteFile implements AsyncDisposable {
     return this.#db !== undefined
   }
 
+  /**
+   * Whether the file is not there yet (and so not opened): looking at a store must not leave an
+   * empty database file behind, so a look answers from this instead of opening it.
+   */
+  get absent (): boolean {
+    return this.#db === undefined && this.options.path !== ':memory:' && !existsSync(this.options.path)
+  }
+
   /** The connection, opened now if need be; throws once closed. */
   open (): DatabaseSync {
     if (this.#closed) throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, `${this.name}: the store is closed`)
@@ -153,8 +161,15 @@ export class SqliteFile implements AsyncDisposable {
     return this.#db
   }
 
+  /** The file answers, or, while it is absent, could be created: the nearest directory there is writable. */
   async ping (): Promise<void> {
     try {
+      if (this.absent) {
+        let dir = dirname(this.options.path)
+        while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
+        accessSync(dir, constants.W_OK)
+        return
+      }
       this.open().prepare('SELECT 1').get()
     } catch (error) {
       throw databaseError(this.name, 'ping', error, isTransientSqliteError)

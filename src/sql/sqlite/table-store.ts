@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import type { Logger } from '../../logging/index.ts'
 import { databaseError, validTable } from '../common.ts'
 import { churnPredictionsTable } from '../tables/churn-predictions.ts'
@@ -47,9 +46,7 @@ export class SqliteTableStore<Row> implements TableStore<Row>, AsyncDisposable {
 
   async tableState (): Promise<TableState> {
     try {
-      // Looking must not leave an empty database file behind.
-      const { path } = this.#file.options
-      if (!this.#file.opened && path !== ':memory:' && !existsSync(path)) return TableStates.MISSING
+      if (this.#file.absent) return TableStates.MISSING
       return sqliteTableState(this.#file.open(), this.#spec, this.table)
     } catch (error) {
       throw databaseError(this.name, `looking at table ${this.table}`, error, isTransientSqliteError)
@@ -58,8 +55,7 @@ export class SqliteTableStore<Row> implements TableStore<Row>, AsyncDisposable {
 
   async missingIndexes (): Promise<IndexSpec[]> {
     try {
-      const { path } = this.#file.options
-      if (!this.#file.opened && path !== ':memory:' && !existsSync(path)) return []
+      if (this.#file.absent) return []
       const db = this.#file.open()
       return sqliteHasTable(db, this.table) ? sqliteMissingIndexes(db, this.#spec, this.table) : []
     } catch (error) {
