@@ -1,6 +1,6 @@
 // PostgreSQL alone taking the fraud pipeline's rows the way its writer does: a batch of
-// transactions and their predictions in one transaction, each table one INSERT ... SELECT
-// unnest(...) ON CONFLICT DO NOTHING on transaction_id, one batch at a time. Prints rows/s
+// transactions and their predictions in one statement (so one transaction), each table an
+// INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING on transaction_id, one batch at a time. Prints rows/s
 // (a row = one transaction with its prediction) and PostgreSQL's CPU per row, read from /proc.
 // The core, `postgresAlone`, is exported so an end-to-end bench can run it beside the pipeline.
 //
@@ -133,7 +133,7 @@ if (import.meta.main) {
   })
   const rows = values.full ? 300_000 : Number(values.rows)
   const batchSize = Number(values['batch-size'])
-  console.log(`fraud rows into PostgreSQL alone: ${rows} transactions + ${rows} predictions, batches of ${batchSize} in one transaction each, unnest + ON CONFLICT DO NOTHING`)
+  console.log(`fraud rows into PostgreSQL alone: ${rows} transactions + ${rows} predictions, batches of ${batchSize} in one statement each, unnest + ON CONFLICT DO NOTHING`)
   for (let run = 1; run <= Number(values.runs); run++) {
     const r = await postgresAlone({ url: values.url, rows, batchSize })
     console.log(`  run ${run}: ${r.rate} rows/s (${r.seconds.toFixed(2)} s)` +

@@ -6,6 +6,8 @@ import {
   factsOf, FRAUD_FEATURES, fraudBatch, fraudFeatures, FraudScorer, shippedFraudModelPath, trainingFeatures,
   type AccountRecord, type FraudBatchContext, type TrainingTransaction
 } from '../../src/fraud/index.ts'
+import { fraudAlertMessage, fraudPredictionMessage, type ScoredTransaction } from '../../src/fraud/pipeline/index.ts'
+import { isoUtc } from '../../src/events/index.ts'
 import type { SourceRecord } from '../../src/processor/index.ts'
 import { TransactionStream, type SimulatedTransaction } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
@@ -195,6 +197,35 @@ test('a batch makes one transaction row and one prediction row per transaction, 
   assert.equal(again.transactionRows.length, 0)
   assert.equal(again.counts.deadLettered, 1, 'poison is poison again: the dead-letter topic may see it twice, never the tables')
   assert.equal(again.accounts.size, 0, 'a replay alone leaves nothing to store')
+})
+
+test('the prediction and alert records are the JSON of their objects, byte for byte, whatever the text in them', () => {
+  const at = Date.UTC(2026, 0, 1, 12, 30, 15, 250)
+  const odd = 'q " \\ \t \n \u0000 \u2028 \ud800 ü 🙂'
+  const transactions = [
+    { ...validTransaction, transaction_id: `T-${odd}`, account_id: `A-${odd}`, card_id: `C-${odd}`, merchant_id: `M-${odd}`, merchant_category: odd, channel: odd, amount: 1e-7 },
+    { ...validTransaction, transaction_id: 'T-2', amount: 123456789.125, card_id: undefined }
+  ]
+  for (const [i, tx] of transactions.entries()) {
+    const d = decodeTransaction(record(JSON.stringify(tx), 9_007_199_254 + i, 4, `topic-${odd}`))
+    assert.ok(d.ok, d.ok ? '' : d.poison.message)
+    const s: ScoredTransaction = {
+      transaction: d.transaction,
+      features: new Float64Array(FRAUD_FEATURES),
+      score: { fraud_score: 0.9876, prediction: 'fraud', model_version: `v-${odd}`, reasons: [{ feature: 'velocity_10m', value: 3.25, impact: 1.5 }] }
+    }
+    const row = d.transaction.row
+    const common = { transaction_id: row.transactionId, account_id: row.accountId, fraud_score: 0.9876, model_version: `v-${odd}`, reasons: s.score.reasons, amount: row.amount, currency: row.currency }
+    const source = { topic: `topic-${odd}`, partition: 4, offset: 9_007_199_254 + i }
+    const prediction = fraudPredictionMessage('p', s, at)
+    assert.equal(prediction.value?.toString(), JSON.stringify({ ...common, prediction: 'fraud', event_timestamp: isoUtc(row.eventTime), prediction_timestamp: isoUtc(at), source }))
+    assert.deepEqual(prediction.key, Buffer.from(row.accountId))
+    const alert = fraudAlertMessage('a', s, at)
+    assert.equal(alert.value?.toString(), JSON.stringify({
+      alert_type: 'fraud', ...common, card_id: row.cardId, merchant_id: row.merchantId, merchant_category: row.merchantCategory,
+      channel: row.channel, country: row.country, event_timestamp: isoUtc(row.eventTime), alert_timestamp: isoUtc(at), source
+    }))
+  }
 })
 
 test('a transaction sent twice (same id, another offset) is applied and scored once; an account remembers its last 8 ids', async () => {

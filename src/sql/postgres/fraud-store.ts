@@ -2,35 +2,42 @@ import type { FraudPredictionRow, TransactionRow } from '../../fraud/rows.ts'
 import { databaseError } from '../common.ts'
 import { fraudPredictionsTable, transactionsTable } from '../tables/fraud.ts'
 import { SqlDialects, type FraudStore, type FraudWriteResult } from '../types.ts'
-import { isTransientPgError, PgDatabase, pgTransaction, type PostgresConnectionOptions } from './driver.ts'
+import { isTransientPgError, PgDatabase, type PostgresConnectionOptions } from './driver.ts'
 import { PgTableWriter } from './writer.ts'
 
+const transactions = new PgTableWriter(transactionsTable, transactionsTable.name)
+const predictions = new PgTableWriter(fraudPredictionsTable, fraudPredictionsTable.name)
+
 /**
- * The fraud tables in PostgreSQL. A batch is two statements in one transaction, each taking its
- * rows as one array per column through `unnest` with ON CONFLICT DO NOTHING on transaction_id.
+ * Both inserts in one statement, so a batch is one round trip and one transaction: each table's
+ * rows as one array per column through `unnest` with ON CONFLICT DO NOTHING on transaction_id,
+ * the transactions in a data-modifying CTE beside the predictions. The predictions' foreign key is
+ * checked at the statement's end, where the CTE's rows are seen; a row refused anywhere refuses
+ * the whole batch.
  */
+const writeSql = `WITH t AS (${transactions.insert(1)} RETURNING 1),
+  p AS (${predictions.insert(transactions.parameters + 1)} RETURNING 1)
+  SELECT (SELECT COUNT(*) FROM t)::int AS transactions, (SELECT COUNT(*) FROM p)::int AS predictions`
+
+/** The fraud tables in PostgreSQL: a batch of both is one statement (see `writeSql`). */
 export class PostgresFraudStore implements FraudStore {
   readonly dialect = SqlDialects.POSTGRES
   readonly name: string
   readonly #db: PgDatabase
-  readonly #transactions = new PgTableWriter(transactionsTable, transactionsTable.name)
-  readonly #predictions = new PgTableWriter(fraudPredictionsTable, fraudPredictionsTable.name)
 
   constructor (options: PostgresConnectionOptions) {
     this.#db = new PgDatabase(options)
     this.name = this.#db.name
   }
 
-  async write (transactions: readonly TransactionRow[], predictions: readonly FraudPredictionRow[]): Promise<FraudWriteResult> {
-    const pool = this.#db.pool
-    if (transactions.length === 0 && predictions.length === 0) return { transactions: 0, predictions: 0 }
+  async write (rows: readonly TransactionRow[], scores: readonly FraudPredictionRow[]): Promise<FraudWriteResult> {
+    if (rows.length === 0 && scores.length === 0) return { transactions: 0, predictions: 0 }
     try {
-      return await pgTransaction(pool, async client => ({
-        transactions: await this.#transactions.write(client, transactions),
-        predictions: await this.#predictions.write(client, predictions)
-      }))
+      const result = await this.#db.pool.query<{ transactions: number, predictions: number }>(writeSql, [...transactions.arrays(rows), ...predictions.arrays(scores)])
+      const counts = result.rows[0]
+      return { transactions: counts?.transactions ?? 0, predictions: counts?.predictions ?? 0 }
     } catch (error) {
-      throw databaseError(this.name, `write of ${transactions.length} transactions and ${predictions.length} predictions`, error, isTransientPgError)
+      throw databaseError(this.name, `write of ${rows.length} transactions and ${scores.length} predictions`, error, isTransientPgError)
     }
   }
 

@@ -32,28 +32,46 @@ function element (value: SqlValue, type: ColumnType): string | number | null {
 export class PgTableWriter<Row> {
   readonly #spec: TableSpec<Row>
   readonly #types: readonly ColumnType[]
+  readonly #table: string
   readonly #sql: string
 
   constructor (spec: TableSpec<Row>, table: string) {
     this.#spec = spec
     this.#types = spec.columns.map(c => c.type)
+    this.#table = table
+    this.#sql = this.insert(1)
+  }
+
+  /** How many parameters `insert` takes: one array per column. */
+  get parameters (): number {
+    return this.#types.length
+  }
+
+  /** The INSERT ... ON CONFLICT DO NOTHING, its column arrays the parameters from `$first` on. */
+  insert (first: number): string {
+    const spec = this.#spec
     const names = spec.columns.map(c => c.name)
     const outputs = spec.columns.map((c, i) => c.type === ColumnTypes.JSON ? `c${i}::jsonb` : `c${i}`)
-    const arrays = spec.columns.map((c, i) => `$${i + 1}::${arrayTypes[c.type]}`)
-    this.#sql = `INSERT INTO ${quoteId(table)} (${names.join(', ')})
+    const arrays = spec.columns.map((c, i) => `$${first + i}::${arrayTypes[c.type]}`)
+    return `INSERT INTO ${quoteId(this.#table)} (${names.join(', ')})
       SELECT ${outputs.join(', ')}
       FROM unnest(${arrays.join(', ')}) AS r(${names.map((_, i) => `c${i}`).join(', ')})
       ON CONFLICT (${spec.unique.columns.join(', ')}) DO NOTHING`
   }
 
-  /** The statement and its column arrays. */
-  statement (rows: readonly Row[]): { text: string, values: (string | number | null)[][] } {
+  /** The rows as one array per column, in the spec's column order: the parameters of `insert`. */
+  arrays (rows: readonly Row[]): (string | number | null)[][] {
     const columns: (string | number | null)[][] = this.#types.map(() => [])
     for (const row of rows) {
       const values = this.#spec.values(row)
       for (let i = 0; i < columns.length; i++) (columns[i] as (string | number | null)[]).push(element(values[i] ?? null, this.#types[i] as ColumnType))
     }
-    return { text: this.#sql, values: columns }
+    return columns
+  }
+
+  /** The statement and its column arrays. */
+  statement (rows: readonly Row[]): { text: string, values: (string | number | null)[][] } {
+    return { text: this.#sql, values: this.arrays(rows) }
   }
 
   /** Inserts the rows on the pool or on a client holding a transaction; resolves to how many were new. */

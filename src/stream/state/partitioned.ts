@@ -26,6 +26,9 @@ interface ChangelogRecord { readonly topic: string, readonly partition: number, 
  */
 const FLUSH_REQUEST_BYTES = 512 * 1024
 
+/** Keys encoded between two turns of the event loop when the changelog is flushed. */
+const FLUSH_ENCODE_SLICE = 256
+
 /** The records in requests of at most FLUSH_REQUEST_BYTES (a record larger than that goes alone). */
 function chunks (records: readonly ChangelogRecord[]): ChangelogRecord[][] {
   const out: ChangelogRecord[][] = []
@@ -222,7 +225,13 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
     const taken = this.#dirty
     this.#dirty = new Set()
     const messages: ChangelogRecord[] = []
+    let encoded = 0
     for (const key of taken) {
+      // The encoding runs on the event loop beside the batches: a second's worth of changed keys
+      // (thousands at a few thousand events a second) in one go held every batch's write and
+      // fetch behind it for tens of ms. Values changed in between are encoded newer, which is
+      // harmless (see the runtime's commit order); their keys are dirty again for the next flush.
+      if (++encoded % FLUSH_ENCODE_SLICE === 0) await new Promise(resolve => setImmediate(resolve))
       const table = this.#where.get(key)
       if (table === undefined) continue
       const p = this.#partitionOf.get(table) as number
