@@ -67,7 +67,8 @@ export const dlqCommand: Command = {
     '           value, key and timestamp, the headers it had, and churnflow-replayed-from:',
     '           <dlq topic>:<partition>:<offset> instead of the churnflow-* dead-letter headers.',
     '           Where it stopped is the offsets of the consumer group <KAFKA_GROUP_ID>-dlq-replay',
-    '           (churn-consumer-group-dlq-replay by default), committed only after the records',
+    '           (churn-consumer-group-dlq-replay by default; for transactions-failed',
+    '           <FRAUD_CONSUMER_GROUP>-dlq-replay), committed only after the records',
     '           before them are acknowledged (acks=all): a crash or Ctrl+C sends again at most the last',
     '           batch and never skips one. Run one replay of a topic at a time.',
     '  count    how many records wait for the next replay, by error code; reads, changes nothing.',
@@ -133,7 +134,7 @@ export const dlqCommand: Command = {
     try {
       result = await replayDeadLetters({
         connection: config,
-        groupId: replayGroupId(config),
+        groupId: replayGroupId(config, topic),
         topic,
         ...(to === undefined ? {} : { to }),
         dryRun,

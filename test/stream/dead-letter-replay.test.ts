@@ -210,7 +210,7 @@ test('dlq on the real processor\'s dead letters: dry run, replay byte for byte, 
   assert.match(dry.stdout, /First 5:\n/)
   assert.match(dry.stdout, new RegExp(`${dlqTopic}:\\d+:\\d+ {2}invalid_json -> ${topics.user}: .+\\n {4}value: "not json at all"`))
   assert.equal(await recordCount(config, topics.user), poisonCorpus.length, 'a dry run produces nothing')
-  assert.deepEqual(await committedOffsets(config, replayGroupId({ groupId: group }), dlqTopic, 3), [-1n, -1n, -1n], 'a dry run commits nothing')
+  assert.deepEqual(await committedOffsets(config, `${group}-dlq-replay`, dlqTopic, 3), [-1n, -1n, -1n], 'a dry run commits nothing')
 
   const replay = await dlq(config, group, ['replay', '--topic', dlqTopic])
   assertOk(replay)
@@ -521,4 +521,13 @@ test('dlq: clear errors for a missing --topic, an unknown topic, an unknown --to
   const empty = await dlq(config, group, ['replay', '--topic', topics.dlq])
   assertOk(empty)
   assert.match(empty.stdout, new RegExp(`nothing to replay: ${topics.dlq} has no record after where the last replay stopped`))
+})
+
+test('a dead-letter topic\'s replays remember where they stopped in its own pipeline\'s group', () => {
+  const config = { groupId: 'churn-consumer-group', fraudGroupId: 'transaction-consumer-group', errorTopic: undefined, transactionsTopic: 'transactions' }
+  assert.equal(replayGroupId(config, 'user-events-failed'), 'churn-consumer-group-dlq-replay')
+  assert.equal(replayGroupId(config, 'customer-events-failed'), 'churn-consumer-group-dlq-replay')
+  assert.equal(replayGroupId(config, 'transactions-failed'), 'transaction-consumer-group-dlq-replay')
+  // One KAFKA_ERROR_TOPIC for both pipelines: the churn group's, as before.
+  assert.equal(replayGroupId({ ...config, errorTopic: 'all-failed' }, 'all-failed'), 'churn-consumer-group-dlq-replay')
 })

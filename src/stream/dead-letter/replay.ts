@@ -6,7 +6,7 @@ import {
 import type { Config } from '../../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import { createAdmin, createConsumer, createProducer, type KafkaConnection } from '../../kafka/client/index.ts'
-import { DEAD_LETTER_SUFFIX, DeadLetterHeaders } from './record.ts'
+import { DEAD_LETTER_SUFFIX, DeadLetterHeaders, deadLetterTopic } from './record.ts'
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
 
@@ -22,9 +22,16 @@ export const NO_TARGET = '(no source topic: name one with --to)'
 /** Headers a replay drops: the dead-letter ones and the mark of an earlier replay. */
 const droppedHeaders: ReadonlySet<string> = new Set([...Object.values(DeadLetterHeaders), REPLAYED_FROM_HEADER])
 
-/** The consumer group that remembers where the replays of a dead-letter topic stopped: `<KAFKA_GROUP_ID>-dlq-replay`. */
-export function replayGroupId (config: Pick<Config, 'groupId'>): string {
-  return `${config.groupId}-dlq-replay`
+/**
+ * The consumer group that remembers where the replays of a dead-letter topic stopped: the group of
+ * the pipeline whose dead letters it holds, with `-dlq-replay`: `<FRAUD_CONSUMER_GROUP>-dlq-replay`
+ * for the fraud pipeline's own (transactions-failed), else `<KAFKA_GROUP_ID>-dlq-replay` (a
+ * KAFKA_ERROR_TOPIC both pipelines share included). So a churn replay and a fraud replay running
+ * at once are never members of one group.
+ */
+export function replayGroupId (config: Pick<Config, 'groupId' | 'fraudGroupId' | 'errorTopic' | 'transactionsTopic'>, topic: string): string {
+  const fraudOnly = config.errorTopic === undefined && topic === deadLetterTopic(config, config.transactionsTopic)
+  return `${fraudOnly ? config.fraudGroupId : config.groupId}-dlq-replay`
 }
 
 /** A dead-letter record as read: value and key exactly as stored (undefined when null), every header in order. */
