@@ -1,4 +1,4 @@
-import { migrate, migrationStatus, openPredictionStore, sqlTarget, TableStates, targetName, type SqlConnection, type TableState } from '../sql/index.ts'
+import { migrate, migrationStatus, openPredictionStore, sqlTarget, TableStates, targetName, type IndexSpec, type PredictionStore, type SqlConnection, type TableState } from '../sql/index.ts'
 import type { Command } from './command.ts'
 import { usage } from './flags.ts'
 
@@ -52,11 +52,15 @@ const tableStateSays: Readonly<Record<TableState, string>> = {
   [TableStates.READY]: 'ready'
 }
 
-/** churn_predictions as the processor finds it: the table's state and the indexes it lacks. */
+/** churn_predictions as the processor would find it at start: its state and the indexes it lacks. */
+async function lookAt (store: PredictionStore): Promise<{ state: TableState, missing: IndexSpec[] }> {
+  return { state: await store.tableState(), missing: await store.missingIndexes() }
+}
+
+/** What `status` says of churn_predictions. */
 async function churnTableStatus (config: SqlConnection): Promise<string> {
   await using store = openPredictionStore(config)
-  const state = await store.tableState()
-  const missing = await store.missingIndexes()
+  const { state, missing } = await lookAt(store)
   const indexes = missing.length === 0 ? '' : `; ${missing.length} index(es) missing (${missing.map(i => i.name).join(', ')}): run churnflow db migrate`
   return `${store.table}: ${tableStateSays[state]}${indexes}`
 }
@@ -64,8 +68,7 @@ async function churnTableStatus (config: SqlConnection): Promise<string> {
 /** What `migrate` does to churn_predictions, as the processor does at start, in lines to print. */
 async function ensureChurnTable (config: SqlConnection): Promise<string[]> {
   await using store = openPredictionStore(config)
-  const state = await store.tableState()
-  const missing = await store.missingIndexes()
+  const { state, missing } = await lookAt(store)
   await store.ensureTable()
   if (state === TableStates.MISSING) return [`${store.table}: created`]
   return [

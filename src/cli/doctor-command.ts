@@ -4,7 +4,7 @@ import { FRAUD_BATCH_ROUTE, FraudScorer, fraudSettings, shippedFraudModelPath } 
 import { createAdmin, describeCluster } from '../kafka/client/index.ts'
 import { openProfileStore } from '../profile/index.ts'
 import { HttpScorer, postToScoringApi } from '../processor/index.ts'
-import { migrationStatus, openPredictionStore, sqlTarget, targetName } from '../sql/index.ts'
+import { migrationStatus, openPredictionStore, sqlTarget, TableStates, targetName, type PredictionStore } from '../sql/index.ts'
 import type { Command } from './command.ts'
 import { deadLetterTopic } from '../stream/index.ts'
 
@@ -62,19 +62,27 @@ async function checkFraudTables (config: Config): Promise<Finding> {
   }
 }
 
+/** What doctor says of churn_predictions: what a processor's start would do to it, if anything. */
+async function tableFinding (store: PredictionStore): Promise<Finding> {
+  const state = await store.tableState()
+  if (state === TableStates.MISSING) {
+    return { ok: true, warn: true, what: `table ${store.table} does not exist yet`, fix: 'nothing to do: churnflow process creates it (the churn prediction consumer\'s DDL plus a unique key)' }
+  }
+  if (state === TableStates.NEEDS_KEY) {
+    return { ok: true, warn: true, what: `table ${store.table} has the churn prediction consumer's columns but no unique key on the Kafka coordinates`, fix: 'nothing to do: churnflow process adds the kafka_topic column and the key at start' }
+  }
+  const lacking = await store.missingIndexes()
+  if (lacking.length > 0) {
+    return { ok: true, warn: true, what: `table ${store.table} lacks ${lacking.length} index(es) the dashboard reads (${lacking.map(i => i.name).join(', ')})`, fix: 'churnflow db migrate adds them (churnflow process also does at start)' }
+  }
+  return { ok: true, what: `table ${store.table} is ready (unique key on the Kafka coordinates)` }
+}
+
 async function checkDatabase (config: Config): Promise<Finding[]> {
   const store = openPredictionStore(config)
   try {
     await store.ping()
-    const state = await store.tableState()
-    const lacking = await store.missingIndexes()
-    const table = state === 'ready' && lacking.length > 0
-      ? { ok: true, warn: true, what: `table ${store.table} lacks ${lacking.length} index(es) the dashboard reads (${lacking.map(i => i.name).join(', ')})`, fix: 'churnflow db migrate adds them (churnflow process also does at start)' }
-      : state === 'ready'
-      ? { ok: true, what: `table ${store.table} is ready (unique key on the Kafka coordinates)` }
-      : state === 'missing'
-        ? { ok: true, warn: true, what: `table ${store.table} does not exist yet`, fix: 'nothing to do: churnflow process creates it (the churn prediction consumer\'s DDL plus a unique key)' }
-        : { ok: true, warn: true, what: `table ${store.table} has the churn prediction consumer's columns but no unique key on the Kafka coordinates`, fix: 'nothing to do: churnflow process adds the kafka_topic column and the key at start' }
+    const table = await tableFinding(store)
     return [{ ok: true, what: `database ${store.name}: login works` }, table, await checkFraudTables(config)]
   } catch (error) {
     if (store.dialect === 'mysql' && /Unknown database/i.test(message(error))) {

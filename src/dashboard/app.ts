@@ -138,8 +138,8 @@ export type DashboardApp = ReturnType<typeof createApp>
 
 /**
  * The dashboard: a Fastify app serving its pages and their JSON, read-only, with live updates by
- * server-sent events. Built apart from `listen`; it looks for the indexes its queries need and starts reading Kafka
- * when ready, and its readers close with the app.
+ * server-sent events. Built apart from `listen`; when ready it looks for the indexes its queries
+ * need and starts reading Kafka, and its readers close with the app.
  */
 export function buildDashboard (options: DashboardOptions): DashboardApp {
   // Table names are spliced into the queries: only plain identifiers get that far.

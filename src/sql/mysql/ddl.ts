@@ -25,7 +25,6 @@ export function mysqlColumnSql (column: ColumnSpec): string {
   return `${column.name} ${type}${column.nullable === true ? '' : ' NOT NULL'}${column.defaultNow === true ? ` DEFAULT ${now}` : ''}`
 }
 
-
 /** The spec's CREATE TABLE, indexes and unique key inline, in utf8mb4. */
 export function mysqlCreateTableSql<Row> (spec: TableSpec<Row>, table: string): string {
   const lines = [

@@ -40,15 +40,14 @@ export function sqliteCreateTableSql<Row> (spec: TableSpec<Row>, table: string):
   ]
 }
 
-
 function createIndexSql (table: string, index: IndexSpec): string {
   return `CREATE INDEX IF NOT EXISTS ${quoteId(sqliteIndexName(table, index.name))} ON ${quoteId(table)} (${index.columns.join(', ')})`
 }
 
 /**
  * Creates the spec's table when it is missing; an existing one is adopted with the least change:
- * the spec's adoption columns, the unique key and the indexes it lacks, nothing else. One write transaction, so
- * processes sharing the file take turns.
+ * the spec's adoption columns, the unique key and the indexes it lacks, nothing else. One write
+ * transaction, so processes sharing the file take turns.
  */
 export function sqliteEnsureTable<Row> (db: DatabaseSync, spec: TableSpec<Row>, table: string, log?: Logger, name?: string): void {
   sqliteTransaction(db, () => {
