@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Worker } from 'node:worker_threads'
 import { NO_MIGRATIONS } from 'kysely'
 import type { Config } from '../../src/config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../src/errors.ts'
@@ -14,6 +12,7 @@ import { createPgPool } from '../../src/sql/postgres/driver.ts'
 import { freePort } from '../helpers/ports.ts'
 import { cli, TcpProxy } from '../helpers/services.ts'
 import { freshDatabase, type FreshDatabase } from '../helpers/sql.ts'
+import { runTogether, type TogetherResult } from '../helpers/together.ts'
 
 // Anything that used the machine's local time instead of UTC would now be five hours off.
 process.env.TZ = 'America/New_York'
@@ -45,25 +44,6 @@ function batch (from: number, to: number, at = Date.now() - 60_000): { transacti
     })
   }
   return { transactions, predictions }
-}
-
-/** Runs `n` migrators in threads of their own, released at the same instant. */
-async function migrateTogether (url: string, n: number): Promise<{ applied?: string[], error?: string }[]> {
-  const signal = new SharedArrayBuffer(8)
-  const flags = new Int32Array(signal)
-  const workers = Array.from({ length: n }, () => new Worker(new URL('../helpers/migrate-worker.ts', import.meta.url), { workerData: { url, signal } }))
-  const results = workers.map(w => new Promise<{ applied?: string[], error?: string }>((resolve, reject) => {
-    w.once('message', resolve)
-    w.once('error', reject)
-  }))
-  while (Atomics.load(flags, 1) < n) await sleep(5)
-  Atomics.store(flags, 0, 1)
-  Atomics.notify(flags, 0)
-  try {
-    return await Promise.all(results)
-  } finally {
-    await Promise.all(workers.map(w => w.terminate()))
-  }
 }
 
 async function count (db: FreshDatabase, table: string): Promise<number> {
@@ -108,9 +88,9 @@ for (const backend of backends) {
     if (db === undefined) return
     for (let round = 0; round < 3; round++) {
       if (round > 0) await migrate(connection(db.url), { to: NO_MIGRATIONS })
-      const results = await migrateTogether(db.url, 2)
+      const results: TogetherResult<string[]>[] = await runTogether({ kind: 'migrate', url: db.url }, 2)
       for (const r of results) assert.equal(r.error, undefined, r.error)
-      assert.deepEqual(results.flatMap(r => r.applied ?? []).sort(), latest, 'each migration applied by exactly one of the two')
+      assert.deepEqual(results.flatMap(r => r.value ?? []).sort(), latest, 'each migration applied by exactly one of the two')
       assert.equal(await count(db, 'churnflow_migration'), latest.length)
     }
   })

@@ -16,6 +16,7 @@ import {
 import { startPrivateMariadb } from '../helpers/mariadb.ts'
 import { freePort } from '../helpers/ports.ts'
 import { unavailable, uniqueName } from '../helpers/services.ts'
+import { runTogether } from '../helpers/together.ts'
 
 // Anything that used the machine's local time instead of UTC would now be five hours off.
 process.env.TZ = 'America/New_York'
@@ -453,6 +454,18 @@ test('sqlite: a database locked by another writer fails retriable after the busy
   assert.ok(ms < 3000, `locked for ${ms} ms`)
   other.exec('ROLLBACK')
   assert.equal(await store.insert(rows(5)), 5)
+})
+
+test('sqlite: threads opening a new file at the same moment all get it, in WAL mode', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'churnflow-sql-test-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  // SQLite refuses the switch to WAL at once, busy handler or not, to a thread opening a new file
+  // while another switches it: a few times in a hundred files, so 200 catch it.
+  const paths = Array.from({ length: 200 }, (_, file) => join(dir, `new-${file}.db`))
+  const results = await runTogether<string[]>({ kind: 'open-sqlite', paths }, 3)
+  for (const r of results) assert.equal(r.error, undefined, r.error)
+  const refused = results.flatMap(r => (r.value ?? []).filter(mode => mode !== 'wal'))
+  assert.deepEqual(refused, [], `${refused.length} of ${paths.length * 3} opens were refused`)
 })
 
 /** A TCP server that accepts connections and never says a word, like a database host that hangs. */

@@ -32,15 +32,36 @@ export const quoteId = (name: string): string => '"' + name.replaceAll('"', '""'
 /** Opens the file (creating its directory) in WAL mode, so readers never wait for the writer. */
 export function openSqlite (options: SqliteConnectionOptions): DatabaseSync {
   const memory = options.path === ':memory:'
+  const timeoutMs = options.busyTimeoutMs ?? 5000
   if (!memory) mkdirSync(dirname(options.path), { recursive: true })
-  const db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
+  const db = new DatabaseSync(options.path, { timeout: timeoutMs })
   try {
-    if (!memory) db.exec('PRAGMA journal_mode = WAL')
+    if (!memory) enterWal(db, timeoutMs)
   } catch (error) {
     db.close()
     throw error
   }
   return db
+}
+
+/**
+ * Switches the file to WAL. SQLite does not call its busy handler for this switch: a connection
+ * opening a new file while another switches it is refused at once with SQLITE_BUSY. So it tries
+ * again, pausing a little longer each time, until the busy timeout has passed.
+ */
+function enterWal (db: DatabaseSync, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (let waitMs = 2; ; waitMs = Math.min(waitMs * 2, 100)) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL')
+      return
+    } catch (error) {
+      if (!isTransientSqliteError(error) || Date.now() >= deadline) throw error
+      // node:sqlite is synchronous, and so is its own busy wait: this blocks the thread the same way.
+      Atomics.wait(pause, 0, 0, waitMs)
+    }
+  }
 }
 
 /** Runs `work` in one write transaction; BEGIN IMMEDIATE takes the write lock up front, so a busy database fails here, not halfway. */
