@@ -1,7 +1,7 @@
-import type { Producer } from '@platformatic/kafka'
-import type { DeliveryReport, OutRecord, RecordSink } from './types.ts'
+import type { MessageToProduce, Producer } from '@platformatic/kafka'
+import { requestChunks } from '../kafka/client/index.ts'
 import { refusedForGood } from '../stream/index.ts'
-
+import type { DeliveryReport, OutRecord, RecordSink } from './types.ts'
 
 export interface KafkaSinkOptions {
   /** Batches awaiting their acknowledgement at once; at most 5 keeps the idempotent producer in order. */
@@ -25,14 +25,23 @@ export class KafkaSink implements RecordSink {
     this.#onDelivery = options.onDelivery
   }
 
+  /** Sends the records, in as many requests as a broker's size limit needs (see REQUEST_BYTES), each reported on its own. */
   async write (records: readonly OutRecord[]): Promise<void> {
-    while (this.#inFlight.size >= this.#maxInFlight) await Promise.race(this.#inFlight)
     const messages = records.map(r => ({
       topic: r.topic,
       key: Buffer.from(r.key),
       value: Buffer.from(r.payload),
       timestamp: BigInt(r.time)
     }))
+    let from = 0
+    for (const chunk of requestChunks(messages)) {
+      await this.#send(chunk, records.slice(from, from + chunk.length))
+      from += chunk.length
+    }
+  }
+
+  async #send (messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[], records: readonly OutRecord[]): Promise<void> {
+    while (this.#inFlight.size >= this.#maxInFlight) await Promise.race(this.#inFlight)
     const sentAt = performance.now()
     const done: Promise<void> = this.#producer.send({ messages }).then(
       result => {

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Consumer, Producer } from '@platformatic/kafka'
 import type { Config } from '../config/index.ts'
 import { ChurnflowError, ErrorCodes, StoppedWhileWaiting } from '../errors.ts'
-import { createAdmin, createConsumer, createProducer, describeCluster, type KafkaConnection } from '../kafka/client/index.ts'
+import { createAdmin, createConsumer, createProducer, describeCluster, requestChunks, type KafkaConnection } from '../kafka/client/index.ts'
 import { ensureTopics, topicReplicas, type TopicSpec } from '../kafka/topics/index.ts'
 import type { Logger } from '../logging/index.ts'
 import { taskAssigner } from './assignor.ts'
@@ -138,8 +138,9 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     return {
       send: async (messages: readonly OutMessage[]) => {
         const producer = this.#producer as Producer<Buffer, Buffer, Buffer, Buffer>
-        // The client reads the records and builds its own; they go as they are, not copied.
-        await producer.send({ messages: messages as never })
+        // The client reads the records and builds its own; they go as they are, not copied. A
+        // batch's records can pass a broker's size limit for one request: sent in several.
+        for (const chunk of requestChunks(messages)) await producer.send({ messages: chunk as never })
       }
     }
   }

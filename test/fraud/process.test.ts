@@ -90,6 +90,21 @@ test('process --streams transactions: every valid transaction once in both table
   assert.equal(perMinute.reduce((n, r) => n + Number(r.transactions), 0), 3000)
 })
 
+test('uncompressed, a batch\'s predictions beyond a broker\'s request limit reach their topic whole', async t => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const m = await member(t, s)
+  if (m === undefined) return
+  // One partition, no compression: 5,000 predictions of ~450 bytes are one record batch of ~2 MB
+  // unless the runtime cuts the request, and the broker refuses batches over 1 MiB.
+  const env = { ...m.env, KAFKA_PARTITIONS: '1', KAFKA_COMPRESSION: 'none', FRAUD_BATCH_SIZE: '5000' }
+  ok(await cli(['produce', '--stream', 'transactions', '--rate', 'max', '--count', '5000', '--seed', '11'], env, 120_000))
+  ok(await cli(['process', '--streams', 'transactions', '--exit-when-idle', '3'], env, 240_000))
+  assert.equal(await count(m.db, 'transactions'), 5000)
+  const predictions = await consumeFromStart(s.config, `${s.topic}-fraud-predictions`, 5000)
+  assert.equal(new Set(predictions.map(p => (JSON.parse(p.value) as { transaction_id: string }).transaction_id)).size, 5000)
+})
+
 test('fraud pipeline killed -9 mid-stream, then restarted on a new state directory: one row per transaction in both tables, and every score a clean run gives', async t => {
   const s = await setup(t)
   if (s === undefined) return

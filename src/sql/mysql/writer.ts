@@ -4,6 +4,7 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
 import type { Logger } from '../../logging/index.ts'
 import { sqlTimestamp } from '../common.ts'
+import { chunkBySize } from '../../util/chunks.ts'
 import { ColumnTypes, type ColumnType, type SqlValue, type TableSpec } from '../spec.ts'
 import { hasErrno, MysqlErrnos, quoteId } from './driver.ts'
 
@@ -136,23 +137,12 @@ export class MysqlTableWriter<Row> {
     const maxBytes = 4 * 1024 * 1024
     // A large batch is cut in `parallel` statements, each of at least MIN_PARALLEL_ROWS rows.
     const maxRows = Math.min(this.#maxRows, Math.max(MIN_PARALLEL_ROWS, Math.ceil(rows.length / parallel)))
-    const chunks: Values[][] = []
-    let current: Values[] = []
-    let bytes = 0
-    for (const row of rows) {
-      // Worst case escaping doubles a string; 4 bytes per UTF-16 unit covers any character.
+    // Worst case escaping doubles a string; 4 bytes per UTF-16 unit covers any character.
+    return chunkBySize(rows, row => {
       let size = 160
       for (const v of row) if (typeof v === 'string') size += 4 * v.length
-      if (current.length > 0 && (current.length >= maxRows || bytes + size > maxBytes)) {
-        chunks.push(current)
-        current = []
-        bytes = 0
-      }
-      current.push(row)
-      bytes += size
-    }
-    if (current.length > 0) chunks.push(current)
-    return chunks
+      return size
+    }, maxBytes, maxRows)
   }
 }
 

@@ -5,7 +5,7 @@ import {
 } from '@platformatic/kafka'
 import type { Config } from '../../config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
-import { createAdmin, createConsumer, createProducer, type KafkaConnection } from '../../kafka/client/index.ts'
+import { createAdmin, createConsumer, createProducer, requestChunks, type KafkaConnection } from '../../kafka/client/index.ts'
 import { DEAD_LETTER_SUFFIX, DeadLetterHeaders, deadLetterTopic } from './record.ts'
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
@@ -511,7 +511,7 @@ async function takeBatch (reader: DeadLetterReader, o: ReplayOptions, tally: Rep
 async function produceAndCommit (clients: ReplayClients, o: ReplayOptions, tally: ReplayTally, messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[], advanced: ReadonlySet<number>): Promise<void> {
   if (messages.length > 0) {
     try {
-      await (clients.producer as Producer<Buffer, Buffer, Buffer, Buffer>).send({ messages })
+      for (const chunk of requestChunks(messages)) await (clients.producer as Producer<Buffer, Buffer, Buffer, Buffer>).send({ messages: chunk })
     } catch (error) {
       throw new ChurnflowError(ErrorCodes.KAFKA_PRODUCE_FAILED, `could not produce the replayed records: ${(error as Error).message}`, {
         cause: error,

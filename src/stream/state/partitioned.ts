@@ -1,6 +1,7 @@
 import { unlink } from 'node:fs/promises'
 import type { Consumer, Producer } from '@platformatic/kafka'
 import { ChurnflowError, ErrorCodes } from '../../errors.ts'
+import { requestChunks } from '../../kafka/client/index.ts'
 import type { Logger } from '../../logging/index.ts'
 import { refusedForGood } from '../dependency.ts'
 import { readChangelogPartition } from './changelog.ts'
@@ -18,35 +19,8 @@ export interface PartitionTable<V> {
 
 interface ChangelogRecord { readonly topic: string, readonly partition: number, readonly key: Buffer, readonly value: Buffer }
 
-/**
- * Bytes of records in one Produce request of a flush. The producer writes one record batch per
- * partition per request, and a broker refuses a batch over its `max.message.bytes` (1 MiB by
- * default): a flush of a busy second's changes (tens of thousands of customers) is sent in
- * requests below that, one after the other.
- */
-const FLUSH_REQUEST_BYTES = 512 * 1024
-
 /** Keys encoded between two turns of the event loop when the changelog is flushed. */
 const FLUSH_ENCODE_SLICE = 256
-
-/** The records in requests of at most FLUSH_REQUEST_BYTES (a record larger than that goes alone). */
-function chunks (records: readonly ChangelogRecord[]): ChangelogRecord[][] {
-  const out: ChangelogRecord[][] = []
-  let chunk: ChangelogRecord[] = []
-  let bytes = 0
-  for (const r of records) {
-    const size = r.key.length + r.value.length + 16
-    if (chunk.length > 0 && bytes + size > FLUSH_REQUEST_BYTES) {
-      out.push(chunk)
-      chunk = []
-      bytes = 0
-    }
-    chunk.push(r)
-    bytes += size
-  }
-  if (chunk.length > 0) out.push(chunk)
-  return out
-}
 
 /** A partition's table as a plain Map: the default for values that are small objects. */
 export class MapTable<V> extends Map<string, V> implements PartitionTable<V> {}
@@ -240,7 +214,7 @@ export class PartitionedState<V, T extends PartitionTable<V> = PartitionTable<V>
       messages.push({ topic: io.topic, partition: p, key: Buffer.from(key, 'utf8'), value })
     }
     try {
-      for (const chunk of chunks(messages)) {
+      for (const chunk of requestChunks(messages)) {
         const result = await io.producer.send({ messages: chunk as never })
         const sent = new Map<number, number>()
         for (const m of chunk) sent.set(m.partition, (sent.get(m.partition) ?? 0) + 1)
