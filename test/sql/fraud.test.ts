@@ -164,6 +164,27 @@ for (const backend of backends) {
     assert.equal(row?.o, '9007199254740998', 'a 64-bit offset is stored exactly')
   })
 
+  test(`${backend}: any text goes in and reads back unchanged`, async t => {
+    const db = await freshDatabase(t, backend)
+    if (db === undefined) return
+    await migrate(connection(db.url))
+    const store = openFraudStore(connection(db.url))
+    t.after(() => store.close())
+    // What an array literal, a LOAD DATA file or a statement would take for something else.
+    const texts = ['', 'NULL', 'null', '\\N', 'a,b', '{x}', '"quoted"', 'back\\slash', 'both \\" at once', ' spaces around ', 'tab\there',
+      'new\nline', "single ' quote", 'ünïcödé 🙂']
+    const b = batch(0, texts.length)
+    const transactions = b.transactions.map((tx, i) => ({ ...tx, merchantId: texts[i] as string, extra: JSON.stringify({ text: texts[i] }) }))
+    await store.write(transactions, b.predictions)
+    const rows = await db.query('SELECT transaction_id, merchant_id, extra FROM transactions')
+    const got = new Map(rows.map(r => [r.transaction_id, r]))
+    texts.forEach((text, i) => {
+      const row = got.get(`tx-${i}`)
+      assert.equal(row?.merchant_id, text, `merchant_id ${JSON.stringify(text)}`)
+      assert.deepEqual(typeof row?.extra === 'string' ? JSON.parse(row.extra) : row?.extra, { text }, `extra ${JSON.stringify(text)}`)
+    })
+  })
+
   test(`${backend}: a batch is one transaction: a row the database refuses leaves none of the batch`, async t => {
     const db = await freshDatabase(t, backend)
     if (db === undefined) return
