@@ -62,22 +62,25 @@ export function fraudBatches (rows: number, batchSize: number, runId: string): {
   return batches
 }
 
-/** CPU seconds per local postgres process (utime + stime, fields 14 and 15 of /proc/<pid>/stat); empty when none is local. */
-function postgresCpu (): Map<number, number> {
+/**
+ * CPU seconds per local process `pgrep` finds with `args` (utime + stime, fields 14 and 15 of
+ * /proc/<pid>/stat); empty when none runs here. `['-x', 'postgres']`: the local PostgreSQL.
+ */
+export function processCpu (args: readonly string[] = ['-x', 'postgres']): Map<number, number> {
   const cpu = new Map<number, number>()
   try {
-    for (const pid of execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' }).trim().split('\n').map(Number)) {
+    for (const pid of execFileSync('pgrep', args, { encoding: 'utf8' }).trim().split('\n').map(Number)) {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
       cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100)
     }
   } catch {
-    // No local server, or a process that ended while being read: what was read stands.
+    // None running, or a process that ended while being read: what was read stands.
   }
   return cpu
 }
 
 /** CPU spent between two readings; a process that started in between counts all of its own. */
-function cpuBetween (before: Map<number, number>, after: Map<number, number>): number | undefined {
+export function cpuBetween (before: Map<number, number>, after: Map<number, number>): number | undefined {
   if (before.size === 0 || after.size === 0) return undefined
   let seconds = 0
   for (const [pid, s] of after) seconds += s - (before.get(pid) ?? 0)
@@ -100,12 +103,12 @@ export async function postgresAlone (options: FraudSqlOptions): Promise<FraudSql
     await migrate({ databaseUrl: url.toString(), dbHost: undefined, dbPort: 3306, dbUser: 'root', dbPassword: '', dbName: 'churn_db', stateDir: '/nonexistent' })
     const batches = fraudBatches(options.rows, options.batchSize, database)
     await store.ping()
-    const cpu0 = postgresCpu()
+    const cpu0 = processCpu()
     const t = performance.now()
     let written = 0
     for (const b of batches) written += (await store.write(b.transactions, b.predictions)).transactions
     const seconds = (performance.now() - t) / 1000
-    const cpu = cpuBetween(cpu0, postgresCpu())
+    const cpu = cpuBetween(cpu0, processCpu())
     const check = new pg.Client({ connectionString: url.toString() })
     await check.connect()
     const counts = (await check.query<{ t: string, p: string }>('SELECT (SELECT COUNT(*) FROM transactions) AS t, (SELECT COUNT(*) FROM predictions) AS p')).rows[0]

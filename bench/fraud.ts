@@ -13,6 +13,8 @@
 //   3. a steady rate (2,000 transactions/s by `churnflow produce --rate`), p50/p95/p99 from the
 //      transaction's timestamp to its committed row (target p99 < 100 ms)
 //
+// The pipeline's KAFKA_COMPRESSION and COMMIT_INTERVAL_MS come from the environment when set there.
+//
 //   npm run bench:fraud -- [--count=300000] [--batch-size=5000] [--runs=2] [--seed-style=2000]
 //     [--rate=2000] [--seconds=60] [--only=1,2,3] [--broker=host:port | --port=21995]
 //     [--url=postgres://postgres@127.0.0.1:5432/postgres]
@@ -34,7 +36,7 @@ import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { type FraudStore } from '../src/sql/index.ts'
 import { StreamRuntime, type TakenRecord } from '../src/stream/index.ts'
-import { postgresAlone } from './fraud-sql.ts'
+import { cpuBetween, postgresAlone, processCpu } from './fraud-sql.ts'
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +63,8 @@ const ACCOUNTS = '20000'
 const PARTITIONS = '6'
 
 const log = createLogger({ level: 'warn', format: 'text' })
+/** Settings of the pipeline a run may change from the environment, to compare them. */
+const passedThrough = Object.fromEntries(['KAFKA_COMPRESSION', 'COMMIT_INTERVAL_MS'].flatMap(name => process.env[name] === undefined ? [] : [[name, process.env[name] as string]]))
 const stateDir = await mkdtemp(join(tmpdir(), 'churnflow-bench-fraud-'))
 const admin = new pg.Client({ connectionString: values.url })
 const databases: string[] = []
@@ -154,6 +158,7 @@ function fraudRuntime (o: PipelineRun): { runtime: StreamRuntime, close: () => P
       DATABASE_URL: o.databaseUrl,
       CHURNFLOW_STATE_DIR: join(stateDir, o.name),
       LOG_LEVEL: 'warn',
+      ...passedThrough,
       ...(o.apiUrl === undefined ? {} : { ML_API_URL: o.apiUrl })
     },
     envFile: false
@@ -172,15 +177,18 @@ function fraudRuntime (o: PipelineRun): { runtime: StreamRuntime, close: () => P
  * every row is there. The rate is the runtime's: transactions from the first record taken to the
  * last offset committed (joining the group and restoring the empty state are before it).
  */
-async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number }> {
+async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number, cpu: string }> {
   const databaseUrl = await freshDatabase(o.name)
   let done = 0
   let shown = Date.now()
+  let from: CpuReading | undefined
   const { runtime, close } = fraudRuntime({
     ...o,
     databaseUrl,
     exitWhenIdleMs: 2000,
     onProcessed: records => {
+      // From the first batch's end: joining the group and restoring the empty state are not the drain's.
+      from ??= { ...cpuReading(), records: done + records.length }
       done += records.length
       if (Date.now() - shown >= 10_000) {
         shown = Date.now()
@@ -189,8 +197,10 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
       }
     }
   })
+  let to: CpuReading | undefined
   try {
     await runtime.run()
+    to = { ...cpuReading(), records: done }
   } finally {
     await close()
   }
@@ -200,7 +210,34 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
     throw new Error(`${o.name}: ${s.eventsProcessed} processed, ${s.deadLettered} dead-lettered, ${rows.transactions} transactions and ${rows.predictions} predictions stored for ${expected}`)
   }
   const seconds = ((s.lastCommitAt ?? NaN) - (s.firstRecordAt ?? NaN)) / 1000
-  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches) }
+  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? '' : cpuSpent(from, to) }
+}
+
+interface CpuReading {
+  readonly process: NodeJS.CpuUsage
+  readonly elu: ReturnType<typeof performance.eventLoopUtilization>
+  readonly postgres: Map<number, number>
+  readonly broker: Map<number, number>
+  readonly records: number
+}
+
+function cpuReading (): Omit<CpuReading, 'records'> {
+  return { process: process.cpuUsage(), elu: performance.eventLoopUtilization(), postgres: processCpu(), broker: ownBroker ? processCpu(['-f', kafkaState]) : new Map() }
+}
+
+/**
+ * Where the CPU went between two readings, per transaction: this process (all its threads), how
+ * busy its main thread was, the local PostgreSQL's processes and the bench's own broker (after the
+ * runtime's exit, so the last ~2 s of idle are in the main thread's share).
+ */
+function cpuSpent (from: CpuReading, to: CpuReading): string {
+  const n = to.records - from.records
+  if (n <= 0) return ''
+  const us = (seconds: number | undefined): string => seconds === undefined ? '?' : (seconds / n * 1e6).toFixed(0)
+  const own = (to.process.user + to.process.system - from.process.user - from.process.system) / 1e6
+  const busy = performance.eventLoopUtilization(to.elu, from.elu).utilization
+  return `CPU per transaction: this process ${us(own)} µs (main thread busy ${(busy * 100).toFixed(0)}%), ` +
+    `postgres ${us(cpuBetween(from.postgres, to.postgres))} µs, broker ${us(cpuBetween(from.broker, to.broker))} µs`
 }
 
 /** The scoring API (churn and fraud routes, the shipped models) listening on port 0 of 127.0.0.1 in this process. */
@@ -298,7 +335,8 @@ try {
     const { config } = loadConfig({ env: { ...process.env, KAFKA_BROKER: broker }, envFile: false })
     await startLocalKafka({ stateDir: kafkaState, cacheDir: config.cacheDir, log, env: process.env, brokerPort: Number(values.port) })
   }
-  say(`fraud pipeline, simulated transactions of ${ACCOUNTS} accounts already in Kafka (${PARTITIONS} partitions, broker ${broker}${ownBroker ? ', started for this run' : ''}), drained into PostgreSQL (${values.url.replace(/\/\/[^@]*@/, '//')}), FRAUD_BATCH_SIZE ${batchSize}`)
+  say(`fraud pipeline, simulated transactions of ${ACCOUNTS} accounts already in Kafka (${PARTITIONS} partitions, broker ${broker}${ownBroker ? ', started for this run' : ''}), drained into PostgreSQL (${values.url.replace(/\/\/[^@]*@/, '//')}), FRAUD_BATCH_SIZE ${batchSize}` +
+    Object.entries(passedThrough).map(([k, v]) => `, ${k} ${v}`).join(''))
   if (only.has('1') || only.has('2')) await produce(`bench-fraud-${run}`, count, 1)
   if (only.has('1')) {
     say(`  1. ${count} transactions: the pipeline (scored in process) and PostgreSQL alone (the fraud store, batches of ${batchSize}, one at a time), alternating`)
@@ -316,6 +354,7 @@ try {
           const p = await drain({ name: `inprocess${r}`, topic: `bench-fraud-${run}`, batchSize }, count)
           got.pipeline = p.rate
           say(`     run ${r}, the pipeline:        ${p.rate} transactions/s (${p.seconds.toFixed(1)} s, mean batch ${p.meanBatch})`)
+          if (p.cpu !== '') say(`       ${p.cpu}`)
         }
       }
       const ratio = (got.pipeline ?? NaN) / (got.alone ?? NaN)
