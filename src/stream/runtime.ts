@@ -239,7 +239,11 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
     const o = this.#o
     const signal = this.#stop.signal
     const flushInterval = this.pipeline.durableOnWrite ? 0 : (o.flushIntervalMs ?? o.config.commitIntervalMs)
-    let inFlight: InFlight<R> | undefined
+    const depth = Math.max(1, this.pipeline.writesInFlight ?? 1)
+    const inFlight: InFlight<R>[] = []
+    const finishAll = async (): Promise<void> => {
+      for (let w = inFlight.shift(); w !== undefined; w = inFlight.shift()) await this.#finish(w, signal, flushInterval)
+    }
     while (!signal.aborted) {
       let batch: TakenRecord[]
       try {
@@ -253,15 +257,13 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       this.#maybeProgress()
       if (this.#generation !== this.#source.generation && this.#state !== undefined) {
         // The assignment changed: the state follows it before anything more is processed.
-        if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
-        inFlight = undefined
+        await finishAll()
         await this.#followAssignment(signal)
         batch = batch.filter(r => this.#source.holds(r.topic, r.partition))
       }
       this.#maybeCheckpoint()
       if (batch.length === 0) {
-        if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
-        inFlight = undefined
+        await finishAll()
         if (this.#pending.size > 0) await this.#flushAndCommit(signal)
         await this.#idle(io, signal)
         if (o.exitWhenIdleMs !== undefined && Date.now() - this.#source.lastRecordAt >= o.exitWhenIdleMs && this.#source.buffered === 0) {
@@ -278,12 +280,13 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
       this.stats.firstRecordAt ??= Date.now()
       // One batch is written while the next is prepared: its sinks' I/O overlaps the next one's work.
       const prepared = await this.pipeline.prepare(batch, io)
-      if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
-      inFlight = { batch, started: performance.now(), result: prepared.write() }
+      while (inFlight.length >= depth) await this.#finish(inFlight.shift() as InFlight<R>, signal, flushInterval)
+      const w: InFlight<R> = { batch, started: performance.now(), result: prepared.write() }
       // Awaited in #finish; until then a failure must not count as unhandled.
-      inFlight.result.catch(() => undefined)
+      w.result.catch(() => undefined)
+      inFlight.push(w)
     }
-    if (inFlight !== undefined) await this.#finish(inFlight, signal, flushInterval)
+    await finishAll()
   }
 
   /** The pipeline's own work while nothing comes (at most once a second): written, counted and made durable. */

@@ -91,6 +91,12 @@ export interface Pipeline<R extends BatchOutcome = BatchOutcome> {
   flush (): Promise<void>
   /** Readies its sinks (tables, stores) before the first batch; waits out outages through `io.dependencies`. */
   start (io: BatchIO): Promise<void>
+  /**
+   * How many batches' writes may run at once (default 1). With more, a batch's write starts while
+   * earlier ones are still writing; the runtime still finishes them in order, and a write must not
+   * store state before every earlier write has succeeded.
+   */
+  readonly writesInFlight?: number
   /** Decodes and computes a batch; may start before the previous batch's write ends, never before its `prepare` ends. */
   prepare (records: readonly TakenRecord[], io: BatchIO): Promise<PreparedBatch<R>>
   /** Called once per written batch, in order: its own counts, metrics and console lines. */

@@ -1,18 +1,25 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { test } from 'node:test'
+import { loadConfig } from '../../src/config/index.ts'
 import { ChurnflowError, ErrorCodes } from '../../src/errors.ts'
 import {
   accountIds, applyTransaction, decodeAccount, decodeTransaction, decodeTransactions, emptyAccount, emptyAccountRecord, encodeAccount,
   factsOf, FRAUD_FEATURES, fraudBatch, fraudFeatures, FraudScorer, shippedFraudModelPath, trainingFeatures,
   type AccountRecord, type FraudBatchContext, type TrainingTransaction
 } from '../../src/fraud/index.ts'
-import { fraudAlertMessage, fraudPredictionMessage, type ScoredTransaction } from '../../src/fraud/pipeline/index.ts'
+import { fraudAlertMessage, fraudPredictionMessage, openFraudPipeline, type ScoredTransaction } from '../../src/fraud/pipeline/index.ts'
+import { createLogger } from '../../src/logging/index.ts'
+import { migrate } from '../../src/sql/index.ts'
 import { isoUtc } from '../../src/events/index.ts'
 import type { SourceRecord } from '../../src/processor/index.ts'
 import { TransactionStream, type SimulatedTransaction } from '../../src/simulator/index.ts'
 import { Rng } from '../../src/util/rng.ts'
 import { transactionPoisonCorpus, validTransaction } from './corpus.ts'
-import { DeadLetterHeaders } from '../../src/stream/index.ts'
+import { DeadLetterHeaders, Dependency, type TakenRecord } from '../../src/stream/index.ts'
 
 const model = FraudScorer.fromFile(shippedFraudModelPath)
 const record = (value: string, offset = 0, partition = 0, topic = 'transactions'): SourceRecord =>
@@ -242,4 +249,57 @@ test('a transaction sent twice (same id, another offset) is applied and scored o
   // Twelve more: only the last eight ids are kept, so the state stays small.
   const more = await fraudBatch(Array.from({ length: 12 }, (_, i) => record(body(10 + i), 5 + i)), result.accounts, context())
   assert.deepEqual(more.accounts.get('A-1')!.recent, Array.from({ length: 8 }, (_, i) => `T-${14 + i}`))
+})
+
+test('two writes in flight: the later one writes its rows beside the earlier, but stores its accounts only after the earlier has succeeded; a failed earlier write fails it too', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'churnflow-fraud-writes-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const { config } = loadConfig({ env: { DATABASE_URL: `sqlite:${join(dir, 'fraud.db')}`, CHURNFLOW_STATE_DIR: dir }, envFile: false })
+  const log = createLogger({ level: 'silent', format: 'text', destination: process.stderr })
+  let release: () => void = () => undefined
+  const gate = new Promise<void>(resolve => { release = resolve })
+  let writes = 0
+  // The real SQLite store, its first write held and then refused for good.
+  const { pipeline, store } = openFraudPipeline(config, log, {
+    migrate: true,
+    wrapStore: s => ({
+      dialect: s.dialect,
+      name: s.name,
+      ping: () => s.ping(),
+      close: () => s.close(),
+      [Symbol.asyncDispose]: () => s.close(),
+      write: async (transactions, predictions) => {
+        if (writes++ > 0) return await s.write(transactions, predictions)
+        await gate
+        throw new ChurnflowError(ErrorCodes.DATABASE_FAILED, 'the first batch is refused', { retriable: false })
+      }
+    })
+  })
+  t.after(() => store.close())
+  assert.equal(pipeline.writesInFlight, 2)
+  await migrate(config)
+  const policy = { maxRetries: 0, baseDelayMs: 1, factor: 1, maxDelayMs: 1 }
+  const io = { output: { send: async () => undefined }, dependencies: { kafka: new Dependency('kafka', policy, log), database: new Dependency(store.name, policy, log) }, signal: new AbortController().signal }
+  // One account in both batches: the second is computed from the first's account, not yet stored.
+  const batch = (from: number): TakenRecord[] => Array.from({ length: 5 }, (_, i) => ({
+    ...record(JSON.stringify({ ...validTransaction, transaction_id: `T-${from + i}` }), from + i), key: Buffer.from(validTransaction.account_id), leaderEpoch: 0
+  }))
+  const first = (await pipeline.prepare(batch(0), io)).write()
+  const second = (await pipeline.prepare(batch(5), io)).write()
+  first.catch(() => undefined)
+  second.catch(() => undefined)
+  const db = new DatabaseSync(join(dir, 'fraud.db'), { readOnly: true })
+  t.after(() => { db.close() })
+  const stored = (): number => Number((db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n)
+  const deadline = Date.now() + 30_000
+  while (stored() < 5) {
+    assert.ok(Date.now() < deadline, 'the second batch\'s rows were not written while the first was held')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  release()
+  await assert.rejects(first, /the first batch is refused/)
+  // Storing its account would have been refused as a partition not held here (no broker, no
+  // assignment): the second write fails with the first's error, before touching the state.
+  await assert.rejects(second, /the first batch is refused/)
+  assert.equal(pipeline.state.get(validTransaction.account_id), undefined)
 })

@@ -64,6 +64,7 @@ class WordsPipeline implements Pipeline<Outcome> {
   readonly outputTopics = ['word-counts']
   readonly dependencies = { sink: { name: 'the word sink', ping: async () => undefined } }
   readonly durableOnWrite: boolean
+  writesInFlight = 1
   readonly steps: string[] = []
   readonly counts = new Map<string, number>()
   readonly sent: OutMessage[] = []
@@ -151,6 +152,25 @@ test('offsets are committed only after the batch\'s sinks hold it, and the next 
   assert.deepEqual([...pipeline.counts], [['a', 2], ['b', 1], ['c', 1]])
   assert.equal(runtime.stats.eventsProcessed, 4)
   assert.equal(runtime.stats.commits, 2)
+})
+
+test('a pipeline with two writes in flight has the next batch written beside the previous, each finished and committed in order', async () => {
+  const source = new MemorySource([record(0, 0, 'a'), record(0, 1, 'b'), record(1, 0, 'c'), record(1, 1, 'a'), record(0, 2, 'd'), record(0, 3, 'e')], 2)
+  const pipeline = new WordsPipeline(true)
+  pipeline.writesInFlight = 2
+  let open: () => void = () => undefined
+  pipeline.gate = new Promise(resolve => { open = resolve })
+  const runtime = runtimeOf(pipeline, source)
+  const done = runtime.run()
+  // With one write in flight the third batch waits for the first write; with two it is prepared.
+  await until('the third batch to be prepared', () => pipeline.steps.includes('prepare 0:2'))
+  assert.deepEqual(source.commits, [], 'nothing is committed while the first two batches are being written')
+  assert.deepEqual(pipeline.steps, ['start', 'prepare 0:0', 'prepare 1:0', 'prepare 0:2'])
+  open()
+  await done
+  assert.deepEqual(pipeline.steps.filter(s => s.startsWith('written')), ['written 2', 'written 2', 'written 2'])
+  assert.deepEqual(source.commits, [[{ topic: 'words', partition: 0, next: 2n }], [{ topic: 'words', partition: 1, next: 2n }], [{ topic: 'words', partition: 0, next: 4n }]])
+  assert.equal(runtime.stats.eventsProcessed, 6)
 })
 
 test('state that is not durable on write is flushed before every commit; a failing flush commits nothing', async () => {

@@ -50,6 +50,11 @@ export class FraudPipeline implements Pipeline<FraudOutcome> {
   readonly #o: FraudPipelineOptions
   /** Accounts a prepared batch changed whose write has not stored them yet: the next batch starts from these. */
   readonly #overlay = new Map<string, AccountRecord>()
+  readonly writesInFlight = 2
+  /** The last write started: the next stores its accounts only once this one has succeeded. */
+  #lastWrite: Promise<unknown> = Promise.resolve()
+  /** The last batch's Kafka records, sent (or failed): the next batch's go after them. */
+  #lastSend: Promise<unknown> = Promise.resolve()
 
   constructor (options: FraudPipelineOptions) {
     this.#o = options
@@ -106,25 +111,39 @@ export class FraudPipeline implements Pipeline<FraudOutcome> {
     const scoreMs = performance.now() - started
     for (const [id, account] of result.accounts) this.#overlay.set(id, account)
     return {
-      write: async () => {
-        // The SQL rows and the Kafka records are independent and both idempotent: written at once.
-        let databaseMs = 0
-        const t = performance.now()
-        await Promise.all([
-          result.transactionRows.length === 0
-            ? undefined
-            : (io.dependencies.database as Dependency).run(() => this.#o.store.write(result.transactionRows, result.predictionRows), io.signal).finally(() => { databaseMs = performance.now() - t }),
-          result.messages.length === 0 ? undefined : io.dependencies.kafka.run(() => io.output.send(result.messages), io.signal)
-        ])
-        // The accounts last: an account that has applied a transaction is one whose rows and records are written.
-        for (const [id, account] of result.accounts) {
-          const partition = this.state.partitionOf(id) ?? partitionOfOffsets(account.offsets)
-          if (partition !== undefined) this.state.set(id, account, partition)
-          if (this.#overlay.get(id) === account) this.#overlay.delete(id)
-        }
-        return { records: records.length, processed: result.counts.scored, poison: result.poison, timings: { scoreMs, databaseMs }, result }
+      write: () => {
+        const earlier = this.#lastWrite
+        const done = this.#write(records, result, scoreMs, earlier, io)
+        this.#lastWrite = done
+        return done
       }
     }
+  }
+
+  async #write (records: readonly TakenRecord[], result: FraudBatchResult, scoreMs: number, earlier: Promise<unknown>, io: BatchIO): Promise<FraudOutcome> {
+    // The SQL rows and the Kafka records are independent and both idempotent: written at once.
+    // The records go after the earlier batch's records, so each account's stay in order.
+    let databaseMs = 0
+    const t = performance.now()
+    const sendAfter = this.#lastSend
+    const sent = result.messages.length === 0 ? sendAfter : sendAfter.then(() => io.dependencies.kafka.run(() => io.output.send(result.messages), io.signal))
+    this.#lastSend = sent.catch(() => undefined)
+    await Promise.all([
+      result.transactionRows.length === 0
+        ? undefined
+        : (io.dependencies.database as Dependency).run(() => this.#o.store.write(result.transactionRows, result.predictionRows), io.signal).finally(() => { databaseMs = performance.now() - t }),
+      sent
+    ])
+    // The accounts last: an account that has applied a transaction is one whose rows and records
+    // are written, and so are those of every earlier batch (this batch's accounts were computed
+    // from theirs): an earlier write that failed fails this one too.
+    await earlier
+    for (const [id, account] of result.accounts) {
+      const partition = this.state.partitionOf(id) ?? partitionOfOffsets(account.offsets)
+      if (partition !== undefined) this.state.set(id, account, partition)
+      if (this.#overlay.get(id) === account) this.#overlay.delete(id)
+    }
+    return { records: records.length, processed: result.counts.scored, poison: result.poison, timings: { scoreMs, databaseMs }, result }
   }
 
   written (_records: readonly TakenRecord[], outcome: FraudOutcome, w: WrittenContext): void {
