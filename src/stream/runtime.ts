@@ -278,7 +278,7 @@ export class StreamRuntime<R extends BatchOutcome = BatchOutcome> {
         continue
       }
       this.stats.firstRecordAt ??= Date.now()
-      // One batch is written while the next is prepared: its sinks' I/O overlaps the next one's work.
+      // Batches are written (up to writesInFlight at once) while the next is prepared: their sinks' I/O overlaps its work.
       const prepared = await this.pipeline.prepare(batch, io)
       while (inFlight.length >= depth) await this.#finish(inFlight.shift() as InFlight<R>, signal, flushInterval)
       const w: InFlight<R> = { batch, started: performance.now(), result: prepared.write() }
