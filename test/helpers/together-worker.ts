@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { migrate } from '../../src/sql/index.ts'
 import { openSqlite } from '../../src/sql/sqlite/driver.ts'
-import { BARRIERS, type TogetherTask } from './together.ts'
+import type { TogetherTask } from './together.ts'
 
 const { task, signal, threads } = workerData as { task: TogetherTask, signal: SharedArrayBuffer, threads: number }
 const flags = new Int32Array(signal)
@@ -22,7 +22,7 @@ async function run (): Promise<unknown> {
     case 'open-sqlite': {
       // Each new file is opened by every thread at once, then written, as a store's first batch
       // does. A failure is that file's result: the thread goes on, so no other waits for it.
-      return task.paths.slice(0, BARRIERS).map((path, k) => {
+      return task.paths.map((path, k) => {
         barrier(k)
         try {
           const db = openSqlite({ path })

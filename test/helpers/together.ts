@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 export type TogetherTask = { kind: 'migrate', url: string } | { kind: 'open-sqlite', paths: readonly string[] }
 
 /** How many points the threads can meet at inside one task. */
-export const BARRIERS = 256
+const BARRIERS = 256
 
 export interface TogetherResult<T> {
   readonly value?: T
@@ -17,6 +17,7 @@ export interface TogetherResult<T> {
 
 /** Runs `task` in `threads` threads of their own, released at the same instant; resolves to each one's value or error message. */
 export async function runTogether<T> (task: TogetherTask, threads: number): Promise<TogetherResult<T>[]> {
+  if (task.kind === 'open-sqlite' && task.paths.length > BARRIERS) throw new RangeError(`at most ${BARRIERS} files, one meeting point each`)
   const signal = new SharedArrayBuffer(4 * (2 + BARRIERS))
   const flags = new Int32Array(signal)
   const workers = Array.from({ length: threads }, () => new Worker(new URL('./together-worker.ts', import.meta.url), { workerData: { task, signal, threads } }))
