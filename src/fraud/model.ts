@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { readArtifactJson, topReasons, type ModelMetrics, type Reason } from '../churn/index.ts'
 import { ChurnflowError, ErrorCodes } from '../errors.ts'
 import {
-  calibrationTable, GbtModel, LogisticModel, logLoss, prAuc, rocAuc, trainGbt, trainLogistic,
+  calibrationTable, GbtModel, LogisticModel, logLoss, prAuc, rocAuc, sigmoid, trainGbt, trainLogistic,
   type GbtModelJson, type GbtOptions
 } from '../model/index.ts'
 import {
@@ -192,8 +192,10 @@ export class FraudScorer {
   /** Scores features computed elsewhere (a pipeline sends them to the API): `FRAUD_FEATURES` values from `offset`. */
   scoreFeatures (x: Float64Array, offset = 0): FraudScore {
     const row = offset === 0 && x.length === FRAUD_FEATURES ? x : x.subarray(offset, offset + FRAUD_FEATURES)
-    const p = this.#model.predict(row)
-    this.#model.contributions(row, this.#c)
+    // The contributions sum to the margin: one walk of the trees gives the score and its reasons (as churn's).
+    let margin = this.#model.contributions(row, this.#c)
+    for (let j = 0; j < FRAUD_FEATURES; j++) margin += this.#c[j] as number
+    const p = sigmoid(margin)
     return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons: topReasons(fraudFeatureNames, row, this.#c) }
   }
 }
