@@ -219,7 +219,7 @@ test('the prediction and alert records are the JSON of their objects, byte for b
     const s: ScoredTransaction = {
       transaction: d.transaction,
       features: new Float64Array(FRAUD_FEATURES),
-      score: { fraud_score: 0.9876, prediction: 'fraud', model_version: `v-${odd}`, reasons: [{ feature: 'velocity_10m', value: 3.25, impact: 1.5 }] }
+      score: { fraud_score: 0.9876, prediction: 'fraud', model_version: `v-${odd}`, reasons: [{ feature: 'velocity_10m', value: 3.25, impact: 1.5 }, { feature: odd, value: -0, impact: 0.1 + 0.2 }, { feature: 'amount_z', value: -1e21, impact: 1e-7 }] }
     }
     const row = d.transaction.row
     const common = { transaction_id: row.transactionId, account_id: row.accountId, fraud_score: 0.9876, model_version: `v-${odd}`, reasons: s.score.reasons, amount: row.amount, currency: row.currency }
