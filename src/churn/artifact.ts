@@ -178,10 +178,8 @@ export class ChurnScorer {
     const purchases = this.#purchaseScore(profile, at)
     if (purchases !== undefined) return this.#purchaseResult(profile, at, purchases)
     churnFeatures(profile, at, this.#features)
-    // The contributions sum to the margin: one walk of the trees gives the score and its reasons.
-    let margin = this.#model.contributions(this.#features, this.#contributions)
-    for (let j = 0; j < this.#contributions.length; j++) margin += this.#contributions[j] as number
-    const churnScore = this.calibrate(sigmoid(margin))
+    // One walk of the trees gives the score and its reasons.
+    const churnScore = this.calibrate(sigmoid(this.#model.explain(this.#features, this.#contributions)))
     return { churn_score: round(churnScore), risk_band: this.band(churnScore), model_version: this.version, reasons: topReasons(churnFeatureNames, this.#features, this.#contributions) }
   }
 

@@ -192,10 +192,7 @@ export class FraudScorer {
   /** Scores features computed elsewhere (a pipeline sends them to the API): `FRAUD_FEATURES` values from `offset`. */
   scoreFeatures (x: Float64Array, offset = 0): FraudScore {
     const row = offset === 0 && x.length === FRAUD_FEATURES ? x : x.subarray(offset, offset + FRAUD_FEATURES)
-    // The contributions sum to the margin: one walk of the trees gives the score and its reasons (as churn's).
-    let margin = this.#model.contributions(row, this.#c)
-    for (let j = 0; j < FRAUD_FEATURES; j++) margin += this.#c[j] as number
-    const p = sigmoid(margin)
+    const p = sigmoid(this.#model.explain(row, this.#c))
     return { fraud_score: round(p), prediction: p >= this.artifact.threshold ? 'fraud' : 'legit', model_version: this.artifact.model_version, reasons: topReasons(fraudFeatureNames, row, this.#c) }
   }
 }

@@ -261,6 +261,17 @@ export class GbtModel {
     return this.#bias
   }
 
+  /**
+   * The margin and its contributions from one walk of the trees: `contributions` into `out`, and
+   * their sum plus the bias returned (equal to `margin(x)` up to float rounding). What a scorer
+   * that gives reasons with its score calls.
+   */
+  explain (x: ArrayLike<number>, out: Float64Array, offset = 0): number {
+    let margin = this.contributions(x, out, offset)
+    for (let j = 0; j < out.length; j++) margin += out[j] as number
+    return margin
+  }
+
   /** Total split gain per feature, normalised to sum to 1 (all zeros if no tree splits). */
   importance (): Float64Array {
     const out = new Float64Array(this.#gain)

@@ -22,7 +22,7 @@ export const binaryElementTypes = {
 } as const satisfies Record<ColumnType, { name: string, oid: number, size: number }>
 
 /** Unix ms of PostgreSQL's epoch, 2000-01-01 00:00 UTC: binary timestamps count µs from it. */
-const PG_EPOCH_MS = 946_684_800_000
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1)
 const TWO_32 = 2 ** 32
 /** ndim, flags (has nulls), element type, then one dimension's length and lower bound. */
 const HEADER_BYTES = 20

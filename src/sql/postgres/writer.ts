@@ -5,8 +5,9 @@ import { quoteId } from './driver.ts'
 
 /**
  * Writes a spec's rows into a PostgreSQL table in one statement whatever the batch's size: the
- * rows travel as one binary array per column (`binary.ts`) and come back out of `unnest`, and a row whose unique key
- * is there already is skipped (ON CONFLICT DO NOTHING), so a replayed batch inserts nothing twice.
+ * rows travel as one binary array per column (`binary.ts`) and come back out of `unnest`, and a
+ * row whose unique key is there already is skipped (ON CONFLICT DO NOTHING), so a replayed batch
+ * inserts nothing twice.
  */
 export class PgTableWriter<Row> {
   readonly #spec: TableSpec<Row>
