@@ -210,10 +210,14 @@ test('the broker restarted mid-run: the processor rejoins and catches up; exactl
   const url = await sqlite.url(t)
   if (url === undefined) return
   const stateDir = mkdtempSync(join(tmpdir(), 'churnflow-broker-'))
-  t.after(() => { rmSync(stateDir, { recursive: true, force: true }) })
   const cacheDir = loadConfig({ env: process.env, envFile: false }).config.cacheDir
   const kafkaEnv = { CHURNFLOW_STATE_DIR: join(stateDir, 'kafka-state'), CHURNFLOW_CACHE_DIR: cacheDir, KAFKA_BROKER: '127.0.0.1:21292' }
-  t.after(() => cli(['kafka', 'stop'], kafkaEnv))
+  // One hook, the broker stopped before its directory goes: after hooks run in the order they were
+  // added, and a directory removed under a running broker fails with ENOTEMPTY.
+  t.after(async () => {
+    await cli(['kafka', 'stop'], kafkaEnv)
+    rmSync(stateDir, { recursive: true, force: true })
+  })
   const started = await cli(['kafka', 'start'], kafkaEnv, 180_000)
   if (started.code !== 0) return unavailable(t, `a second local Kafka (${started.stderr.slice(-300)})`)
   const config = loadConfig({ env: kafkaEnv, envFile: false }).config
