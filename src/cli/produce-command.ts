@@ -312,7 +312,7 @@ export const produceCommand: Command = {
           retries: attemptsWithin(retryMs, { baseMs: 250, maxMs: 5000 }),
           retryDelay: attempt => backoffDelay(attempt, { baseMs: 250, maxMs: 5000 })
         })
-        sink = new KafkaSink(producer, { onDelivery })
+        sink = new KafkaSink(producer, { onDelivery, lingerMs: config.lingerMs })
       }
       log.info(`Starting to produce events ${paceText}...`)
       log.info('Press Ctrl+C to stop')

@@ -87,6 +87,7 @@ export const configSchema = {
   partitions: setting({ env: ['KAFKA_PARTITIONS'], flag: 'partitions', kind: integer(1, 10000), default: '3', group: 'Kafka', doc: 'Partitions of the topics churnflow creates.' }),
   replicationFactor: setting({ env: ['KAFKA_REPLICATION_FACTOR'], flag: 'replication-factor', kind: replicationFactor(), default: 'auto', group: 'Kafka', doc: 'Replication of the topics churnflow creates; `auto` is 3, or the broker count when smaller.' }),
   compression: setting({ env: ['KAFKA_COMPRESSION'], flag: 'compression', kind: oneOf(['none', 'gzip', 'snappy', 'lz4', 'zstd']), default: 'lz4', group: 'Kafka', doc: 'Compression of produced records.' }),
+  lingerMs: setting({ env: ['KAFKA_LINGER_MS'], flag: 'linger-ms', kind: integer(0, 60000), default: '5', group: 'Kafka', doc: 'Milliseconds `produce` and `up` hold a batch for more records before sending it (as the Java producer\'s linger.ms); 0 sends each at once.' }),
   saslMechanism: optional({ env: ['KAFKA_SASL_MECHANISM'], kind: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']), group: 'Kafka', doc: 'SASL mechanism.', unsetDoc: 'no SASL' }),
   saslUsername: optional({ env: ['KAFKA_SASL_USERNAME'], kind: text(), group: 'Kafka', doc: 'SASL user name.', unsetDoc: 'none' }),
   saslPassword: optional({ env: ['KAFKA_SASL_PASSWORD'], kind: text(), group: 'Kafka', doc: 'SASL password.', unsetDoc: 'none', sensitive: Sensitivity.SECRET }),

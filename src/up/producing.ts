@@ -24,6 +24,7 @@ export interface PacedProducerOptions {
 export function startPacedProducer (o: PacedProducerOptions): { producing: Promise<void>, stats: ProducerStats } {
   const stats = new ProducerStats()
   const sink = new KafkaSink(createProducer(o.config, { suffix: o.suffix, compression: o.config.compression }), {
+    lingerMs: o.config.lingerMs,
     onDelivery: (report: DeliveryReport) => {
       if (report.error === undefined) stats.sent += report.records.length
       else {
