@@ -23,7 +23,7 @@
 // beside bench:processor's (21994). With --broker it uses that one and deletes its topics after.
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
@@ -178,7 +178,7 @@ function fraudRuntime (o: PipelineRun): { runtime: StreamRuntime, close: () => P
  * every row is there. The rate is the runtime's: transactions from the first record taken to the
  * last offset committed (joining the group and restoring the empty state are before it).
  */
-async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number, cpu: string }> {
+async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number, cpu: CpuSpent | undefined }> {
   const databaseUrl = await freshDatabase(o.name)
   let done = 0
   let shown = Date.now()
@@ -211,7 +211,7 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
     throw new Error(`${o.name}: ${s.eventsProcessed} processed, ${s.deadLettered} dead-lettered, ${rows.transactions} transactions and ${rows.predictions} predictions stored for ${expected}`)
   }
   const seconds = ((s.lastCommitAt ?? NaN) - (s.firstRecordAt ?? NaN)) / 1000
-  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? '' : cpuSpent(from, to) }
+  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? undefined : cpuSpent(from, to) }
 }
 
 interface CpuReading {
@@ -226,19 +226,41 @@ function cpuReading (): Omit<CpuReading, 'records'> {
   return { process: process.cpuUsage(), elu: performance.eventLoopUtilization(), postgres: processCpu(), broker: ownBroker ? processCpu(['-f', kafkaState]) : new Map() }
 }
 
+/** Where the CPU went in a drain, µs per transaction; `total` is all three (undefined if one is unknown). */
+interface CpuSpent {
+  readonly process: number
+  /** How busy the process's main thread was, 0 to 1. */
+  readonly mainThread: number
+  readonly postgres: number | undefined
+  readonly broker: number | undefined
+  readonly total: number | undefined
+}
+
 /**
  * Where the CPU went between two readings, per transaction: this process (all its threads), how
  * busy its main thread was, the local PostgreSQL's processes and the bench's own broker (after the
  * runtime's exit, so the last ~2 s of idle are in the main thread's share).
  */
-function cpuSpent (from: CpuReading, to: CpuReading): string {
+function cpuSpent (from: CpuReading, to: CpuReading): CpuSpent | undefined {
   const n = to.records - from.records
-  if (n <= 0) return ''
-  const us = (seconds: number | undefined): string => seconds === undefined ? '?' : (seconds / n * 1e6).toFixed(0)
-  const own = (to.process.user + to.process.system - from.process.user - from.process.system) / 1e6
-  const busy = performance.eventLoopUtilization(to.elu, from.elu).utilization
-  return `CPU per transaction: this process ${us(own)} µs (main thread busy ${(busy * 100).toFixed(0)}%), ` +
-    `postgres ${us(cpuBetween(from.postgres, to.postgres))} µs, broker ${us(cpuBetween(from.broker, to.broker))} µs`
+  if (n <= 0) return undefined
+  const us = (seconds: number | undefined): number | undefined => seconds === undefined ? undefined : seconds / n * 1e6
+  const own = us((to.process.user + to.process.system - from.process.user - from.process.system) / 1e6) as number
+  const postgres = us(cpuBetween(from.postgres, to.postgres))
+  const broker = us(cpuBetween(from.broker, to.broker))
+  return {
+    process: own,
+    mainThread: performance.eventLoopUtilization(to.elu, from.elu).utilization,
+    postgres,
+    broker,
+    total: postgres === undefined || broker === undefined ? undefined : own + postgres + broker
+  }
+}
+
+function cpuLine (c: CpuSpent): string {
+  const us = (x: number | undefined): string => x === undefined ? '?' : x.toFixed(0)
+  return `CPU per transaction: this process ${us(c.process)} µs (main thread busy ${(c.mainThread * 100).toFixed(0)}%), ` +
+    `postgres ${us(c.postgres)} µs, broker ${us(c.broker)} µs`
 }
 
 /** The scoring API (churn and fraud routes, the shipped models) listening on port 0 of 127.0.0.1 in this process. */
@@ -350,7 +372,9 @@ try {
   if (only.has('1')) {
     say(`  1. ${count} transactions: the pipeline (scored in process) and PostgreSQL alone (the fraud store, batches of ${batchSize}, one at a time), alternating`)
     const ratios: number[] = []
+    const cores = availableParallelism()
     for (let r = 1; r <= Number(values.runs); r++) {
+      let ceiling: number | undefined
       // Alternate which goes first, so neither always meets the other's leftovers (autovacuum, page cache).
       const order = r % 2 === 1 ? ['pipeline', 'alone'] : ['alone', 'pipeline']
       const got: Record<string, number> = {}
@@ -363,12 +387,16 @@ try {
           const p = await drain({ name: `inprocess${r}`, topic: `bench-fraud-${run}`, batchSize }, count)
           got.pipeline = p.rate
           say(`     run ${r}, the pipeline:        ${p.rate} transactions/s (${p.seconds.toFixed(1)} s, mean batch ${p.meanBatch})`)
-          if (p.cpu !== '') say(`       ${p.cpu}`)
+          if (p.cpu !== undefined) say(`       ${cpuLine(p.cpu)}`)
+          ceiling = p.cpu?.total === undefined ? undefined : cores * 1e6 / p.cpu.total
         }
       }
       const ratio = (got.pipeline ?? NaN) / (got.alone ?? NaN)
       ratios.push(ratio)
       say(`     run ${r}, pipeline / PostgreSQL alone: ${ratio.toFixed(2)} (target >= 0.8)`)
+      // What the machine could give at this CPU cost if every core were busy with nothing else: the
+      // ratio no scheduling can pass without spending less CPU per transaction.
+      if (ceiling !== undefined) say(`     run ${r}, at that CPU per transaction ${cores} cores give at most ${Math.round(ceiling)} transactions/s: ${(ceiling / (got.alone ?? NaN)).toFixed(2)} of PostgreSQL alone`)
     }
     if (ratios.length > 1) say(`     ratios: ${ratios.map(x => x.toFixed(2)).join(', ')}`)
   }
