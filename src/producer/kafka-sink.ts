@@ -37,6 +37,8 @@ export class KafkaSink implements RecordSink {
   #timer: NodeJS.Timeout | undefined
   /** The sends of held batches, one after another: the order they were written in. */
   #sending: Promise<void> = Promise.resolve()
+  /** Held batches released but not yet handed to the client. */
+  #queued = 0
   /** What stopped a held batch's send (nothing should): thrown to the next write or flush. */
   #failure: unknown
 
@@ -54,6 +56,10 @@ export class KafkaSink implements RecordSink {
    */
   async write (records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return
+    // Held batches waiting for room in flight (a slow or absent broker): the writer waits too, as
+    // it would without a linger, so nothing piles up in memory behind an outage.
+    if (this.#queued > 0) await this.#sending
+    this.#rethrow()
     for (const r of records) this.#held.push(r)
     if (this.#lingerMs === 0 || this.#held.length >= this.#lingerRecords) {
       await this.#release()
@@ -70,7 +76,8 @@ export class KafkaSink implements RecordSink {
     const records = this.#held
     if (records.length === 0) return this.#sending
     this.#held = []
-    this.#sending = this.#sending.then(() => this.#sendAll(records)).catch((error: unknown) => { this.#failure ??= error })
+    this.#queued++
+    this.#sending = this.#sending.then(() => this.#sendAll(records)).catch((error: unknown) => { this.#failure ??= error }).finally(() => { this.#queued-- })
     return this.#sending
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Config } from '../../src/config/index.ts'
+import { loadConfig, type Config } from '../../src/config/index.ts'
 import { createProducer } from '../../src/kafka/client/index.ts'
 import { KafkaSink } from '../../src/producer/kafka-sink.ts'
 import type { DeliveryReport, OutRecord } from '../../src/producer/types.ts'
@@ -71,4 +71,28 @@ test('with no linger, each write is its own request', async t => {
   const run = await trickle(t, config, 0, 20)
   assert.deepEqual({ sends: run.sends, sent: run.sent, failed: run.failed }, { sends: 20, sent: 20, failed: 0 })
   await assertInKafka(config, run.topic, run.written)
+})
+
+test('with a linger, a writer still waits while held batches wait for room in flight: nothing piles up behind an absent broker', async () => {
+  const { config } = loadConfig({ env: { KAFKA_BROKER: '127.0.0.1:1' }, envFile: false })
+  const producer = createProducer(config, { suffix: 'linger-test', retries: 2, retryDelay: () => 1000 })
+  const events: string[] = []
+  const sink = new KafkaSink(producer, {
+    lingerMs: 5,
+    maxInFlight: 1,
+    onDelivery: r => { events.push(`${r.records.map(x => x.payload).join(',')} ${r.error === undefined ? 'sent' : 'failed'}`) }
+  })
+  const record = (i: number): OutRecord => ({ topic: 'absent', key: 'k', payload: String(i), time: Date.now(), event: {} })
+  try {
+    await sink.write([record(1)])
+    await sleep(100) // its linger passes: in flight, the broker never answering
+    await sink.write([record(2)])
+    await sleep(100) // released, but no room in flight (the first fails after its two retries, 2 s)
+    await sink.write([record(3)])
+    events.push('write 3 returned')
+  } finally {
+    await sink.close().catch(() => undefined)
+  }
+  // Whatever the machine's speed, the third write returns only once the first batch has left.
+  assert.deepEqual(events, ['1 failed', 'write 3 returned', '2 failed', '3 failed'])
 })
