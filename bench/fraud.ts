@@ -226,14 +226,13 @@ function cpuReading (): Omit<CpuReading, 'records'> {
   return { process: process.cpuUsage(), elu: performance.eventLoopUtilization(), postgres: processCpu(), broker: ownBroker ? processCpu(['-f', kafkaState]) : new Map() }
 }
 
-/** Where the CPU went in a drain, µs per transaction; `total` is all three (undefined if one is unknown). */
+/** Where the CPU went in a drain, µs per transaction (undefined where it could not be read). */
 interface CpuSpent {
   readonly process: number
   /** How busy the process's main thread was, 0 to 1. */
   readonly mainThread: number
   readonly postgres: number | undefined
   readonly broker: number | undefined
-  readonly total: number | undefined
 }
 
 /**
@@ -245,16 +244,20 @@ function cpuSpent (from: CpuReading, to: CpuReading): CpuSpent | undefined {
   const n = to.records - from.records
   if (n <= 0) return undefined
   const us = (seconds: number | undefined): number | undefined => seconds === undefined ? undefined : seconds / n * 1e6
-  const own = us((to.process.user + to.process.system - from.process.user - from.process.system) / 1e6) as number
-  const postgres = us(cpuBetween(from.postgres, to.postgres))
-  const broker = us(cpuBetween(from.broker, to.broker))
   return {
-    process: own,
+    process: (to.process.user + to.process.system - from.process.user - from.process.system) / n,
     mainThread: performance.eventLoopUtilization(to.elu, from.elu).utilization,
-    postgres,
-    broker,
-    total: postgres === undefined || broker === undefined ? undefined : own + postgres + broker
+    postgres: us(cpuBetween(from.postgres, to.postgres)),
+    broker: us(cpuBetween(from.broker, to.broker))
   }
+}
+
+/**
+ * The most transactions a second `cores` give at this CPU a transaction (the three together) if
+ * they did nothing else: no scheduling passes it, only spending less CPU does.
+ */
+function ceiling (c: CpuSpent, cores: number): number | undefined {
+  return c.postgres === undefined || c.broker === undefined ? undefined : cores * 1e6 / (c.process + c.postgres + c.broker)
 }
 
 function cpuLine (c: CpuSpent): string {
@@ -374,7 +377,7 @@ try {
     const ratios: number[] = []
     const cores = availableParallelism()
     for (let r = 1; r <= Number(values.runs); r++) {
-      let ceiling: number | undefined
+      let most: number | undefined
       // Alternate which goes first, so neither always meets the other's leftovers (autovacuum, page cache).
       const order = r % 2 === 1 ? ['pipeline', 'alone'] : ['alone', 'pipeline']
       const got: Record<string, number> = {}
@@ -388,15 +391,13 @@ try {
           got.pipeline = p.rate
           say(`     run ${r}, the pipeline:        ${p.rate} transactions/s (${p.seconds.toFixed(1)} s, mean batch ${p.meanBatch})`)
           if (p.cpu !== undefined) say(`       ${cpuLine(p.cpu)}`)
-          ceiling = p.cpu?.total === undefined ? undefined : cores * 1e6 / p.cpu.total
+          most = p.cpu === undefined ? undefined : ceiling(p.cpu, cores)
         }
       }
       const ratio = (got.pipeline ?? NaN) / (got.alone ?? NaN)
       ratios.push(ratio)
       say(`     run ${r}, pipeline / PostgreSQL alone: ${ratio.toFixed(2)} (target >= 0.8)`)
-      // What the machine could give at this CPU cost if every core were busy with nothing else: the
-      // ratio no scheduling can pass without spending less CPU per transaction.
-      if (ceiling !== undefined) say(`     run ${r}, at that CPU per transaction ${cores} cores give at most ${Math.round(ceiling)} transactions/s: ${(ceiling / (got.alone ?? NaN)).toFixed(2)} of PostgreSQL alone`)
+      if (most !== undefined) say(`     run ${r}, at that CPU per transaction ${cores} cores give at most ${Math.round(most)} transactions/s: ${(most / (got.alone ?? NaN)).toFixed(2)} of PostgreSQL alone`)
     }
     if (ratios.length > 1) say(`     ratios: ${ratios.map(x => x.toFixed(2)).join(', ')}`)
   }

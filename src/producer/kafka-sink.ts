@@ -11,10 +11,11 @@ export interface KafkaSinkOptions {
    * (KAFKA_LINGER_MS); 0 (the default here) sends each write at once.
    */
   readonly lingerMs?: number
-  /** Records held back that are sent without waiting out the linger (default 4000). */
-  readonly lingerRecords?: number
   readonly onDelivery: (report: DeliveryReport) => void
 }
+
+/** Records held for the linger that are sent without waiting it out: `produce --rate max`'s whole write. */
+const LINGER_RECORDS = 4000
 
 /**
  * Writes batches to Kafka with a bounded number in flight. A batch that still fails after the
@@ -30,7 +31,6 @@ export class KafkaSink implements RecordSink {
   readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>
   readonly #maxInFlight: number
   readonly #lingerMs: number
-  readonly #lingerRecords: number
   readonly #onDelivery: (report: DeliveryReport) => void
   readonly #inFlight = new Set<Promise<void>>()
   #held: OutRecord[] = []
@@ -46,7 +46,6 @@ export class KafkaSink implements RecordSink {
     this.#producer = producer
     this.#maxInFlight = Math.min(5, Math.max(1, options.maxInFlight ?? 4))
     this.#lingerMs = Math.max(0, options.lingerMs ?? 0)
-    this.#lingerRecords = Math.max(1, options.lingerRecords ?? 4000)
     this.#onDelivery = options.onDelivery
   }
 
@@ -61,7 +60,7 @@ export class KafkaSink implements RecordSink {
     if (this.#queued > 0) await this.#sending
     this.#rethrow()
     for (const r of records) this.#held.push(r)
-    if (this.#lingerMs === 0 || this.#held.length >= this.#lingerRecords) {
+    if (this.#lingerMs === 0 || this.#held.length >= LINGER_RECORDS) {
       await this.#release()
       this.#rethrow()
       return
