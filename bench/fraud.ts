@@ -3,9 +3,10 @@
 // (`transactions` and `predictions`, by the migrations), until every row and offset is committed.
 // The pipeline runs in this process, as `churnflow process --streams transactions` runs it (the same
 // parts), so the time each batch's rows are committed is seen exactly. Prints:
-//   1. the drain, scored in process, beside PostgreSQL alone taking the same number of rows through
-//      the same writer (the fraud store) in batches of the same size, one batch at a time
-//      (bench:fraud-sql's `postgresAlone`); the two alternate, --runs pairs; ratio target >= 0.8
+//   1. the drain, scored in process, beside PostgreSQL alone taking the same rows the same way: the
+//      rows the last drain wrote, read back from its database, written again batch by batch through
+//      the same writer (the fraud store), one batch at a time, in a process of its own
+//      (bench:fraud-sql --from); the two alternate, the drain first, --runs pairs; ratio target >= 0.8
 //   2. the drain scored through the scoring API's batch route (a real buildApi server in this
 //      process on port 0, ML_API_URL), beside the original consumer's style on a smaller count: one
 //      API call and one SQL write (the fraud store's one statement, both tables) per transaction
@@ -14,6 +15,8 @@
 //      transaction's timestamp to its committed row (target p99 < 100 ms)
 //
 // The pipeline's KAFKA_COMPRESSION and COMMIT_INTERVAL_MS come from the environment when set there.
+// This process runs with the heap flags `churnflow process` runs with (processor-heap.ts); a heap
+// flag in NODE_OPTIONS wins, as it does for the command.
 //
 //   npm run bench:fraud -- [--count=300000] [--batch-size=5000] [--runs=2] [--seed-style=2000]
 //     [--rate=2000] [--seconds=60] [--warm-up=20] [--only=1,2,3] [--broker=host:port | --port=21995]
@@ -21,6 +24,7 @@
 //
 // Without --broker it starts a local Kafka of its own on --port (stopped at the end): do not run it
 // beside bench:processor's (21994). With --broker it uses that one and deletes its topics after.
+import './processor-heap.ts'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -30,13 +34,13 @@ import pg from 'pg'
 import { buildApi } from '../src/api/index.ts'
 import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { loadConfig } from '../src/config/index.ts'
-import { FraudScorer, openFraudPipeline, shippedFraudModelPath, type TransactionRow } from '../src/fraud/index.ts'
+import { FraudScorer, openFraudPipeline, shippedFraudModelPath } from '../src/fraud/index.ts'
 import { createAdmin } from '../src/kafka/client/index.ts'
 import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { type FraudStore } from '../src/sql/index.ts'
 import { StreamRuntime, type TakenRecord } from '../src/stream/index.ts'
-import { cpuBetween, postgresAlone, processCpu } from './fraud-sql.ts'
+import { cpuBetween, processCpu, type FraudRowBatch, type FraudSqlResult } from './fraud-sql.ts'
 
 const { values } = parseArgs({
   options: {
@@ -121,8 +125,8 @@ interface PipelineRun {
   /** Drain and return once idle this long; else run until `stop()`. */
   readonly exitWhenIdleMs?: number
   readonly onProcessed?: (records: readonly TakenRecord[], at: number) => void
-  /** Called as each write of the fraud store resolves (PostgreSQL has acknowledged the COMMIT), with its transactions and when the write began. */
-  readonly onCommitted?: (rows: readonly TransactionRow[], at: number, began: number) => void
+  /** Called as each write of the fraud store resolves (PostgreSQL has acknowledged the COMMIT), with its rows and when the write began. */
+  readonly onCommitted?: (batch: FraudRowBatch, at: number, began: number) => void
 }
 
 /** The store, with `onCommitted` told the moment each write has committed. */
@@ -134,7 +138,7 @@ function observed (store: FraudStore, onCommitted: PipelineRun['onCommitted']): 
     async write (transactions, predictions) {
       const began = Date.now()
       const result = await store.write(transactions, predictions)
-      onCommitted(transactions, Date.now(), began)
+      onCommitted({ transactions, predictions }, Date.now(), began)
       return result
     },
     ping: () => store.ping(),
@@ -178,7 +182,7 @@ function fraudRuntime (o: PipelineRun): { runtime: StreamRuntime, close: () => P
  * every row is there. The rate is the runtime's: transactions from the first record taken to the
  * last offset committed (joining the group and restoring the empty state are before it).
  */
-async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number, cpu: CpuSpent | undefined }> {
+async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'onProcessed'>, expected: number): Promise<{ rate: number, seconds: number, meanBatch: number, cpu: CpuSpent | undefined, databaseUrl: string }> {
   const databaseUrl = await freshDatabase(o.name)
   let done = 0
   let shown = Date.now()
@@ -211,7 +215,27 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
     throw new Error(`${o.name}: ${s.eventsProcessed} processed, ${s.deadLettered} dead-lettered, ${rows.transactions} transactions and ${rows.predictions} predictions stored for ${expected}`)
   }
   const seconds = ((s.lastCommitAt ?? NaN) - (s.firstRecordAt ?? NaN)) / 1000
-  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? undefined : cpuSpent(from, to) }
+  return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? undefined : cpuSpent(from, to), databaseUrl }
+}
+
+/**
+ * PostgreSQL alone, in a process of its own (bench:fraud-sql --from): the rows the drain wrote to
+ * `database`, batch by batch, written again into a fresh database the same way. Its own process,
+ * so neither side meets the other's heap: the drain's rows read back are garbage the pipeline's
+ * process would otherwise collect (the pipeline spent 20-30 % more CPU a transaction after them).
+ */
+async function postgresAloneFrom (database: string, expected: number): Promise<FraudSqlResult> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['bench/fraud-sql.ts', `--from=${database}`, `--url=${values.url}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let text = ''
+    child.stdout.on('data', (d: Buffer) => { text += d.toString('utf8') })
+    child.stderr.on('data', (d: Buffer) => { text += d.toString('utf8') })
+    child.on('error', reject)
+    child.on('close', code => { if (code === 0) resolve(text); else reject(new Error(`bench:fraud-sql --from exited ${String(code)}:\n${text.slice(-3000)}`)) })
+  })
+  const result = JSON.parse(out.trim().split('\n').at(-1) as string) as FraudSqlResult
+  if (result.rows !== expected) throw new Error(`PostgreSQL alone took ${result.rows} rows from the drain's database, expected ${expected}`)
+  return result
 }
 
 interface CpuReading {
@@ -301,7 +325,7 @@ async function steady (rate: number, seconds: number, warmUpSeconds: number): Pr
   let lastMeasured = 0
   const { runtime, close } = fraudRuntime({
     name: 'steady', topic, databaseUrl, batchSize,
-    onCommitted: (rows, at, began) => {
+    onCommitted: ({ transactions: rows }, at, began) => {
       if (measureFrom !== undefined && (rows[0]?.eventTime ?? 0) >= measureFrom) writes.push(at - began)
       for (const r of rows) {
         measureFrom ??= r.eventTime + warmUpMs
@@ -373,9 +397,11 @@ try {
     Object.entries(passedThrough).map(([k, v]) => `, ${k} ${v}`).join(''))
   if (only.has('1') || only.has('2')) await produce(`bench-fraud-${run}`, count, 1)
   if (only.has('1')) {
-    say(`  1. ${count} transactions: the pipeline (scored in process) and PostgreSQL alone (the fraud store, batches of ${batchSize}, one at a time), alternating`)
+    say(`  1. ${count} transactions: the pipeline (scored in process) and PostgreSQL alone (the rows the last drain wrote, its batches, through the fraud store one at a time), alternating`)
     const ratios: number[] = []
     const cores = availableParallelism()
+    /** The last drain's database: PostgreSQL alone takes its rows, batch by batch (the first run drains first). */
+    let drained: string | undefined
     for (let r = 1; r <= Number(values.runs); r++) {
       let most: number | undefined
       // Alternate which goes first, so neither always meets the other's leftovers (autovacuum, page cache).
@@ -383,11 +409,12 @@ try {
       const got: Record<string, number> = {}
       for (const which of order) {
         if (which === 'alone') {
-          const a = await postgresAlone({ url: values.url, rows: count, batchSize })
+          const a = await postgresAloneFrom(drained as string, count)
           got.alone = a.rate
           say(`     run ${r}, PostgreSQL alone: ${a.rate} rows/s (${a.seconds.toFixed(1)} s${a.cpuPerRowUs === undefined ? '' : `, postgres CPU ${a.cpuPerRowUs.toFixed(1)} µs/row`})`)
         } else {
           const p = await drain({ name: `inprocess${r}`, topic: `bench-fraud-${run}`, batchSize }, count)
+          drained = p.databaseUrl
           got.pipeline = p.rate
           say(`     run ${r}, the pipeline:        ${p.rate} transactions/s (${p.seconds.toFixed(1)} s, mean batch ${p.meanBatch})`)
           if (p.cpu !== undefined) say(`       ${cpuLine(p.cpu)}`)
