@@ -15,8 +15,8 @@
 //      transaction's timestamp to its committed row (target p99 < 100 ms)
 //
 // The pipeline's KAFKA_COMPRESSION and COMMIT_INTERVAL_MS come from the environment when set there.
-// This process runs with the heap flags `churnflow process` runs with (processor-heap.ts); a heap
-// flag in NODE_OPTIONS wins, as it does for the command.
+// This process runs with the heap flags `churnflow process --streams transactions` runs with
+// (fraud-heap.ts); a heap flag in NODE_OPTIONS wins, as it does for the command.
 //
 //   npm run bench:fraud -- [--count=300000] [--batch-size=5000] [--runs=2] [--seed-style=2000]
 //     [--rate=2000] [--seconds=60] [--warm-up=20] [--only=1,2,3] [--broker=host:port | --port=21995]
@@ -24,7 +24,7 @@
 //
 // Without --broker it starts a local Kafka of its own on --port (stopped at the end): do not run it
 // beside bench:processor's (21994). With --broker it uses that one and deletes its topics after.
-import './processor-heap.ts'
+import './fraud-heap.ts'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'

@@ -14,6 +14,15 @@ test('processing commands get bounded heap flags unless the user set their own',
   assert.deepEqual(heapFlags(['process'], '--enable-source-maps', ['--cpu-prof']), flags)
 })
 
+test('the fraud pipeline gets a larger young generation and old space, unless the user set their own', () => {
+  const fraud = ['--max-old-space-size=4096', '--max-semi-space-size=64']
+  assert.deepEqual(heapFlags(['process', '--streams', 'transactions'], undefined, []), fraud)
+  assert.deepEqual(heapFlags(['process', '--exit-when-idle', '5', '--streams=transactions'], '', []), fraud)
+  assert.deepEqual(heapFlags(['process', '--streams', 'both'], undefined, []), ['--max-old-space-size=1024', '--max-semi-space-size=16'])
+  assert.deepEqual(heapFlags(['up', '--streams', 'transactions'], undefined, []), ['--max-old-space-size=1024', '--max-semi-space-size=16'])
+  assert.deepEqual(heapFlags(['process', '--streams', 'transactions'], '--max-old-space-size=2048', []), [])
+})
+
 test('processing commands get a fixed malloc mmap threshold unless the user set one', () => {
   assert.deepEqual(allocatorEnv(['process'], {}), { MALLOC_MMAP_THRESHOLD_: '131072' })
   assert.deepEqual(allocatorEnv(['up'], { NODE_OPTIONS: '--max-old-space-size=4096' }), { MALLOC_MMAP_THRESHOLD_: '131072' })
@@ -34,4 +43,14 @@ test('churnflow process restarts itself with those flags and that setting, keepi
   assert.equal(report.mmap, '131072')
   // The old space's 1024 MB plus the young generation: well under V8's default limit on this machine.
   assert.ok(report.limit > 1024 * 2 ** 20 && report.limit < 1300 * 2 ** 20, String(report.limit))
+})
+
+test('churnflow process --streams transactions restarts itself with the fraud pipeline\'s flags', () => {
+  const probe = "process.on('exit', () => { process.stdout.write(JSON.stringify({ argv: process.execArgv })) })"
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
+  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(probe)}`, 'bin/churnflow.js', 'process', '--streams', 'transactions', '--help'], { encoding: 'utf8', env })
+  assert.equal(run.status, 0, run.stderr)
+  const report = JSON.parse(/\{"argv".*\}$/.exec(run.stdout)?.[0] ?? '{}') as { argv?: string[] }
+  assert.ok(report.argv?.includes('--max-old-space-size=4096'), run.stdout.slice(-300))
+  assert.ok(report.argv?.includes('--max-semi-space-size=64'), run.stdout.slice(-300))
 })
