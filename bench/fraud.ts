@@ -3,10 +3,12 @@
 // (`transactions` and `predictions`, by the migrations), until every row and offset is committed.
 // The pipeline runs in this process, as `churnflow process --streams transactions` runs it (the same
 // parts), so the time each batch's rows are committed is seen exactly. Prints:
-//   1. the drain, scored in process, beside PostgreSQL alone taking the same rows the same way: the
-//      rows the last drain wrote, read back from its database, written again batch by batch through
-//      the same writer (the fraud store), one batch at a time, in a process of its own
-//      (bench:fraud-sql --from); the two alternate, the drain first, --runs pairs; ratio target >= 0.8
+//   1. after a warm-up drain of --warm-up-count transactions (not measured: the new broker's JVM and
+//      this process's code compile), the drain, scored in process, beside PostgreSQL alone taking
+//      the same rows the same way: the rows the last drain wrote, read back from its database,
+//      written again batch by batch through the same writer (the fraud store), one batch at a time,
+//      in a process of its own (bench:fraud-sql --from); the two alternate, the drain first, --runs
+//      pairs; ratio target >= 0.8
 //   2. the drain scored through the scoring API's batch route (a real buildApi server in this
 //      process on port 0, ML_API_URL), beside the original consumer's style on a smaller count: one
 //      API call and one SQL write (the fraud store's one statement, both tables) per transaction
@@ -19,7 +21,7 @@
 // (fraud-heap.ts); a heap flag in NODE_OPTIONS wins, as it does for the command.
 //
 //   npm run bench:fraud -- [--count=300000] [--batch-size=5000] [--runs=2] [--seed-style=2000]
-//     [--rate=2000] [--seconds=60] [--warm-up=20] [--only=1,2,3] [--broker=host:port | --port=21995]
+//     [--rate=2000] [--seconds=60] [--warm-up=20] [--warm-up-count=50000] [--only=1,2,3] [--broker=host:port | --port=21995]
 //     [--url=postgres://postgres@127.0.0.1:5432/postgres]
 //
 // Without --broker it starts a local Kafka of its own on --port (stopped at the end): do not run it
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '60' },
     'warm-up': { type: 'string', default: '20' },
+    'warm-up-count': { type: 'string', default: '50000' },
     only: { type: 'string', default: '1,2,3' },
     broker: { type: 'string' },
     port: { type: 'string', default: '21995' },
@@ -113,6 +116,25 @@ async function rowCounts (url: string): Promise<{ transactions: number, predicti
     const row = (await c.query<{ t: string, p: string }>('SELECT (SELECT COUNT(*) FROM transactions) AS t, (SELECT COUNT(*) FROM predictions) AS p')).rows[0]
     return { transactions: Number(row?.t), predictions: Number(row?.p) }
   } finally { await c.end() }
+}
+
+/**
+ * Vacuums a drained database's tables: reading the rows back sets their hint bits, and autovacuum
+ * would soon visit the new tables, both work that would otherwise land in a later phase.
+ */
+async function vacuum (url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    await c.query('VACUUM transactions, predictions')
+  } finally { await c.end() }
+}
+
+/** Drops a database of `freshDatabase` before the end of the run. */
+async function dropDatabase (url: string): Promise<void> {
+  const database = new URL(url).pathname.slice(1)
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  databases.splice(databases.indexOf(database), 1)
 }
 
 interface PipelineRun {
@@ -216,6 +238,7 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
   if (s.eventsProcessed !== expected || s.deadLettered !== 0 || rows.transactions !== expected || rows.predictions !== expected) {
     throw new Error(`${o.name}: ${s.eventsProcessed} processed, ${s.deadLettered} dead-lettered, ${rows.transactions} transactions and ${rows.predictions} predictions stored for ${expected}`)
   }
+  await vacuum(databaseUrl)
   const seconds = ((s.lastCommitAt ?? NaN) - (s.firstRecordAt ?? NaN)) / 1000
   return { rate: Math.round(expected / seconds), seconds, meanBatch: Math.round(s.records / s.batches), cpu: from === undefined || to === undefined ? undefined : cpuSpent(from, to), databaseUrl }
 }
@@ -399,6 +422,16 @@ try {
     Object.entries(passedThrough).map(([k, v]) => `, ${k} ${v}`).join(''))
   if (only.has('1') || only.has('2')) await produce(`bench-fraud-${run}`, count, 1)
   if (only.has('1')) {
+    const warmUp = Number(values['warm-up-count'])
+    if (warmUp > 0) {
+      // A broker started for the run is a new JVM, and this process's pipeline code is not yet
+      // compiled either: a first drain ran 2-40% slower than the next (median 10%, seven pairs).
+      // One drain of its own first.
+      await produce(`bench-fraud-warm-up-${run}`, warmUp, 4)
+      const w = await drain({ name: 'warmup', topic: `bench-fraud-warm-up-${run}`, batchSize }, warmUp)
+      say(`  (warm-up, not measured: ${warmUp} transactions drained at ${w.rate}/s)`)
+      await dropDatabase(w.databaseUrl)
+    }
     say(`  1. ${count} transactions: the pipeline (scored in process) and PostgreSQL alone (the rows the last drain wrote, its batches, through the fraud store one at a time), alternating`)
     const ratios: number[] = []
     const cores = availableParallelism()
@@ -416,6 +449,8 @@ try {
           say(`     run ${r}, PostgreSQL alone: ${a.rate} rows/s (${a.seconds.toFixed(1)} s${a.cpuPerRowUs === undefined ? '' : `, postgres CPU ${a.cpuPerRowUs.toFixed(1)} µs/row`})`)
         } else {
           const p = await drain({ name: `inprocess${r}`, topic: `bench-fraud-${run}`, batchSize }, count)
+          // Only the last drain's rows are written again: an earlier drain's database goes now.
+          if (drained !== undefined) await dropDatabase(drained)
           drained = p.databaseUrl
           got.pipeline = p.rate
           say(`     run ${r}, the pipeline:        ${p.rate} transactions/s (${p.seconds.toFixed(1)} s, mean batch ${p.meanBatch})`)
