@@ -36,13 +36,13 @@ import pg from 'pg'
 import { buildApi } from '../src/api/index.ts'
 import { ModelHolder, shippedChurnModelPath } from '../src/churn/index.ts'
 import { loadConfig } from '../src/config/index.ts'
-import { FraudScorer, openFraudPipeline, shippedFraudModelPath } from '../src/fraud/index.ts'
+import { FraudScorer, openFraudPipeline, shippedFraudModelPath, type TransactionRow } from '../src/fraud/index.ts'
 import { createAdmin } from '../src/kafka/client/index.ts'
 import { startLocalKafka, stopLocalKafka } from '../src/kafka/local/index.ts'
 import { createLogger } from '../src/logging/index.ts'
 import { type FraudStore } from '../src/sql/index.ts'
 import { StreamRuntime, type TakenRecord } from '../src/stream/index.ts'
-import { cpuBetween, processCpu, type FraudRowBatch, type FraudSqlResult } from './fraud-sql.ts'
+import { cpuBetween, processCpu, type FraudSqlResult } from './fraud-sql.ts'
 
 const { values } = parseArgs({
   options: {
@@ -147,8 +147,8 @@ interface PipelineRun {
   /** Drain and return once idle this long; else run until `stop()`. */
   readonly exitWhenIdleMs?: number
   readonly onProcessed?: (records: readonly TakenRecord[], at: number) => void
-  /** Called as each write of the fraud store resolves (PostgreSQL has acknowledged the COMMIT), with its rows and when the write began. */
-  readonly onCommitted?: (batch: FraudRowBatch, at: number, began: number) => void
+  /** Called as each write of the fraud store resolves (PostgreSQL has acknowledged the COMMIT), with its transactions and when the write began. */
+  readonly onCommitted?: (rows: readonly TransactionRow[], at: number, began: number) => void
 }
 
 /** The store, with `onCommitted` told the moment each write has committed. */
@@ -160,7 +160,7 @@ function observed (store: FraudStore, onCommitted: PipelineRun['onCommitted']): 
     async write (transactions, predictions) {
       const began = Date.now()
       const result = await store.write(transactions, predictions)
-      onCommitted({ transactions, predictions }, Date.now(), began)
+      onCommitted(transactions, Date.now(), began)
       return result
     },
     ping: () => store.ping(),
@@ -350,7 +350,7 @@ async function steady (rate: number, seconds: number, warmUpSeconds: number): Pr
   let lastMeasured = 0
   const { runtime, close } = fraudRuntime({
     name: 'steady', topic, databaseUrl, batchSize,
-    onCommitted: ({ transactions: rows }, at, began) => {
+    onCommitted: (rows, at, began) => {
       if (measureFrom !== undefined && (rows[0]?.eventTime ?? 0) >= measureFrom) writes.push(at - began)
       for (const r of rows) {
         measureFrom ??= r.eventTime + warmUpMs
