@@ -96,9 +96,6 @@ export async function storedBatches (url: string): Promise<FraudRowBatch[]> {
         reasons: JSON.stringify(r.reasons), topic: r.kafka_topic as string, partition: r.kafka_partition as number, offset: BigInt(r.kafka_offset as string)
       })
     }
-    // Reading set the rows' hint bits, dirtying their pages, and autovacuum would soon visit the
-    // new tables: both done now, not in the middle of whatever is timed next.
-    await c.query('VACUUM transactions, predictions')
     return batches
   } finally { await c.end() }
 }

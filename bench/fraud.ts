@@ -79,17 +79,21 @@ const databases: string[] = []
 const topics: string[] = []
 const say = (line: string): void => { console.log(line) }
 
-/** Runs the churnflow CLI to its end against the bench's broker. */
-function cli (args: string[], env: Record<string, string>): Promise<string> {
+/** Runs a script of this repository under this Node to its end; its output (stdout and stderr). */
+function runScript (script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, KAFKA_BROKER: broker, LOG_LEVEL: 'warn', KAFKA_PARTITIONS: PARTITIONS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8') })
     child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8') })
     child.on('error', reject)
-    child.on('close', code => { if (code === 0) resolve(out); else reject(new Error(`churnflow ${args.join(' ')} exited ${String(code)}:\n${out.slice(-3000)}`)) })
+    child.on('close', code => { if (code === 0) resolve(out); else reject(new Error(`${script} ${args.join(' ')} exited ${String(code)}:\n${out.slice(-3000)}`)) })
   })
 }
+
+/** Runs the churnflow CLI to its end against the bench's broker. */
+const cli = (args: string[], env: Record<string, string>): Promise<string> =>
+  runScript(bin, args, { KAFKA_BROKER: broker, LOG_LEVEL: 'warn', KAFKA_PARTITIONS: PARTITIONS, ...env })
 
 /** Simulated transactions of 20,000 accounts into `topic` as fast as the producer goes (timestamps: the wall clock). */
 async function produce (topic: string, n: number, seed: number): Promise<void> {
@@ -119,8 +123,9 @@ async function rowCounts (url: string): Promise<{ transactions: number, predicti
 }
 
 /**
- * Vacuums a drained database's tables: reading the rows back sets their hint bits, and autovacuum
- * would soon visit the new tables, both work that would otherwise land in a later phase.
+ * Vacuums a drained database's tables: counting the rows set their hint bits, and autovacuum
+ * would soon visit the new tables, both work that would otherwise land in a later phase (reading
+ * them back for PostgreSQL alone then dirties nothing).
  */
 async function vacuum (url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url })
@@ -250,14 +255,7 @@ async function drain (o: Omit<PipelineRun, 'databaseUrl' | 'exitWhenIdleMs' | 'o
  * process would otherwise collect (the pipeline spent 20-30 % more CPU a transaction after them).
  */
 async function postgresAloneFrom (database: string, expected: number): Promise<FraudSqlResult> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/fraud-sql.ts', `--from=${database}`, `--url=${values.url}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let text = ''
-    child.stdout.on('data', (d: Buffer) => { text += d.toString('utf8') })
-    child.stderr.on('data', (d: Buffer) => { text += d.toString('utf8') })
-    child.on('error', reject)
-    child.on('close', code => { if (code === 0) resolve(text); else reject(new Error(`bench:fraud-sql --from exited ${String(code)}:\n${text.slice(-3000)}`)) })
-  })
+  const out = await runScript('bench/fraud-sql.ts', [`--from=${database}`, `--url=${values.url}`, '--json'])
   const result = JSON.parse(out.trim().split('\n').at(-1) as string) as FraudSqlResult
   if (result.rows !== expected) throw new Error(`PostgreSQL alone took ${result.rows} rows from the drain's database, expected ${expected}`)
   return result
